@@ -1,0 +1,115 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from apps.common.ids import new_public_id
+from apps.common.money import MONEY_MAX_DIGITS, MONEY_PLACES
+from apps.organizations.models import Membership, Organization
+from apps.usage.models import UsageEvent
+
+MONEY = {"max_digits": MONEY_MAX_DIGITS, "decimal_places": MONEY_PLACES}
+
+
+class ExtraUsageSettings(models.Model):
+    """An organization's extra-usage switches (seat-based plans). Turning extra usage off keeps the caps as
+    configured; turning it back on restores them. Team organizations fund extra usage from a prepaid balance
+    (`prepaid_balance`, always equal to the sum of its ledger rows), optionally with auto-reload."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="extra_usage")
+    enabled = models.BooleanField(default=False)
+    # True: every member may use extra usage; False: only members with MemberExtraUsage.enabled.
+    all_members = models.BooleanField(default=True)
+    requests_enabled = models.BooleanField(default=True)
+    prepaid_balance = models.DecimalField(**MONEY, default=0)
+    auto_reload_enabled = models.BooleanField(default=False)
+    reload_threshold = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    reload_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    monthly_reload_limit = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "extra usage settings"
+
+    def __str__(self):
+        return f"Extra usage for {self.organization}"
+
+
+class MemberExtraUsage(models.Model):
+    """Extra usage switched on (or off) for one member, when the organization enables it for chosen members."""
+
+    membership = models.OneToOneField(Membership, on_delete=models.CASCADE, related_name="extra_usage")
+    enabled = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class LedgerKind(models.TextChoices):
+    PURCHASE = "purchase", "Purchase"
+    AUTO_RELOAD = "auto_reload", "Auto-reload"
+    USAGE = "usage", "Usage"
+    ADJUSTMENT = "adjustment", "Adjustment"
+
+
+class PrepaidLedgerEntry(models.Model):
+    """One movement of a Team organization's prepaid balance: purchases and reloads add, usage subtracts.
+    The balance is the sum of these rows, always. A usage row is unique per event, so nothing is drawn twice."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="prepaid_ledger")
+    kind = models.CharField(max_length=20, choices=LedgerKind.choices)
+    amount = models.DecimalField(**MONEY)
+    event = models.OneToOneField(
+        UsageEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="prepaid_draw"
+    )
+    payment_reference = models.CharField(max_length=100, blank=True)
+    # Auto-reloads: one per (organization, reload_key); the key names the threshold crossing it answers.
+    reload_key = models.CharField(max_length=100, null=True, blank=True)
+    period_start = models.DateField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "reload_key"], condition=Q(reload_key__isnull=False),
+                name="ledger_one_reload_per_key",
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "period_start", "kind"])]
+        verbose_name_plural = "prepaid ledger entries"
+
+
+class RequestStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    DENIED = "denied", "Denied"
+
+
+def new_increase_request_id() -> str:
+    return new_public_id("slir")
+
+
+class ExtraUsageRequest(models.Model):
+    """A member's request for more usage. At most one pending request per member (a partial unique index)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="extra_usage_requests")
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="extra_usage_requests")
+    public_id = models.CharField(max_length=40, unique=True, default=new_increase_request_id, editable=False)
+    status = models.CharField(max_length=10, choices=RequestStatus.choices, default=RequestStatus.PENDING)
+    period_start = models.DateField()
+    created_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Set when an Admin API key decided the request (the API reports it as a scoped_api_key_actor).
+    resolved_by_api_key_id = models.CharField(max_length=40, blank=True)
+    approved_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["membership"], condition=Q(status="pending"), name="request_one_pending_per_member"
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "status", "-created_at"])]

@@ -1,0 +1,183 @@
+"""The machine API the assistant products call: admission before a request, usage after it.
+
+django-ninja serves it: typed request bodies validated by pydantic, an OpenAPI schema generated from the same
+types (so schemathesis can fuzz it), and plain Django views underneath (same middleware, same ORM). It is
+lighter than Django REST framework on this hot path and needs no serializer layer.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse
+from django.utils import timezone
+from ninja import NinjaAPI, Status
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import HttpBearer
+from pydantic import TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
+
+from apps.organizations.selectors import api_key_authenticate
+from apps.usage.pricing import Tokens, UnknownModel, price_lookup
+
+from .schemas import AdmissionIn, AdmissionOut, BatchIn, BatchOut, ErrorOut, UsageIn, UsageOut
+from .selectors import admission_check, member_seats
+from .services import UsageInput, usage_record_batch
+
+
+class ApiKeyBearer(HttpBearer):
+    def authenticate(self, request, token):
+        return api_key_authenticate(raw_key=token)
+
+
+api = NinjaAPI(
+    title="billing_portal machine API",
+    version="1",
+    urls_namespace="machine_api",
+    auth=ApiKeyBearer(),
+    openapi_url="/openapi.json",
+    docs_url="/docs",
+)
+
+
+def error(status: int, type_: str, message: str, field: str | None = None) -> JsonResponse:
+    return JsonResponse({"error": {"type": type_, "field": field, "message": message}}, status=status)
+
+
+def _loc_to_field(loc) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "payload", "data")]
+    return ".".join(parts) or "body"
+
+
+def _validation_message(errors: list[dict]) -> tuple[str, str]:
+    first = errors[0]
+    field = _loc_to_field(first.get("loc", ()))
+    return field, f"{field}: {first.get('msg', 'is invalid')}"
+
+
+@api.exception_handler(NinjaValidationError)
+def on_validation_error(request, exc):
+    errors = exc.errors or [{"loc": ("body",), "msg": "invalid request"}]
+    field, message = _validation_message(errors)
+    return error(400, "invalid_request", message, field)
+
+
+@api.exception_handler(AuthenticationError)
+def on_auth_error(request, exc):
+    return error(401, "authentication_error", "A valid API key is required in the Authorization header.")
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request, exc):
+    return error(exc.status_code, "invalid_request", str(exc))
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_too_big(request, exc):
+    return error(413, "request_too_large", "The request body is too large.", "body")
+
+
+@api.post("/admission", response={200: AdmissionOut, 400: ErrorOut, 401: ErrorOut}, summary="May this member spend?")
+def admission(request, payload: AdmissionIn):
+    """Decide, before a model request, whether the member may spend now."""
+    organization = request.auth.organization
+    now = timezone.now()
+    try:
+        price_lookup(model_name=payload.model, at=now)
+    except Exception as exc:
+        if isinstance(exc, UnknownModel):
+            return Status(400, {"error": {"type": "invalid_request", "field": "model",
+                                   "message": f"model: unknown model {payload.model!r}"}})
+        raise
+    email = payload.member.strip().lower()
+    found = member_seats(organization=organization, emails=[email]).get(email)
+    if found is None:
+        return Status(400, {"error": {"type": "invalid_request", "field": "member",
+                               "message": "member: is not a member of this organization"}})
+    membership, tier = found
+    decision = admission_check(
+        organization=organization, membership=membership, tier=tier, product=payload.product, now=now
+    )
+    return Status(200, {
+        "allowed": decision.allowed,
+        "reason": decision.reason,
+        "funding": decision.funding,
+        "period_ends_at": decision.period_ends_at,
+        "can_request_extra_usage": decision.can_request_extra_usage,
+    })
+
+
+def _usage_input(payload: UsageIn) -> UsageInput:
+    usage = payload.usage
+    return UsageInput(
+        idempotency_key=payload.idempotency_key,
+        member=payload.member,
+        product=payload.product,
+        model=payload.model,
+        occurred_at=payload.occurred_at,
+        tokens=Tokens(
+            input=usage.input_tokens,
+            output=usage.output_tokens,
+            cache_write=usage.cache_creation_input_tokens or 0,
+            cache_read=usage.cache_read_input_tokens or 0,
+        ),
+    )
+
+
+@api.post(
+    "/usage",
+    response={200: UsageOut, 201: UsageOut, 400: ErrorOut, 401: ErrorOut, 409: ErrorOut},
+    summary="Record what one request cost",
+)
+def usage(request, payload: UsageIn):
+    """Record one request's usage. The same idempotency key with the same body answers 200 with the first
+    answer and charges nothing; with a different body, 409."""
+    [outcome] = usage_record_batch(
+        organization=request.auth.organization, items=[_usage_input(payload)], now=timezone.now()
+    )
+    if outcome.status == "invalid":
+        return Status(400, {"error": {"type": "invalid_request", "field": outcome.field,
+                               "message": f"{outcome.field}: {outcome.message}"}})
+    if outcome.status == "conflict":
+        return Status(409, {"error": {"type": "idempotency_conflict", "field": outcome.field,
+                               "message": f"{outcome.field}: {outcome.message}"}})
+    return Status(201 if outcome.status == "created" else 200, outcome.answer())
+
+
+_usage_adapter = TypeAdapter(UsageIn)
+
+
+@api.post("/usage/batch", response={200: BatchOut, 400: ErrorOut, 401: ErrorOut}, summary="Record many requests")
+def usage_batch(request, payload: BatchIn):
+    """Record up to 1,000 events; each gets its own result (status 201, 200, 400 or 409), in order."""
+    limit = settings.USAGE_BATCH_MAX_EVENTS
+    if len(payload.events) > limit:
+        return Status(400, {"error": {"type": "invalid_request", "field": "events",
+                               "message": f"events: at most {limit} events per batch"}})
+    results: list[dict | None] = [None] * len(payload.events)
+    items, positions = [], []
+    for index, raw in enumerate(payload.events):
+        try:
+            parsed = _usage_adapter.validate_python(raw)
+        except PydanticValidationError as exc:
+            field, message = _validation_message(exc.errors())
+            results[index] = {"index": index, "status": 400,
+                              "error": {"type": "invalid_request", "field": f"events[{index}].{field}",
+                                        "message": message}}
+            continue
+        items.append(_usage_input(parsed))
+        positions.append(index)
+    outcomes = usage_record_batch(organization=request.auth.organization, items=items, now=timezone.now())
+    for index, outcome in zip(positions, outcomes, strict=True):
+        if outcome.status == "invalid":
+            results[index] = {"index": index, "status": 400, "error": {
+                "type": "invalid_request", "field": outcome.field, "message": f"{outcome.field}: {outcome.message}"}}
+        elif outcome.status == "conflict":
+            results[index] = {"index": index, "status": 409, "error": {
+                "type": "idempotency_conflict", "field": outcome.field,
+                "message": f"{outcome.field}: {outcome.message}"}}
+        else:
+            results[index] = {"index": index, "status": 201 if outcome.status == "created" else 200,
+                              "result": outcome.answer()}
+    return Status(200, {"results": results})

@@ -1,0 +1,12 @@
+"""The steps run after usage is recorded, outside the request's transaction. Each step is idempotent: it
+claims its work with a unique row, so a retried or duplicated task does nothing twice."""
+
+from __future__ import annotations
+
+from apps.organizations.models import Organization
+
+
+def run_followups(*, organization_id: int, membership_ids: list[int]) -> None:
+    organization = Organization.objects.filter(pk=organization_id).first()
+    if organization is None:
+        return

@@ -1,0 +1,1 @@
+"""Invoices (see the invoicing issue)."""

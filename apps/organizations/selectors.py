@@ -1,0 +1,39 @@
+"""Reads for organizations and memberships."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from .models import ApiKey, AuditEntry, Membership, Organization
+from .services import api_key_digest
+
+
+def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
+    """The active key matching a raw key, with its organization, or None. Marks the key used (at most once a
+    minute, so the hot path does not write on every request)."""
+    if not raw_key or len(raw_key) > 200:
+        return None
+    key = ApiKey.objects.select_related("organization").filter(digest=api_key_digest(raw_key)).first()
+    if key is None or key.revoked_at is not None:
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    return key
+
+
+def memberships_for_user(*, user) -> QuerySet[Membership]:
+    return Membership.objects.filter(user=user).select_related("organization").order_by("organization__name")
+
+
+def membership_by_email(*, organization: Organization, email: str) -> Membership | None:
+    return (
+        Membership.objects.select_related("user")
+        .filter(organization=organization, user__email=email.strip().lower())
+        .first()
+    )
+
+
+def audit_entries(*, organization: Organization) -> QuerySet[AuditEntry]:
+    return AuditEntry.objects.filter(organization=organization).select_related("actor")

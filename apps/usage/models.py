@@ -1,0 +1,244 @@
+from django.db import models
+from django.db.models import Q
+
+from apps.common.ids import new_public_id
+from apps.common.money import MONEY_MAX_DIGITS, MONEY_PLACES
+from apps.organizations.models import Membership, Organization
+from apps.seats.models import Product, SeatTier
+
+RATE_DIGITS = {"max_digits": 12, "decimal_places": 4}
+MONEY = {"max_digits": MONEY_MAX_DIGITS, "decimal_places": MONEY_PLACES}
+
+
+class AIModel(models.Model):
+    """A model known by its API id (claude-sonnet-4-5-20250929) and its alias (claude-sonnet-4-5)."""
+
+    api_id = models.CharField(max_length=100, unique=True)
+    alias = models.CharField(max_length=100, unique=True)
+    display_name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ("display_name",)
+        verbose_name = "model"
+
+    def __str__(self):
+        return self.display_name
+
+
+class ModelPrice(models.Model):
+    """US dollars per million tokens, from `effective_from` on. Long-context rates (prompts over 200,000
+    tokens) are blank for models that have none: they are then charged at the standard rates."""
+
+    model = models.ForeignKey(AIModel, on_delete=models.PROTECT, related_name="prices")
+    effective_from = models.DateTimeField()
+    input = models.DecimalField(**RATE_DIGITS)
+    output = models.DecimalField(**RATE_DIGITS)
+    cache_write = models.DecimalField(**RATE_DIGITS)
+    cache_read = models.DecimalField(**RATE_DIGITS)
+    long_input = models.DecimalField(**RATE_DIGITS, null=True, blank=True)
+    long_output = models.DecimalField(**RATE_DIGITS, null=True, blank=True)
+    long_cache_write = models.DecimalField(**RATE_DIGITS, null=True, blank=True)
+    long_cache_read = models.DecimalField(**RATE_DIGITS, null=True, blank=True)
+
+    class Meta:
+        ordering = ("model", "-effective_from")
+        constraints = [
+            models.UniqueConstraint(fields=["model", "effective_from"], name="price_unique_per_date"),
+            models.CheckConstraint(
+                condition=Q(long_input__isnull=True, long_output__isnull=True, long_cache_write__isnull=True,
+                            long_cache_read__isnull=True)
+                | Q(long_input__isnull=False, long_output__isnull=False, long_cache_write__isnull=False,
+                    long_cache_read__isnull=False),
+                name="price_long_context_all_or_none",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.model} from {self.effective_from:%Y-%m-%d}"
+
+
+class CapScope(models.TextChoices):
+    ORGANIZATION = "organization", "Organization"
+    SEAT_TIER = "seat_tier", "Seat tier"
+    MEMBER = "member", "Member"
+
+
+def new_spend_limit_id() -> str:
+    return new_public_id("spl")
+
+
+class SpendCap(models.Model):
+    """A monthly spend cap at one level. `amount` None means unlimited.
+
+    The organization cap bounds the organization's total; a tier cap and a member cap bound each member's own
+    spend. On usage-based Enterprise they bound all spend; on seat-based plans, extra usage beyond the seat's
+    included usage.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="spend_caps")
+    scope = models.CharField(max_length=20, choices=CapScope.choices)
+    tier = models.ForeignKey(SeatTier, null=True, blank=True, on_delete=models.CASCADE, related_name="caps")
+    membership = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.CASCADE, related_name="spend_caps"
+    )
+    amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    public_id = models.CharField(max_length=40, unique=True, default=new_spend_limit_id, editable=False)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization"], condition=Q(scope="organization"), name="cap_one_per_org"
+            ),
+            models.UniqueConstraint(fields=["tier"], condition=Q(scope="seat_tier"), name="cap_one_per_tier"),
+            models.UniqueConstraint(
+                fields=["membership"], condition=Q(scope="member"), name="cap_one_per_member"
+            ),
+            models.CheckConstraint(
+                condition=(Q(scope="organization", tier__isnull=True, membership__isnull=True)
+                           | Q(scope="seat_tier", tier__isnull=False, membership__isnull=True)
+                           | Q(scope="member", tier__isnull=True, membership__isnull=False)),
+                name="cap_scope_matches_target",
+            ),
+            models.CheckConstraint(condition=Q(amount__isnull=True) | Q(amount__gte=0), name="cap_non_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.scope} cap {self.amount if self.amount is not None else 'unlimited'}"
+
+
+class Funding(models.TextChoices):
+    POOLED = "pooled", "Pooled"
+    INCLUDED = "included", "Included usage"
+    EXTRA_USAGE = "extra_usage", "Extra usage"
+
+
+class UsageEvent(models.Model):
+    """One priced model request. Immutable: stored once per (organization, idempotency key), with the rates it
+    was priced at. `included_cost` is the part funded by the seat's included usage; the rest (`cost` −
+    `included_cost`) is pooled spend (usage-based Enterprise) or extra usage (seat-based plans)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="usage_events")
+    membership = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="usage_events")
+    idempotency_key = models.CharField(max_length=200)
+    fingerprint = models.CharField(max_length=64, help_text="Digest of the request body, to spot key reuse.")
+    product = models.CharField(max_length=20, choices=Product.choices)
+    model = models.ForeignKey(AIModel, on_delete=models.PROTECT, related_name="events")
+    price = models.ForeignKey(ModelPrice, on_delete=models.PROTECT, related_name="events")
+    input_tokens = models.BigIntegerField()
+    output_tokens = models.BigIntegerField()
+    cache_write_tokens = models.BigIntegerField()
+    cache_read_tokens = models.BigIntegerField()
+    long_context = models.BooleanField()
+    rate_input = models.DecimalField(**RATE_DIGITS)
+    rate_output = models.DecimalField(**RATE_DIGITS)
+    rate_cache_write = models.DecimalField(**RATE_DIGITS)
+    rate_cache_read = models.DecimalField(**RATE_DIGITS)
+    cost = models.DecimalField(**MONEY)
+    included_cost = models.DecimalField(**MONEY, default=0)
+    funding = models.CharField(max_length=20, choices=Funding.choices)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+    period_start = models.DateField(help_text="The billing period (local month) the event belongs to.")
+    # The answer given the first time, repeated verbatim to a retry with the same key.
+    member_month_to_date = models.DecimalField(**MONEY)
+    blocked_after = models.BooleanField()
+
+    class Meta:
+        ordering = ("-occurred_at",)
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "idempotency_key"], name="event_idempotency_key"),
+            models.CheckConstraint(
+                condition=Q(input_tokens__gte=0, output_tokens__gte=0, cache_write_tokens__gte=0,
+                            cache_read_tokens__gte=0),
+                name="event_tokens_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(included_cost__gte=0, included_cost__lte=models.F("cost")),
+                name="event_included_within_cost",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "period_start", "membership"]),
+            models.Index(fields=["organization", "received_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.idempotency_key}: {self.cost}"
+
+    @property
+    def extra_cost(self):
+        return self.cost - self.included_cost
+
+
+class MemberPeriodUsage(models.Model):
+    """A member's month-to-date counters, changed in the same transaction as each event (F() updates).
+    `spend` is everything; `included_spend` the part funded by included usage."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="period_usage")
+    period_start = models.DateField()
+    spend = models.DecimalField(**MONEY, default=0)
+    included_spend = models.DecimalField(**MONEY, default=0)
+    event_count = models.BigIntegerField(default=0)
+    # When the member first went past their included usage this period (seat-based plans).
+    extra_usage_started_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["membership", "period_start"], name="member_usage_one_per_period")
+        ]
+        indexes = [models.Index(fields=["organization", "period_start"])]
+
+    @property
+    def capped_spend(self):
+        return self.spend - self.included_spend
+
+
+class OrgUsageSlot(models.Model):
+    """One of ORG_COUNTER_SLOTS counter rows that together hold an organization's month-to-date spend. Each
+    event adds to one slot chosen at random, so thousands of members writing at once spread their row locks
+    instead of queueing on a single hot row; readers sum the slots."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    period_start = models.DateField()
+    slot = models.PositiveSmallIntegerField()
+    spend = models.DecimalField(**MONEY, default=0)
+    included_spend = models.DecimalField(**MONEY, default=0)
+    event_count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "period_start", "slot"], name="org_slot_unique")
+        ]
+
+
+class UsageDailyRollup(models.Model):
+    """Spend and tokens per member, model, product and local day, kept in the event's transaction.
+    Dashboards read these instead of raw events."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
+    model = models.ForeignKey(AIModel, on_delete=models.PROTECT, related_name="+")
+    product = models.CharField(max_length=20, choices=Product.choices)
+    day = models.DateField()
+    period_start = models.DateField()
+    cost = models.DecimalField(**MONEY, default=0)
+    included_cost = models.DecimalField(**MONEY, default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    event_count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["membership", "day", "model", "product"], name="rollup_unique_member_day_model_product"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["organization", "period_start"]),
+            models.Index(fields=["organization", "day"]),
+        ]

@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from apps.gateway.api import api as machine_api
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", machine_api.urls),
+    path("accounts/", include("apps.accounts.urls")),
+    path("", include("apps.organizations.urls")),
+]
