@@ -19,8 +19,8 @@ def home(request):
 def organization_home(request, slug):
     """Owners and admins land on Settings > Usage; members on their own usage page."""
     membership = membership_for(request.user, slug)
-    for url_name, capability in (("usage_settings:settings", Capability.VIEW_ORG_USAGE),
-                                 ("usage_settings:my_usage", Capability.VIEW_OWN_USAGE)):
+    for url_name, capability in (("console:usage_settings", Capability.VIEW_ORG_USAGE),
+                                 ("monitoring:my_usage", Capability.VIEW_OWN_USAGE)):
         try:
             target = reverse(url_name, kwargs={"slug": slug})
         except NoReverseMatch:  # that page's app is not installed
