@@ -133,12 +133,14 @@ def _can_request(context: OrgContext, membership_id: int, reason: str | None, no
 
 
 def admission_decide(*, context: OrgContext, membership: Membership, tier: SeatTier | None, product: str | None,
-                     member: Counters, now: dt.datetime) -> Admission:
-    """The decision for one member, from a loaded context and the member's counters (see module docstring)."""
+                     member: Counters, now: dt.datetime, with_request_hint: bool = True) -> Admission:
+    """The decision for one member, from a loaded context and the member's counters (see module docstring).
+    `with_request_hint=False` skips working out can_request_extra_usage (recording only needs `allowed`)."""
     ends_at = context.period.ends_at
 
     def refuse(reason: str, status: SpendStatus | None = None) -> Admission:
-        return Admission(False, reason, None, ends_at, _can_request(context, membership.pk, reason, now), status)
+        hint = with_request_hint and _can_request(context, membership.pk, reason, now)
+        return Admission(False, reason, None, ends_at, hint, status)
 
     if tier is None:
         return refuse(Reason.NO_SEAT)

@@ -211,7 +211,8 @@ def _store(*, organization: Organization, pending: list[_Pending], seats: dict, 
         org_running[p.period_start] += cost - included
         context.org = Counters(context.org.spend + cost, context.org.included_spend + included)
         decision = admission_decide(
-            context=context, membership=membership, tier=tier, product=None, member=counters, now=now
+            context=context, membership=membership, tier=tier, product=None, member=counters, now=now,
+            with_request_hint=False,
         )
         if organization.plan_kind == PlanKind.TEAM and cost > included:
             context.settings.prepaid_balance -= cost - included
