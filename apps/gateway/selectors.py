@@ -79,8 +79,8 @@ class OrgContext:
 
 def member_seats(*, organization: Organization, emails: list[str]) -> dict[str, tuple[Membership, SeatTier | None]]:
     """Memberships by lower-cased email with their current tier, in one query."""
-    memberships = Membership.objects.filter(organization=organization, user__email__in=emails).select_related(
-        "user"
+    memberships = (
+        Membership.objects.active().filter(organization=organization, user__email__in=emails).select_related("user")
     )
     found = {m.pk: m for m in memberships}
     tiers: dict[int, SeatTier] = {}

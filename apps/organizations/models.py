@@ -46,13 +46,22 @@ class Organization(models.Model):
         return self.plan_kind in (PlanKind.ENTERPRISE_SEAT, PlanKind.ENTERPRISE_USAGE)
 
 
+class ActiveMembershipQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(removed_at__isnull=True)
+
+
 class Membership(models.Model):
-    """A user's place in an organization. Exactly one primary owner per organization (a partial unique index)."""
+    """A user's place in an organization. Exactly one primary owner per organization (a partial unique index).
+    Use `Membership.objects.active()` for current members."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
     joined_at = models.DateTimeField(auto_now_add=True)
+    # Removed members keep their row: their usage, seat history and invoices still point at it. A removed
+    # member has no access and is not listed; re-adding the same user reactivates the row.
+    removed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -65,8 +74,14 @@ class Membership(models.Model):
         ]
         indexes = [models.Index(fields=["organization", "role"])]
 
+    objects = ActiveMembershipQuerySet.as_manager()
+
     def __str__(self):
         return f"{self.user} @ {self.organization} ({self.role})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.removed_at is None
 
 
 class AuditEntry(models.Model):

@@ -43,7 +43,8 @@ def membership_for(user, slug: str) -> Membership:
     if not user.is_authenticated:
         raise Http404
     membership = (
-        Membership.objects.select_related("organization", "user")
+        Membership.objects.active()
+        .select_related("organization", "user")
         .filter(user=user, organization__slug=slug)
         .first()
     )

@@ -24,12 +24,15 @@ def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
 
 
 def memberships_for_user(*, user) -> QuerySet[Membership]:
-    return Membership.objects.filter(user=user).select_related("organization").order_by("organization__name")
+    return (
+        Membership.objects.active().filter(user=user).select_related("organization").order_by("organization__name")
+    )
 
 
 def membership_by_email(*, organization: Organization, email: str) -> Membership | None:
     return (
-        Membership.objects.select_related("user")
+        Membership.objects.active()
+        .select_related("user")
         .filter(organization=organization, user__email=email.strip().lower())
         .first()
     )
