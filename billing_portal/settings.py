@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "apps.extra_usage",
     "apps.gateway",
     "apps.invoicing",
+    "apps.demo",
 ]
 
 MIDDLEWARE = [
