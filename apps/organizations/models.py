@@ -63,6 +63,8 @@ class Membership(models.Model):
     # member has no access and is not listed; re-adding the same user reactivates the row.
     removed_at = models.DateTimeField(null=True, blank=True)
 
+    objects = ActiveMembershipQuerySet.as_manager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["organization", "user"], name="membership_unique_user_per_org"),
@@ -73,8 +75,6 @@ class Membership(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["organization", "role"])]
-
-    objects = ActiveMembershipQuerySet.as_manager()
 
     def __str__(self):
         return f"{self.user} @ {self.organization} ({self.role})"
