@@ -21,14 +21,25 @@ from pydantic import ValidationError as PydanticValidationError
 from apps.organizations.selectors import api_key_authenticate
 from apps.usage.pricing import Tokens, UnknownModel, price_lookup
 
+from .ratelimit import rate_limit_hit
 from .schemas import AdmissionIn, AdmissionOut, BatchIn, BatchOut, ErrorOut, UsageIn, UsageOut
 from .selectors import admission_check, member_seats
 from .services import UsageInput, usage_record_batch
 
 
+class RateLimited(Exception):
+    def __init__(self, decision):
+        self.decision = decision
+
+
 class ApiKeyBearer(HttpBearer):
     def authenticate(self, request, token):
-        return api_key_authenticate(raw_key=token)
+        key = api_key_authenticate(raw_key=token)
+        if key is not None:
+            decision = rate_limit_hit(key_id=key.public_id)
+            if not decision.allowed:
+                raise RateLimited(decision)
+        return key
 
 
 api = NinjaAPI(
@@ -71,6 +82,15 @@ def on_auth_error(request, exc):
 @api.exception_handler(HttpError)
 def on_http_error(request, exc):
     return error(exc.status_code, "invalid_request", str(exc))
+
+
+@api.exception_handler(RateLimited)
+def on_rate_limited(request, exc):
+    response = error(429, "rate_limit_error",
+                     f"This API key sent more than {exc.decision.limit} requests this minute; "
+                     f"retry after {exc.decision.retry_after} seconds.")
+    response["Retry-After"] = str(exc.decision.retry_after)
+    return response
 
 
 @api.exception_handler(RequestDataTooBig)
