@@ -1,0 +1,216 @@
+"""Every URL pattern of the project, tried by every role of the owning organization, a user of another
+organization and an anonymous visitor: the status each gets is written down in URLS below.
+
+A pattern with no row FAILS `test_every_url_pattern_has_a_row`, naming it, so nothing new escapes this table.
+When you add a URL:
+  1. add a row to URLS keyed by its route name ("namespace:name"), one entry per method you want checked;
+  2. if its route takes arguments other than `slug`, add a builder to KWARGS that creates (or picks) an object
+     of the world's organization and returns the kwargs (see World for what exists).
+
+Expected values: an int status, LOGIN (302 to the login page), ADMIN_LOGIN (302 to the admin login) or a
+tuple of acceptable ints (e.g. (200, 400) for a form POST with no data). Session users never reach the machine
+API: its rows expect 401 for everyone (API keys are tested in test_api_keys.py).
+The whole /admin/ prefix is one entry, "admin", checked on /admin/ (staff only; no org role is staff).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from apps.organizations.models import Membership, Organization, PlanKind, Role
+from tests.factories import OrganizationFactory, UserFactory, member
+
+LOGIN = "login"
+ADMIN_LOGIN = "admin_login"
+ROLES = ("primary_owner", "owner", "admin", "member", "outsider", "anonymous")
+
+
+def expect(*, primary_owner, owner, admin, member, outsider, anonymous) -> dict:
+    return {"primary_owner": primary_owner, "owner": owner, "admin": admin, "member": member,
+            "outsider": outsider, "anonymous": anonymous}
+
+
+def everyone(status) -> dict:
+    return dict.fromkeys(ROLES, status)
+
+
+def org_page(minimum: str = "member", *, lacking=403, allowed=200) -> dict:
+    """An organization page: roles from `minimum` up get `allowed`, lower roles `lacking`, outsiders 404 (the
+    organization's existence is not revealed), anonymous visitors the login page."""
+    ranks = ["member", "admin", "owner", "primary_owner"]
+    floor = ranks.index(minimum)
+    row = {role: (allowed if ranks.index(role) >= floor else lacking) for role in ranks}
+    return {**row, "outsider": 404, "anonymous": LOGIN}
+
+
+def org_page_hidden_login(minimum: str = "member", *, lacking=403, allowed=200) -> dict:
+    """Like org_page, for views that answer anonymous visitors with a 404 instead of the login page."""
+    return {**org_page(minimum, lacking=lacking, allowed=allowed), "anonymous": 404}
+
+
+API_NO_SESSION = everyone(401)
+
+# (method, expected per role). Keep rows grouped by app, in URL order.
+URLS: dict[str, list[tuple[str, dict]]] = {
+    # Django admin: staff only (no organization role is staff).
+    "admin": [("GET", everyone(ADMIN_LOGIN))],
+    # Machine API (bearer keys only; a session is not a key).
+    "machine_api:openapi-json": [("GET", everyone(200))],
+    "machine_api:openapi-view": [("GET", everyone(200))],
+    "machine_api:api-root": [("GET", everyone(404))],
+    "machine_api:admission": [("POST", API_NO_SESSION), ("GET", everyone(405))],
+    "machine_api:usage": [("POST", API_NO_SESSION), ("GET", everyone(405))],
+    "machine_api:usage_batch": [("POST", API_NO_SESSION), ("GET", everyone(405))],
+    # Accounts.
+    "accounts:login": [("GET", {**everyone(302), "anonymous": 200}), ("POST", {**everyone(302), "anonymous": 200})],
+    "accounts:logout": [("GET", everyone(405)), ("POST", everyone(302))],
+    # Organizations.
+    "organizations:home": [("GET", {**everyone(302), "anonymous": LOGIN})],
+    # Owners and admins are sent to Settings > Usage, members to their own usage page (200 while neither
+    # app is installed).
+    "organizations:organization_home": [("GET", org_page("member", allowed=(200, 302)))],
+}
+
+
+@dataclass
+class World:
+    """One organization with a user per role, plus an outsider who belongs to another organization."""
+
+    org: Organization
+    other_org: Organization
+    memberships: dict[str, Membership]
+    outsider: Membership
+    cache: dict = field(default_factory=dict)
+
+    def once(self, name: str, make: Callable):
+        """An object built the first time a row asks for it (rows share it)."""
+        if name not in self.cache:
+            self.cache[name] = make()
+        return self.cache[name]
+
+
+# Builders of URL kwargs for routes with arguments other than `slug`: name -> fn(world) -> kwargs.
+KWARGS: dict[str, Callable[[World], dict]] = {}
+
+
+def _walk(patterns, prefix="", namespace=None):
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            ns = namespace
+            if p.namespace:
+                ns = f"{namespace}:{p.namespace}" if namespace else p.namespace
+            yield from _walk(p.url_patterns, prefix + str(p.pattern), ns)
+        elif isinstance(p, URLPattern):
+            name = f"{namespace}:{p.name}" if namespace and p.name else p.name
+            yield prefix + str(p.pattern), name
+
+
+def project_patterns() -> dict[str, str]:
+    """Route name -> route, for every pattern; the admin site collapses to one "admin" entry."""
+    found: dict[str, str] = {}
+    for route, name in _walk(get_resolver().url_patterns):
+        if route.startswith("admin/"):
+            found["admin"] = "admin/"
+            continue
+        found[name or f"<unnamed {route}>"] = route
+    return found
+
+
+def test_every_url_pattern_has_a_row():
+    missing = sorted(f"{name} ({route})" for name, route in project_patterns().items() if name not in URLS)
+    assert not missing, "URL patterns without a row in tests/hardening/test_url_access.py URLS: " + ", ".join(missing)
+
+
+def test_no_row_names_a_pattern_that_does_not_exist():
+    stale = sorted(set(URLS) - set(project_patterns()))
+    assert not stale, f"rows for URL names that no longer exist: {stale}"
+
+
+def test_every_row_names_all_six_roles():
+    for name, checks in URLS.items():
+        for method, row in checks:
+            assert set(row) == set(ROLES), f"{name} {method}: roles {sorted(set(ROLES) ^ set(row))}"
+
+
+def _world(plan_kind: str) -> World:
+    org = OrganizationFactory(plan_kind=plan_kind, slug="acme")
+    other = OrganizationFactory(plan_kind=plan_kind, slug="globex")
+    memberships = {
+        role: member(org, email=f"{role}@acme.example", role=role)
+        for role in (Role.PRIMARY_OWNER, Role.OWNER, Role.ADMIN, Role.MEMBER)
+    }
+    outsider = member(other, email="owner@globex.example", role=Role.PRIMARY_OWNER)
+    return World(org=org, other_org=other, memberships={str(k): v for k, v in memberships.items()},
+                 outsider=outsider)
+
+
+def _kwargs(name: str, world: World) -> dict:
+    if name in KWARGS:
+        return KWARGS[name](world)
+    route = project_patterns()[name]
+    kwargs = {}
+    if "<slug:slug>" in route or "<str:slug>" in route:
+        kwargs["slug"] = world.org.slug
+    leftover = route.replace("<slug:slug>", "").replace("<str:slug>", "")
+    assert "<" not in leftover, f"{name} ({route}) takes arguments: add a builder to KWARGS"
+    return kwargs
+
+
+def _url(name: str, world: World) -> str:
+    return "/admin/" if name == "admin" else reverse(name, kwargs=_kwargs(name, world))
+
+
+def _client(role: str, world: World) -> Client:
+    client = Client()
+    if role == "anonymous":
+        return client
+    membership = world.outsider if role == "outsider" else world.memberships[role]
+    client.force_login(membership.user, backend="django.contrib.auth.backends.ModelBackend")
+    return client
+
+
+def _matches(response, expected) -> bool:
+    if expected == LOGIN:
+        return response.status_code == 302 and response["Location"].startswith(reverse("accounts:login"))
+    if expected == ADMIN_LOGIN:
+        return response.status_code == 302 and response["Location"].startswith("/admin/login/")
+    if isinstance(expected, tuple):
+        return response.status_code in expected
+    return response.status_code == expected
+
+
+CASES = [(name, method) for name, checks in URLS.items() for method, _ in checks]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "method"), CASES, ids=[f"{n}-{m}" for n, m in CASES])
+def test_each_role_gets_the_expected_status(name, method):
+    world = _world(PlanKind.TEAM)
+    row = dict(URLS[name])[method]
+    url = _url(name, world)
+    wrong = []
+    for role in ROLES:
+        response = _client(role, world).generic(method, url)
+        if not _matches(response, row[role]):
+            where = f" -> {response['Location']}" if response.status_code in (301, 302) else ""
+            wrong.append(f"{role}: expected {row[role]}, got {response.status_code}{where}")
+    assert not wrong, f"{method} {url} ({name}): " + "; ".join(wrong)
+
+
+@pytest.mark.django_db
+def test_staff_reach_the_admin_and_outsiders_never_see_another_orgs_page():
+    world = _world(PlanKind.TEAM)
+    staff = UserFactory(email="staff@billing-portal.example", is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(staff, backend="django.contrib.auth.backends.ModelBackend")
+    assert client.get("/admin/").status_code == 200
+    # The outsider is primary owner of their own organization, yet gets a 404 for this one.
+    outsider = _client("outsider", world)
+    assert outsider.get(reverse("organizations:organization_home", kwargs={"slug": "acme"})).status_code == 404
+    assert outsider.get(reverse("organizations:organization_home", kwargs={"slug": "globex"})).status_code in (200,
+                                                                                                            302)
