@@ -1,0 +1,90 @@
+/* billing_portal console behaviour. Loaded as a static file: the pages carry no inline script or handlers,
+   so they run under a strict Content-Security-Policy. */
+(function () {
+  "use strict";
+
+  function focusInto(root) {
+    var target = root.querySelector("[aria-invalid=true]") || root.querySelector("[autofocus]") ||
+      root.querySelector("input:not([type=hidden]), select, textarea, button");
+    if (target) { target.focus(); if (target.select && target.type === "text") { target.select(); } }
+  }
+
+  /* A <dialog class="modal"> that arrives from the server opens as a modal: the browser moves focus into it,
+     traps it there and closes it on Escape. When it closes it is removed, and a seat select it was asked about
+     goes back to the member's current tier. */
+  function openDialogs(root) {
+    var dialogs = [];
+    if (root.matches && root.matches("dialog.modal")) { dialogs.push(root); }
+    if (root.querySelectorAll) { dialogs = dialogs.concat(Array.prototype.slice.call(root.querySelectorAll("dialog.modal"))); }
+    dialogs.forEach(function (dialog) {
+      if (dialog.open || dialog.dataset.bound) { return; }
+      dialog.dataset.bound = "1";
+      dialog.addEventListener("close", function () {
+        var selector = dialog.dataset.revertSelect;
+        if (selector) {
+          var select = document.querySelector(selector);
+          if (select && select.dataset.current) { select.value = select.dataset.current; }
+        }
+        dialog.remove();
+      });
+      dialog.showModal();
+      focusInto(dialog);
+    });
+    /* A form re-rendered inside an open dialog (a validation error): put focus on the field in error. */
+    if (root.matches && root.matches("form") && root.closest("dialog[open]")) { focusInto(root); }
+  }
+
+  function closeDialogs() {
+    document.querySelectorAll("dialog.modal[open]").forEach(function (d) { d.close("done"); });
+  }
+
+  var toastTimer = null;
+  function toast(message) {
+    var el = document.getElementById("toast");
+    if (!el || !message) { return; }
+    el.textContent = message;
+    el.classList.add("show");
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(function () { el.classList.remove("show"); }, 3500);
+  }
+
+  document.addEventListener("click", function (event) {
+    var closer = event.target.closest("[data-close-dialog]");
+    if (closer) {
+      var dialog = closer.closest("dialog");
+      if (dialog) { dialog.close("cancel"); }
+      return;
+    }
+    /* Row "…" menus: choosing an item or clicking elsewhere closes them. */
+    document.querySelectorAll("details.menu[open], details.switcher[open]").forEach(function (menu) {
+      if (!menu.contains(event.target) || event.target.closest(".menu-items button")) { menu.removeAttribute("open"); }
+    });
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") { return; }
+    document.querySelectorAll("details.menu[open], details.switcher[open]").forEach(function (menu) {
+      menu.removeAttribute("open");
+      var summary = menu.querySelector("summary");
+      if (summary) { summary.focus(); }
+    });
+  });
+
+  /* Search boxes submit as you type (debounced by htmx); this keeps the Enter key from reloading the page. */
+  document.addEventListener("submit", function (event) {
+    if (event.target.matches("form[data-live-search]")) { event.preventDefault(); }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.body.addEventListener("closeModal", closeDialogs);
+    document.body.addEventListener("toast", function (event) {
+      var detail = event.detail || {};
+      toast(detail.value || detail.message || "");
+    });
+    if (window.htmx) {
+      window.htmx.onLoad(openDialogs);
+    } else {
+      openDialogs(document.body);
+    }
+  });
+})();
