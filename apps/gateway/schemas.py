@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field, StrictInt, StrictStr
+from pydantic import ConfigDict, Field, StrictInt, StrictStr, model_validator
 
 ProductName = Literal["chat", "claude_code", "cowork"]
 # A single request never carries anywhere near this many tokens; the bound keeps costs well inside Decimal
@@ -43,6 +43,14 @@ class UsageTokensIn(Schema):
     output_tokens: StrictInt = Field(ge=0, le=MAX_TOKENS)
     cache_creation_input_tokens: StrictInt | None = Field(default=0, ge=0, le=MAX_TOKENS)
     cache_read_input_tokens: StrictInt | None = Field(default=0, ge=0, le=MAX_TOKENS)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _must_be_an_object(cls, data):
+        # Without this a list or string would be read attribute by attribute and blamed on input_tokens.
+        if not isinstance(data, dict):
+            raise ValueError("must be an object with input_tokens and output_tokens")
+        return data
 
 
 class UsageIn(Schema):
