@@ -157,6 +157,11 @@ AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = 0.25
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# The login form posts the email as "username" (Django's AuthenticationForm); without this axes looks for an
+# "email" field, finds none and counts every failure against a blank username, so the right password still
+# got in after the limit. Emails are compared lower-cased, so "Owner@" and "owner@" share one counter.
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "billing_portal.axes_username.axes_username"
 AXES_ENABLED = read_bool("AXES_ENABLED", default=True)
 
 SESSION_COOKIE_HTTPONLY = True
