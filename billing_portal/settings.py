@@ -145,7 +145,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.invoicing.tasks.invoice_run_due_periods",
         "schedule": crontab(minute="*/15"),
     },
+    # Every minute: auto-reloads due but not bought (a lost after-usage task), and charges left pending.
+    "extra-usage-auto-reload-sweep": {
+        "task": "apps.extra_usage.tasks.auto_reload_sweep",
+        "schedule": crontab(minute="*"),
+    },
+    # Daily at 08:00 UTC: one digest of pending extra-usage requests to each admin (claimed per admin per day).
+    "extra-usage-daily-digest": {
+        "task": "apps.extra_usage.tasks.digest_send_daily",
+        "schedule": crontab(hour=8, minute=0),
+    },
 }
+# Team prepaid extra usage: the payment provider (a dotted path to an apps.extra_usage.payments class).
+PAYMENT_PROVIDER = env.str("PAYMENT_PROVIDER", default="apps.extra_usage.payments.RecordingProvider")
 
 # Machine API limits.
 USAGE_BATCH_MAX_EVENTS = 1000

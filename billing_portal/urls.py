@@ -8,4 +8,5 @@ urlpatterns = [
     path("api/v1/", machine_api.urls),
     path("accounts/", include("apps.accounts.urls")),
     path("", include("apps.organizations.urls")),
+    path("", include("apps.extra_usage.urls")),
 ]

@@ -104,6 +104,8 @@ class ExtraUsageRequest(models.Model):
     # Set when an Admin API key decided the request (the API reports it as a scoped_api_key_actor).
     resolved_by_api_key_id = models.CharField(max_length=40, blank=True)
     approved_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    # Set by the conditional UPDATE that claims the decision email, so a retried task sends it once.
+    notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("-created_at", "-id")
@@ -113,3 +115,60 @@ class ExtraUsageRequest(models.Model):
             )
         ]
         indexes = [models.Index(fields=["organization", "status", "-created_at"])]
+
+
+class ChargeKind(models.TextChoices):
+    PURCHASE = "purchase", "Purchase"
+    AUTO_RELOAD = "auto_reload", "Auto-reload"
+
+
+class ChargeStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class PrepaidCharge(models.Model):
+    """One attempt to buy prepaid extra usage (an owner's purchase or an auto-reload), claimed before the payment
+    provider is called and settled after it. The claim is the unique (organization, idempotency_key) row, which
+    is also the provider's idempotency key: a retried purchase or a second reload worker finds the row taken and
+    charges nothing. Only a succeeded charge moves the balance (through its ledger row)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="prepaid_charges")
+    kind = models.CharField(max_length=20, choices=ChargeKind.choices)
+    status = models.CharField(max_length=10, choices=ChargeStatus.choices, default=ChargeStatus.PENDING)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    idempotency_key = models.CharField(max_length=100)
+    period_start = models.DateField()
+    payment_reference = models.CharField(max_length=100, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField()
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "idempotency_key"], name="charge_one_per_key"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="charge_positive"),
+        ]
+        indexes = [models.Index(fields=["organization", "kind", "period_start"])]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.amount} ({self.status})"
+
+
+class DigestDelivery(models.Model):
+    """The daily digest of pending requests sent to one admin on one (organization-local) day: the unique row
+    is the claim, so a second run that day sends nothing."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    pending_count = models.PositiveIntegerField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ("-day", "-id")
+        constraints = [models.UniqueConstraint(fields=["membership", "day"], name="digest_one_per_admin_per_day")]
+        verbose_name_plural = "digest deliveries"

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import F, Sum
 
 from apps.common.money import ZERO
-from apps.organizations.models import Organization
+from apps.common.periods import period_containing
+from apps.organizations.models import Membership, Organization, PlanKind
+from apps.seats.models import SeatAssignment, SeatTier
+from apps.usage.models import MemberPeriodUsage
+from apps.usage.selectors import spend_status
 
 from .models import (
     ExtraUsageRequest,
     ExtraUsageSettings,
     LedgerKind,
     MemberExtraUsage,
+    PrepaidCharge,
     PrepaidLedgerEntry,
     RequestStatus,
 )
@@ -72,3 +78,164 @@ def prepaid_ledger_sum(*, organization: Organization) -> Decimal:
     return PrepaidLedgerEntry.objects.filter(organization=organization).aggregate(total=Sum("amount"))[
         "total"
     ] or ZERO
+
+
+@dataclass(frozen=True)
+class PendingRequest:
+    request: ExtraUsageRequest
+    email: str
+    name: str
+    tier_code: str | None
+    tier_label: str
+
+
+def pending_request_count(*, organization: Organization) -> int:
+    return ExtraUsageRequest.objects.filter(
+        organization=organization, status=RequestStatus.PENDING, membership__removed_at__isnull=True
+    ).count()
+
+
+def pending_requests(*, organization: Organization) -> list[PendingRequest]:
+    """Pending requests of current members, oldest first, each with the requester's current seat (2 queries)."""
+    requests = list(
+        ExtraUsageRequest.objects.filter(
+            organization=organization, status=RequestStatus.PENDING, membership__removed_at__isnull=True
+        ).select_related("membership__user").order_by("created_at", "id")
+    )
+    seats = {
+        s.membership_id: s.tier
+        for s in SeatAssignment.objects.filter(
+            membership_id__in=[r.membership_id for r in requests], ended_at__isnull=True
+        ).select_related("tier")
+    }
+    rows = []
+    for r in requests:
+        tier = seats.get(r.membership_id)
+        user = r.membership.user
+        rows.append(PendingRequest(r, user.email, getattr(user, "name", "") or "", tier.code if tier else None,
+                                   tier.get_code_display() if tier else "No seat"))
+    return rows
+
+
+def reload_history(*, organization: Organization, limit: int = 50) -> list[PrepaidCharge]:
+    """The organization's prepaid purchases and auto-reloads (every attempt, failed ones included), newest first."""
+    return list(PrepaidCharge.objects.filter(organization=organization).select_related("created_by")[:limit])
+
+
+def organizations_due_for_reload() -> list[int]:
+    """Team organizations with auto-reload on whose balance is at or below their threshold (the sweep's work)."""
+    return list(
+        ExtraUsageSettings.objects.filter(
+            organization__plan_kind=PlanKind.TEAM, enabled=True, auto_reload_enabled=True,
+            reload_threshold__isnull=False, reload_amount__isnull=False,
+            prepaid_balance__lte=F("reload_threshold"),
+        ).values_list("organization_id", flat=True)
+    )
+
+
+def organizations_with_pending_requests() -> list[int]:
+    return list(
+        ExtraUsageRequest.objects.filter(status=RequestStatus.PENDING, membership__removed_at__isnull=True)
+        .values_list("organization_id", flat=True).distinct().order_by("organization_id")
+    )
+
+
+@dataclass(frozen=True)
+class MemberExtraUsageSummary:
+    """What a member's usage page shows about extra usage this period, and whether they may ask for more."""
+
+    period_start: dt.date
+    period_ends_at: dt.datetime
+    tier: SeatTier | None
+    included_allowance: Decimal | None
+    included_spend: Decimal
+    extra_cost: Decimal
+    extra_usage_started_at: dt.datetime | None
+    included_exhausted: bool
+    blocked_reason: str | None
+    requests_enabled: bool
+    pending_request: ExtraUsageRequest | None
+    denied_until: dt.datetime | None
+    can_request: bool
+
+
+def member_extra_usage_summary(*, membership: Membership, now: dt.datetime) -> MemberExtraUsageSummary:
+    """The member's extra usage this period (when they crossed into it, what it has cost) and whether the
+    "Request extra usage" link shows: Enterprise only, requests on, none pending, none denied in the last 30
+    days, and the member is stopped for a reason an admin can lift (seat-based: past their included usage with
+    extra usage off for them or a member/tier cap reached; usage-based: their own or their tier's cap reached).
+    This mirrors gateway admission's can_request_extra_usage from the layers below it."""
+    organization = membership.organization
+    period = period_containing(now, organization.billing_timezone)
+    seat = (SeatAssignment.objects.select_related("tier")
+            .filter(membership=membership, ended_at__isnull=True).first())
+    tier = seat.tier if seat else None
+    usage = (MemberPeriodUsage.objects.filter(membership=membership, period_start=period.start)
+             .values_list("spend", "included_spend", "extra_usage_started_at").first())
+    spend, included_spend, started_at = usage or (ZERO, ZERO, None)
+    settings = extra_usage_settings(organization=organization)
+    status = spend_status(membership=membership, tier_id=tier.pk if tier else None, period_start=period.start)
+
+    allowance = tier.included_usage.amount if (tier and organization.is_seat_based) else None
+    exhausted = allowance is not None and included_spend >= allowance
+    reason = None
+    if tier is None:
+        reason = "no_seat"
+    elif organization.plan_kind == PlanKind.ENTERPRISE_USAGE:
+        reason = status.reason
+    elif exhausted:
+        if not settings.enabled:
+            reason = "included_usage_exhausted"
+        elif not settings.all_members and not MemberExtraUsage.objects.filter(
+                membership=membership, enabled=True).exists():
+            reason = "extra_usage_disabled"
+        else:
+            reason = status.reason
+
+    pending = ExtraUsageRequest.objects.filter(membership=membership, status=RequestStatus.PENDING).first()
+    denied = (ExtraUsageRequest.objects.filter(membership=membership, status=RequestStatus.DENIED,
+                                               resolved_at__gt=now - REQUEST_COOLDOWN)
+              .order_by("-resolved_at").first())
+    requestable = {"included_usage_exhausted", "extra_usage_disabled", "member_cap", "tier_cap"}
+    can_request = (
+        organization.is_enterprise and settings.requests_enabled and pending is None and denied is None
+        and reason in requestable
+    )
+    return MemberExtraUsageSummary(
+        period_start=period.start,
+        period_ends_at=period.ends_at,
+        tier=tier,
+        included_allowance=allowance,
+        included_spend=included_spend,
+        extra_cost=spend - included_spend if organization.is_seat_based else ZERO,
+        extra_usage_started_at=started_at,
+        included_exhausted=exhausted,
+        blocked_reason=reason,
+        requests_enabled=settings.requests_enabled,
+        pending_request=pending,
+        denied_until=denied.resolved_at + REQUEST_COOLDOWN if denied else None,
+        can_request=can_request,
+    )
+
+
+@dataclass(frozen=True)
+class MemberSwitch:
+    membership: Membership
+    enabled: bool
+    tier_label: str
+
+
+def member_switches(*, organization: Organization) -> list[MemberSwitch]:
+    """Current members with their per-member extra-usage switch and seat, for the owner's list (3 queries)."""
+    members = list(
+        Membership.objects.active().filter(organization=organization).select_related("user")
+        .order_by("user__email")
+    )
+    ids = [m.pk for m in members]
+    enabled = members_with_extra_usage(membership_ids=ids)
+    seats = {s.membership_id: s.tier for s in SeatAssignment.objects.filter(
+        membership_id__in=ids, ended_at__isnull=True).select_related("tier")}
+    return [
+        MemberSwitch(m, m.pk in enabled, seats[m.pk].get_code_display() if m.pk in seats else "No seat")
+        for m in members
+    ]

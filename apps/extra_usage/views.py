@@ -1,0 +1,372 @@
+"""Extra-usage pages: the owners' settings sections, the admins' review modal, and the member's request.
+
+Access: owners edit the settings; admins and above review requests; a member asks only for themself;
+someone outside the organization gets a 404. Modals follow the console pattern: fetched with HTMX into
+#modal-host and opened by static/js/app.js; their forms post with HTMX, an invalid form is re-rendered in the
+dialog, and success redirects (HX-Redirect) back to the page the owner came from, with a message.
+"""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from apps.common.money import MAX_CAP_AMOUNT, format_usd
+from apps.organizations.models import Membership, PlanKind
+from apps.organizations.permissions import Capability, can, require
+
+from . import selectors, services
+from .models import ExtraUsageRequest
+
+# --- Forms --------------------------------------------------------------------------------------------------
+
+
+def _money_field(label: str, *, required: bool = True, help_text: str = "") -> forms.DecimalField:
+    return forms.DecimalField(label=label, required=required, min_value=Decimal("0"), max_value=MAX_CAP_AMOUNT,
+                              max_digits=12, decimal_places=2, help_text=help_text)
+
+
+class PurchaseForm(forms.Form):
+    amount = _money_field("Amount to buy")
+    token = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    enable = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+
+class AutoReloadForm(forms.Form):
+    enabled = forms.BooleanField(label="Reload automatically", required=False)
+    reload_threshold = _money_field("Reload when the balance reaches", required=False)
+    reload_amount = _money_field("Reload amount", required=False)
+    monthly_reload_limit = _money_field("Monthly reload limit", required=False,
+                                        help_text="Leave empty for no limit.")
+
+
+class ApproveForm(forms.Form):
+    amount = _money_field("Individual monthly limit", required=False)
+
+
+# --- Helpers ------------------------------------------------------------------------------------------------
+
+
+def _is_htmx(request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _settings_url(slug: str) -> str:
+    """Settings > Usage when the console is installed, else this app's own settings page."""
+    try:
+        return reverse("console:usage_settings", kwargs={"slug": slug})
+    except NoReverseMatch:
+        return reverse("extra_usage:settings", kwargs={"slug": slug})
+
+
+def _back(request, slug: str, *, fragment: str = "") -> HttpResponse:
+    """Back to the page the form came from (a safe `next`), or to the settings page."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        target = _settings_url(slug)
+    if fragment and "#" not in target:
+        target += f"#{fragment}"
+    if _is_htmx(request):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+def _error_text(error: ValidationError) -> str:
+    return " ".join(error.messages)
+
+
+def _owner(request, slug: str) -> Membership:
+    return require(request.user, slug, Capability.MANAGE_EXTRA_USAGE)
+
+
+def _team_owner(request, slug: str) -> Membership:
+    membership = _owner(request, slug)
+    if membership.organization.plan_kind != PlanKind.TEAM:
+        raise Http404("Prepaid extra usage is offered on Team plans.")
+    return membership
+
+
+def _next_value(request) -> str:
+    candidate = request.GET.get("next") or request.POST.get("next") or ""
+    return candidate if url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()}) else ""
+
+
+def sections_context(*, membership: Membership, now) -> dict:
+    """What the Settings > Usage sections show to this member (admins: review; owners: everything)."""
+    organization = membership.organization
+    context = {
+        "membership": membership,
+        "organization": organization,
+        "can_review": can(membership, Capability.REVIEW_REQUESTS),
+        "can_manage": can(membership, Capability.MANAGE_EXTRA_USAGE),
+        "is_team": organization.plan_kind == PlanKind.TEAM,
+        "is_seat_based": organization.is_seat_based,
+        "is_enterprise": organization.is_enterprise,
+    }
+    if context["can_review"] and organization.is_enterprise:
+        context["pending_count"] = selectors.pending_request_count(organization=organization)
+    if context["can_manage"]:
+        settings = selectors.extra_usage_settings(organization=organization)
+        context["settings"] = settings
+        context["balance"] = format_usd(settings.prepaid_balance)
+        if organization.is_seat_based and settings.enabled and not settings.all_members:
+            context["member_switches"] = selectors.member_switches(organization=organization)
+        if context["is_team"]:
+            context["charges"] = selectors.reload_history(organization=organization, limit=20)
+    return context
+
+
+# --- Owner and admin pages ------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def settings_page(request, slug):
+    """Extra usage settings (owners) and the review button (admins and above)."""
+    membership = require(request.user, slug, Capability.REVIEW_REQUESTS)
+    context = sections_context(membership=membership, now=timezone.now())
+    context["next"] = request.get_full_path()
+    return render(request, "extra_usage/settings_page.html", context)
+
+
+@login_required
+@require_GET
+def review(request, slug):
+    """The digest's link: the settings page with the review modal open."""
+    require(request.user, slug, Capability.REVIEW_REQUESTS)
+    return redirect(_settings_url(slug) + "#review-requests")
+
+
+@login_required
+@require_GET
+def review_modal(request, slug):
+    membership = require(request.user, slug, Capability.REVIEW_REQUESTS)
+    organization = membership.organization
+    return render(request, "extra_usage/review_modal.html", {
+        "organization": organization,
+        "pending": selectors.pending_requests(organization=organization),
+        "seat_based": organization.is_seat_based,
+        "next": _next_value(request),
+    })
+
+
+@login_required
+@require_POST
+def request_approve(request, slug, public_id):
+    membership = require(request.user, slug, Capability.REVIEW_REQUESTS)
+    item = get_object_or_404(ExtraUsageRequest, organization=membership.organization, public_id=public_id)
+    form = ApproveForm(request.POST)
+    email = item.membership.user.email
+    if not form.is_valid():
+        messages.error(request, f"{email}: " + " ".join(e for errs in form.errors.values() for e in errs))
+        return _back(request, slug, fragment="review-requests")
+    try:
+        services.extra_usage_request_approve(request=item, amount=form.cleaned_data["amount"], actor=request.user,
+                                             now=timezone.now())
+    except ValidationError as error:
+        messages.error(request, f"{email}: {_error_text(error)}")
+        return _back(request, slug, fragment="review-requests")
+    messages.success(request, f"Increased the limit for {email}; they will be emailed.")
+    return _back(request, slug)
+
+
+@login_required
+@require_POST
+def request_deny(request, slug, public_id):
+    membership = require(request.user, slug, Capability.REVIEW_REQUESTS)
+    item = get_object_or_404(ExtraUsageRequest, organization=membership.organization, public_id=public_id)
+    try:
+        services.extra_usage_request_deny(request=item, actor=request.user, now=timezone.now())
+    except ValidationError as error:
+        messages.error(request, _error_text(error))
+        return _back(request, slug)
+    messages.success(request, f"Declined the request of {item.membership.user.email}; they will be emailed.")
+    return _back(request, slug)
+
+
+@login_required
+@require_POST
+def switch(request, slug):
+    """Extra usage on or off for the organization."""
+    membership = _owner(request, slug)
+    organization = membership.organization
+    on = request.POST.get("enabled") == "on"
+    try:
+        if on:
+            services.extra_usage_enable(organization=organization, actor=request.user, now=timezone.now())
+        else:
+            services.extra_usage_disable(organization=organization, actor=request.user, now=timezone.now())
+    except ValidationError as error:
+        messages.error(request, _error_text(error))
+        return _back(request, slug)
+    messages.success(request, "Extra usage is on." if on else "Extra usage is off; caps are kept.")
+    return _back(request, slug)
+
+
+@login_required
+@require_POST
+def members_mode(request, slug):
+    membership = _owner(request, slug)
+    all_members = request.POST.get("all_members") == "all"
+    try:
+        services.extra_usage_members_choose(organization=membership.organization, all_members=all_members,
+                                            actor=request.user, now=timezone.now())
+    except ValidationError as error:
+        messages.error(request, _error_text(error))
+        return _back(request, slug)
+    messages.success(request, "Extra usage applies to all members." if all_members
+                     else "Extra usage applies to the members you choose.")
+    return _back(request, slug)
+
+
+@login_required
+@require_POST
+def member_switch(request, slug, membership_id):
+    membership = _owner(request, slug)
+    target = get_object_or_404(Membership.objects.active().select_related("user", "organization"),
+                               pk=membership_id, organization=membership.organization)
+    on = request.POST.get("enabled") == "on"
+    try:
+        services.member_extra_usage_set(membership=target, enabled=on, actor=request.user, now=timezone.now())
+    except ValidationError as error:
+        messages.error(request, _error_text(error))
+        return _back(request, slug)
+    messages.success(request, f"Extra usage {'enabled' if on else 'disabled'} for {target.user.email}.")
+    return _back(request, slug)
+
+
+@login_required
+@require_POST
+def requests_switch(request, slug):
+    membership = _owner(request, slug)
+    on = request.POST.get("enabled") == "on"
+    try:
+        services.extra_usage_requests_set(organization=membership.organization, enabled=on, actor=request.user,
+                                          now=timezone.now())
+    except ValidationError as error:
+        messages.error(request, _error_text(error))
+        return _back(request, slug)
+    messages.success(request, "Members can request extra usage." if on else "Requests for extra usage are off.")
+    return _back(request, slug)
+
+
+@login_required
+def purchase_modal(request, slug):
+    """Team: buy prepaid extra usage (and, from the on switch, turn extra usage on after paying)."""
+    membership = _team_owner(request, slug)
+    organization = membership.organization
+    if request.method == "POST":
+        form = PurchaseForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                charge = services.prepaid_purchase(organization=organization, amount=data["amount"],
+                                                   idempotency_key=data["token"], actor=request.user,
+                                                   now=timezone.now())
+                if charge.status == "failed":
+                    raise ValidationError(f"Payment failed: {charge.error} Your balance is unchanged.")
+                if charge.status == "pending":
+                    raise ValidationError("The payment is still being processed; check the history shortly.")
+                if data["enable"]:
+                    services.extra_usage_enable(organization=organization, actor=request.user, now=timezone.now())
+            except ValidationError as error:
+                for field, errors in getattr(error, "error_dict", {}).items():
+                    form.add_error(field if field in form.fields else None, errors)
+                if not hasattr(error, "error_dict"):
+                    form.add_error(None, _error_text(error))
+            else:
+                messages.success(request, f"Bought {format_usd(charge.amount)} of prepaid extra usage"
+                                 + (" and turned extra usage on." if data["enable"] else "."))
+                return _back(request, slug)
+    else:
+        form = PurchaseForm(initial={"token": secrets.token_urlsafe(24), "amount": Decimal("100.00"),
+                                     "enable": request.GET.get("enable") == "1"})
+    return render(request, "extra_usage/purchase_modal.html",
+                  {"organization": organization, "form": form, "next": _next_value(request),
+                   "enable": form["enable"].value()})
+
+
+@login_required
+def auto_reload_modal(request, slug):
+    """Team: "Reload when the balance reaches X", reload amount Y, monthly reload limit."""
+    membership = _team_owner(request, slug)
+    organization = membership.organization
+    settings = selectors.extra_usage_settings(organization=organization)
+    if request.method == "POST":
+        form = AutoReloadForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.auto_reload_configure(
+                    organization=organization, enabled=data["enabled"], threshold=data["reload_threshold"],
+                    amount=data["reload_amount"], monthly_limit=data["monthly_reload_limit"], actor=request.user,
+                    now=timezone.now(),
+                )
+            except ValidationError as error:
+                for field, errors in getattr(error, "error_dict", {}).items():
+                    form.add_error(field if field in form.fields else None, errors)
+                if not hasattr(error, "error_dict"):
+                    form.add_error(None, _error_text(error))
+            else:
+                messages.success(request, "Auto-reload is on." if data["enabled"] else "Auto-reload is off.")
+                return _back(request, slug)
+    else:
+        form = AutoReloadForm(initial={
+            "enabled": settings.auto_reload_enabled or settings.reload_amount is None,
+            "reload_threshold": settings.reload_threshold if settings.reload_threshold is not None else Decimal(
+                "10.00"),
+            "reload_amount": settings.reload_amount or Decimal("50.00"),
+            "monthly_reload_limit": settings.monthly_reload_limit,
+        })
+    return render(request, "extra_usage/auto_reload_modal.html",
+                  {"organization": organization, "form": form, "next": _next_value(request)})
+
+
+# --- The member's own request ---------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def my_extra_usage(request, slug):
+    """A member's extra usage this period and their "Request extra usage" link."""
+    membership = require(request.user, slug, Capability.VIEW_OWN_USAGE)
+    summary = selectors.member_extra_usage_summary(membership=membership, now=timezone.now())
+    return render(request, "extra_usage/my_extra_usage.html",
+                  {"organization": membership.organization, "membership": membership, "summary": summary})
+
+
+@login_required
+@require_POST
+def request_create(request, slug):
+    """"Request extra usage": one pending request per member; a second click creates nothing."""
+    membership = require(request.user, slug, Capability.VIEW_OWN_USAGE)
+    error = None
+    try:
+        services.extra_usage_request_create(membership=membership, now=timezone.now())
+    except ValidationError as exc:
+        error = _error_text(exc)
+    if _is_htmx(request):
+        summary = selectors.member_extra_usage_summary(membership=membership, now=timezone.now())
+        return render(request, "extra_usage/_member_request.html",
+                      {"organization": membership.organization, "summary": summary, "error": error,
+                       "next": _next_value(request)})
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, "Request sent to admin.")
+    target = _next_value(request) or reverse("extra_usage:my", kwargs={"slug": slug})
+    return redirect(target)
