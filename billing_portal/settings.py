@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "apps.extra_usage",
     "apps.gateway",
     "apps.invoicing",
+    "apps.admin_api",
     "apps.demo",
 ]
 
