@@ -10,5 +10,6 @@ urlpatterns = [
     path("accounts/", include("apps.accounts.urls")),
     path("", include("apps.admin_api.urls")),
     path("", include("apps.organizations.urls")),
+    path("orgs/<slug:slug>/invoices/", include("apps.invoicing.urls")),
     path("", include("apps.extra_usage.urls")),
 ]

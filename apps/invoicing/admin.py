@@ -1,0 +1,105 @@
+"""Django admin for invoices: read-only documents with their lines; staff void and re-issue them (audited)."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from .models import Invoice, InvoiceLine, InvoiceRunClaim
+from .services import invoice_reissue, invoice_void
+
+# An inline with tens of thousands of rows would make the change page unusable; past this, use the CSV.
+INLINE_MAX_LINES = 500
+
+
+class InvoiceLineInline(admin.TabularInline):
+    model = InvoiceLine
+    extra = 0
+    can_delete = False
+    show_change_link = False
+    fields = ("position", "member_email", "kind", "description", "model", "input_tokens", "output_tokens",
+              "cache_write_tokens", "cache_read_tokens", "days", "period_days", "unrounded_amount", "amount",
+              "informational")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("model")
+
+    def get_formset(self, request, obj=None, **kwargs):
+        if obj is not None and obj.lines.count() > INLINE_MAX_LINES:
+            self.max_num = 0
+        return super().get_formset(request, obj, **kwargs)
+
+
+def _errors(error: ValidationError) -> str:
+    return "; ".join(str(m) for messages_ in error.message_dict.values() for m in messages_)
+
+
+@admin.action(description="Void the selected invoices (audited)", permissions=["void"])
+def void_invoices(modeladmin, request, queryset):
+    now = timezone.now()
+    for invoice in queryset:
+        try:
+            invoice_void(invoice=invoice, actor=request.user, reason=f"Voided by {request.user.email} in admin",
+                         now=now)
+        except ValidationError as error:
+            modeladmin.message_user(request, f"{invoice}: {_errors(error)}", messages.ERROR)
+        else:
+            modeladmin.message_user(request, f"{invoice} is void.", messages.SUCCESS)
+
+
+@admin.action(description="Re-issue the selected void invoices (audited)", permissions=["void"])
+def reissue_invoices(modeladmin, request, queryset):
+    now = timezone.now()
+    for invoice in queryset:
+        try:
+            new = invoice_reissue(invoice=invoice, actor=request.user, now=now)
+        except ValidationError as error:
+            modeladmin.message_user(request, f"{invoice}: {_errors(error)}", messages.ERROR)
+        else:
+            modeladmin.message_user(request, f"{invoice} re-issued as {new}.", messages.SUCCESS)
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(admin.ModelAdmin):
+    list_display = ("number", "organization", "period_start", "status", "total", "issued_at", "replaces")
+    list_filter = ("status", "period_start")
+    search_fields = ("number", "organization__name", "organization__slug")
+    list_select_related = ("organization", "replaces")
+    date_hierarchy = "period_start"
+    actions = (void_invoices, reissue_invoices)
+    inlines = (InvoiceLineInline,)
+    readonly_fields = [f.name for f in Invoice._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # Viewing only: documents change through the void / re-issue actions.
+        return False
+
+    def has_void_permission(self, request):
+        return request.user.has_perm("invoicing.change_invoice")
+
+
+@admin.register(InvoiceRunClaim)
+class InvoiceRunClaimAdmin(admin.ModelAdmin):
+    list_display = ("organization", "period_start", "status", "attempts", "started_at", "finished_at")
+    list_filter = ("status", "period_start")
+    search_fields = ("organization__name", "organization__slug")
+    list_select_related = ("organization",)
+    readonly_fields = [f.name for f in InvoiceRunClaim._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,78 @@
+"""CSV and PDF renderings of an invoice (reads only)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from itertools import groupby
+
+from django.template.loader import render_to_string
+
+from apps.common.money import ZERO, decimal_str
+
+from .models import Invoice
+from .selectors import invoice_kind_summary, invoice_lines_for_export, month_label
+
+CSV_HEADER = [
+    "invoice", "period", "member", "kind", "description", "model", "usage_period", "input_tokens",
+    "output_tokens", "cache_write_tokens", "cache_read_tokens", "events", "usage_cost", "included_cost",
+    "days", "period_days", "unit_price", "unrounded_amount", "amount", "billed",
+]
+# Above this many lines the PDF lists each member's total instead of every line (the CSV has them all).
+PDF_DETAIL_MAX_LINES = 2000
+
+
+class _Echo:
+    """A file-like object whose write returns the line, for streaming csv.writer output."""
+
+    def write(self, value):
+        return value
+
+
+def _optional(value) -> str:
+    return "" if value is None else decimal_str(value)
+
+
+def invoice_csv_rows(*, invoice: Invoice) -> Iterator[str]:
+    """Every line of the invoice, one CSV row each, then a total row. Amounts are exact decimal strings."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow(CSV_HEADER)
+    period = f"{invoice.period_start:%Y-%m}"
+    for line in invoice_lines_for_export(invoice=invoice).iterator(chunk_size=2000):
+        yield writer.writerow([
+            invoice.number, period, line.member_email, line.kind, line.description,
+            line.model.api_id if line.model else "",
+            f"{line.usage_period_start:%Y-%m}" if line.usage_period_start else "",
+            line.input_tokens, line.output_tokens, line.cache_write_tokens, line.cache_read_tokens,
+            line.event_count, _optional(line.usage_cost), _optional(line.included_cost),
+            "" if line.days is None else line.days, "" if line.period_days is None else line.period_days,
+            _optional(line.unit_price), decimal_str(line.unrounded_amount), f"{line.amount:.2f}",
+            "no" if line.informational else "yes",
+        ])
+    yield writer.writerow([invoice.number, period, "", "total", "Total (sum of the billed rounded lines)",
+                           "", "", "", "", "", "", "", "", "", "", "", "", "", f"{invoice.total:.2f}", "yes"])
+
+
+def invoice_pdf_html(*, invoice: Invoice) -> str:
+    lines = list(invoice_lines_for_export(invoice=invoice))
+    members = []
+    member_lines = [line for line in lines if line.membership_id is not None]
+    for email, group in groupby(member_lines, key=lambda line: line.member_email):
+        group = list(group)
+        members.append({
+            "email": email, "lines": group,
+            "total": sum((line.amount for line in group if not line.informational), ZERO),
+        })
+    return render_to_string("invoicing/invoice_pdf.html", {
+        "invoice": invoice, "organization": invoice.organization, "month": month_label(invoice.period_start),
+        "summary": invoice_kind_summary(invoice=invoice), "members": members,
+        "organization_lines": [line for line in lines if line.membership_id is None],
+        "detailed": len(lines) <= PDF_DETAIL_MAX_LINES,
+    })
+
+
+def invoice_pdf_bytes(*, invoice: Invoice) -> bytes:
+    """The invoice as a PDF document (WeasyPrint; no network: the template embeds its own styles)."""
+    from weasyprint import HTML
+
+    return HTML(string=invoice_pdf_html(invoice=invoice)).write_pdf()
