@@ -86,6 +86,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
     DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
 
+# Read replica (docs/scaling.md), off unless DATABASE_REPLICA_URL is set: a "replica" alias that dashboard and
+# monitoring reads use through billing_portal.db_router.dashboard_db(); writes always go to "default".
+_replica = read_url("DATABASE_REPLICA_URL", default=None, parse=lambda url: environ.Env.db_url_config(url))
+if _replica is not None:
+    DATABASES["replica"] = {**_replica, "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
+                            "CONN_HEALTH_CHECKS": True, "TEST": {"MIRROR": "default"}}
+DATABASE_ROUTERS = ["billing_portal.db_router.PrimaryReplicaRouter"]
+DASHBOARD_DB_ALIAS = env.str("DASHBOARD_DB_ALIAS", default="replica" if _replica is not None else "default")
+if DASHBOARD_DB_ALIAS not in DATABASES:
+    raise ImproperlyConfigured(
+        f"Environment variable DASHBOARD_DB_ALIAS is malformed: {DASHBOARD_DB_ALIAS!r} is not a configured "
+        f"database (configured: {', '.join(DATABASES)}; set DATABASE_REPLICA_URL for 'replica')"
+    )
+
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
@@ -164,6 +178,9 @@ PAYMENT_PROVIDER = env.str("PAYMENT_PROVIDER", default="apps.extra_usage.payment
 USAGE_BATCH_MAX_EVENTS = 1000
 USAGE_MAX_FUTURE_SKEW_SECONDS = 300
 ORG_COUNTER_SLOTS = read("ORG_COUNTER_SLOTS", lambda: env.int("ORG_COUNTER_SLOTS", default=16))
+
+# Benchmarks and scaling (bench/, docs/scaling.md). The one-SELECT baseline view is mounted only for `make bench`.
+BENCH_BASELINE_VIEW = read_bool("BENCH_BASELINE_VIEW", default=False)
 
 # Login throttling (django-axes): five failures lock the username+IP pair for 15 minutes.
 AXES_FAILURE_LIMIT = 5

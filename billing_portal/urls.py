@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -13,3 +14,8 @@ urlpatterns = [
     path("orgs/<slug:slug>/invoices/", include("apps.invoicing.urls")),
     path("", include("apps.extra_usage.urls")),
 ]
+
+if settings.BENCH_BASELINE_VIEW:  # `make bench` only: the one-SELECT baseline view (billing_portal/bench_views.py)
+    from billing_portal.bench_views import select_one
+
+    urlpatterns.insert(0, path("bench/select", select_one, name="bench_select"))
