@@ -7,13 +7,17 @@ lighter than Django REST framework on this hot path and needs no serializer laye
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError
 from django.http import JsonResponse
 from django.utils import timezone
 from ninja import NinjaAPI, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.parser import Parser
 from ninja.security import HttpBearer
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
@@ -25,6 +29,8 @@ from .ratelimit import rate_limit_hit
 from .schemas import AdmissionIn, AdmissionOut, BatchIn, BatchOut, ErrorOut, UsageIn, UsageOut
 from .selectors import admission_check, member_seats
 from .services import UsageInput, usage_record_batch
+
+logger = logging.getLogger(__name__)
 
 
 class RateLimited(Exception):
@@ -42,8 +48,22 @@ class ApiKeyBearer(HttpBearer):
         return key
 
 
+class UnsupportedContentType(Exception):
+    pass
+
+
+class JsonOnlyParser(Parser):
+    """Bodies are JSON, declared as such: a form post or plain text is refused (415), not guessed at."""
+
+    def parse_body(self, request):
+        if request.content_type != "application/json":
+            raise UnsupportedContentType(request.content_type)
+        return super().parse_body(request)
+
+
 api = NinjaAPI(
     title="billing_portal machine API",
+    parser=JsonOnlyParser(),
     version="1",
     urls_namespace="machine_api",
     auth=ApiKeyBearer(),
@@ -81,7 +101,24 @@ def on_auth_error(request, exc):
 
 @api.exception_handler(HttpError)
 def on_http_error(request, exc):
+    # django-ninja turns any body-parsing failure into a 400; say which one it was, naming the culprit.
+    if isinstance(exc.__cause__, UnsupportedContentType):
+        return error(415, "invalid_request", "Content-Type: send the body as JSON with Content-Type: "
+                     "application/json.", "Content-Type")
+    if exc.__cause__ is not None and exc.status_code == 400:
+        return error(400, "invalid_request", "body: is not valid JSON.", "body")
     return error(exc.status_code, "invalid_request", str(exc))
+
+
+@api.exception_handler(DatabaseError)
+def on_database_unavailable(request, exc):
+    # The connection dropped or the database refused: the request's transaction rolled back, so a retry with
+    # the same idempotency key is charged exactly once.
+    logger.exception("machine API: database error")
+    response = error(503, "service_unavailable",
+                     "The database was unavailable and nothing was recorded; retry with the same idempotency_key.")
+    response["Retry-After"] = "1"
+    return response
 
 
 @api.exception_handler(RateLimited)

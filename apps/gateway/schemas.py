@@ -48,7 +48,8 @@ class UsageTokensIn(Schema):
     @classmethod
     def _must_be_an_object(cls, data):
         # Without this a list or string would be read attribute by attribute and blamed on input_tokens.
-        if not isinstance(data, dict):
+        # django-ninja hands the raw value over wrapped in its DjangoGetter.
+        if not isinstance(getattr(data, "_obj", data), dict):
             raise ValueError("must be an object with input_tokens and output_tokens")
         return data
 
