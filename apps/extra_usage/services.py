@@ -254,7 +254,8 @@ def _charge_settle(*, charge_id: int, result: PaymentResult, now: dt.datetime) -
     """Record the provider's answer once. Success: the ledger row and the balance, together. Failure: the
     charge is marked failed and nothing else moves; a failed auto-reload also switches auto-reload off (so a
     declined card is not retried every minute) until an owner turns it back on."""
-    charge = PrepaidCharge.objects.select_for_update().select_related("organization", "created_by").get(pk=charge_id)
+    charge = (PrepaidCharge.objects.select_for_update(of=("self",)).select_related("organization", "created_by")
+              .get(pk=charge_id))
     if charge.status != ChargeStatus.PENDING:
         return charge
     organization = charge.organization
