@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "apps.seats",
     "apps.usage",
     "apps.extra_usage",
+    "apps.monitoring",
     "apps.gateway",
     "apps.invoicing",
     "apps.admin_api",
@@ -67,6 +68,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "apps.monitoring.context_processors.spend_banner",
             ],
         },
     },
@@ -155,6 +157,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 # All beat schedules live here. Each runs in UTC; the tasks themselves work out each organization's local time.
 CELERY_BEAT_SCHEDULE = {
+    # Every 5 minutes: spend notices a lost follow-up missed, and the dashboards' daily totals brought up to date,
+    # for every organization with usage this period (apps/monitoring/tasks.py; idempotent).
+    "monitoring-sweep": {
+        "task": "apps.monitoring.tasks.monitoring_sweep",
+        "schedule": crontab(minute="*/5"),
+    },
     # Every 15 minutes: closes the previous period for every organization whose local month has turned.
     "invoicing-close-periods": {
         "task": "apps.invoicing.tasks.invoice_run_due_periods",

@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("apps.organizations.urls")),
     path("orgs/<slug:slug>/invoices/", include("apps.invoicing.urls")),
     path("", include("apps.extra_usage.urls")),
+    path("", include("apps.monitoring.urls")),
 ]
 
 if settings.BENCH_BASELINE_VIEW:  # `make bench` only: the one-SELECT baseline view (billing_portal/bench_views.py)

@@ -16,3 +16,8 @@ def run_followups(*, organization_id: int, membership_ids: list[int]) -> None:
 
     # Team: buy one auto-reload if this usage brought the prepaid balance to the threshold (claimed once).
     auto_reload_check(organization=organization, now=timezone.now())
+
+    from apps.monitoring.services import spend_notifications_check
+
+    # Spend-limit notices (80%/100% of members' limits, included usage, the org cap), each claimed once.
+    spend_notifications_check(organization=organization, membership_ids=membership_ids, now=timezone.now())

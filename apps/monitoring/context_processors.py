@@ -1,0 +1,148 @@
+"""The in-app spend banner on every organization page (templates/monitoring/_banner.html, included by
+base.html): the member's own state (approaching or reached their limit, included usage running out) and, for
+owners, the organization's cap. Lazy: two small queries, only when a page renders it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import connection
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
+
+from apps.accounts.models import User
+from apps.common.money import ZERO
+from apps.common.periods import period_containing
+from apps.organizations.models import Membership, Organization, PlanKind, Role
+from apps.seats.models import SeatAssignment, SeatTier
+from apps.usage.models import CapScope, MemberPeriodUsage, OrgUsageSlot, SpendCap
+from apps.usage.selectors import Counters, OrgCaps, spend_status_compute
+
+from .models import DEFAULT_THRESHOLDS, NotificationSettings
+
+
+@dataclass(frozen=True)
+class BannerLine:
+    level: str  # "approaching" or "reached"
+    text: str
+
+
+@dataclass(frozen=True)
+class Banner:
+    lines: list[BannerLine]
+    link: str | None
+    link_label: str
+
+    @property
+    def level(self) -> str:
+        return "reached" if any(line.level == "reached" for line in self.lines) else "approaching"
+
+
+def _t(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _load(user_id: int, slug: str, now) -> dict | None:
+    sql = f"""
+        SELECT m.id, m.role, o.id, o.billing_timezone, o.plan_kind, sa.tier_id, t.included_usage,
+          (SELECT amount FROM {_t(SpendCap)} WHERE scope = 'member' AND membership_id = m.id),
+          (SELECT amount FROM {_t(SpendCap)} WHERE scope = 'seat_tier' AND tier_id = sa.tier_id),
+          (SELECT COUNT(*) FROM {_t(SpendCap)} WHERE scope = 'organization' AND organization_id = o.id),
+          (SELECT amount FROM {_t(SpendCap)} WHERE scope = 'organization' AND organization_id = o.id),
+          (SELECT thresholds FROM {_t(NotificationSettings)} WHERE organization_id = o.id)
+        FROM {_t(Membership)} m JOIN {_t(Organization)} o ON o.id = m.organization_id
+        LEFT JOIN {_t(SeatAssignment)} sa ON sa.membership_id = m.id AND sa.ended_at IS NULL
+        LEFT JOIN {_t(SeatTier)} t ON t.id = sa.tier_id
+        WHERE m.user_id = %s AND o.slug = %s AND m.removed_at IS NULL
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user_id, slug])
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        (mid, role, org_id, tz, plan, tier_id, included, member_cap, tier_cap, has_org_cap, org_cap,
+         thresholds) = row
+        period_start = period_containing(now, tz).start
+        cursor.execute(
+            f"SELECT (SELECT spend FROM {_t(MemberPeriodUsage)} WHERE membership_id = %s AND period_start = %s),"
+            f" (SELECT included_spend FROM {_t(MemberPeriodUsage)} WHERE membership_id = %s AND period_start = %s),"
+            f" (SELECT SUM(spend) FROM {_t(OrgUsageSlot)} WHERE organization_id = %s AND period_start = %s),"
+            f" (SELECT SUM(included_spend) FROM {_t(OrgUsageSlot)} WHERE organization_id = %s AND period_start = %s)",
+            [mid, period_start, mid, period_start, org_id, period_start, org_id, period_start],
+        )
+        spend, included_spend, org_spend, org_included = cursor.fetchone()
+    return {
+        "membership_id": mid, "role": role, "plan": plan, "tier_id": tier_id, "included": included,
+        "member_cap": member_cap, "tier_cap": tier_cap, "org_cap": org_cap if has_org_cap else None,
+        "thresholds": sorted(thresholds) if thresholds else list(DEFAULT_THRESHOLDS),
+        "member": Counters(spend or ZERO, included_spend or ZERO),
+        "org": Counters(org_spend or ZERO, org_included or ZERO),
+    }
+
+
+def _cap(scope: str, amount: Decimal | None) -> SpendCap | None:
+    return None if amount is None else SpendCap(scope=scope, amount=amount)
+
+
+def banner_for(*, user: User, slug: str, now) -> Banner | None:
+    """The banner lines for this user in this organization, or None when there is nothing to say. The
+    warning level is the organization's lowest notification threshold; "reached" means blocked."""
+    data = _load(user.pk, slug, now)
+    if data is None:
+        return None
+    warn = Decimal(data["thresholds"][0]) / 100 if data["thresholds"][0] < 100 else Decimal(1)
+    seat_based = data["plan"] in (PlanKind.TEAM, PlanKind.ENTERPRISE_SEAT)
+    caps = OrgCaps(
+        organization=_cap(CapScope.ORGANIZATION, data["org_cap"]),
+        tiers={data["tier_id"]: _cap(CapScope.SEAT_TIER, data["tier_cap"])} if data["tier_cap"] is not None else {},
+        members={data["membership_id"]: _cap(CapScope.MEMBER, data["member_cap"])}
+        if data["member_cap"] is not None else {},
+    )
+    status = spend_status_compute(membership_id=data["membership_id"], tier_id=data["tier_id"], caps=caps,
+                                  member=data["member"], org=data["org"])
+    what = "extra usage" if seat_based else "usage"
+    lines = []
+    if status.limit is not None:
+        if status.blocked:
+            reason = "the organization's spend cap" if status.source == CapScope.ORGANIZATION else "your spend limit"
+            lines.append(BannerLine("reached", f"Your {what} is paused: {reason} of ${status.limit:,.2f} is "
+                                               f"reached for this period."))
+        elif status.limit > 0 and (status.limit - status.remaining) >= status.limit * warn:
+            used = (status.limit - status.remaining) / status.limit
+            lines.append(BannerLine("approaching", f"You have used {used:.0%} of your spend limit "
+                                                   f"(${status.remaining:,.2f} left)."))
+    if seat_based and data["included"] and data["included"] > 0:
+        used = data["member"].included_spend / data["included"]
+        if used >= 1:
+            lines.append(BannerLine("approaching", "You have used all of your seat's included usage this period."))
+        elif used >= warn:
+            lines.append(BannerLine("approaching", f"You have used {used:.0%} of your seat's included usage."))
+    is_owner = data["role"] in (Role.OWNER, Role.PRIMARY_OWNER)
+    if is_owner and data["org_cap"] is not None:
+        org_cap = data["org_cap"]
+        capped = data["org"].capped
+        if capped >= org_cap:
+            lines.append(BannerLine("reached", f"The organization has reached its spend cap of ${org_cap:,.2f}."))
+        elif org_cap > 0 and capped >= org_cap * warn:
+            lines.append(BannerLine("approaching", f"The organization has used {capped / org_cap:.0%} of its "
+                                                   f"spend cap of ${org_cap:,.2f}."))
+    if not lines:
+        return None
+    name, label = (("monitoring:dashboard", "Open the usage dashboard") if is_owner
+                   else ("monitoring:my_usage", "See my usage"))
+    try:
+        link = reverse(name, kwargs={"slug": slug})
+    except NoReverseMatch:
+        link = None
+    return Banner(lines, link, label)
+
+
+def spend_banner(request):
+    match = getattr(request, "resolver_match", None)
+    slug = match.kwargs.get("slug") if match else None
+    user = getattr(request, "user", None)
+    if not slug or user is None or not user.is_authenticated:
+        return {"spend_banner": None}
+    return {"spend_banner": SimpleLazyObject(lambda: banner_for(user=user, slug=slug, now=timezone.now()))}

@@ -1,0 +1,96 @@
+"""Usage dashboards (owners and admins; members get a 404) and each member's own usage page."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from apps.organizations.models import Membership
+from apps.organizations.permissions import Capability, can, membership_for, require
+
+from . import charts
+from .forms import ThresholdsForm
+from .selectors import member_table, member_usage, notification_thresholds, org_dashboard, tier_dashboard
+from .services import notification_settings_set
+
+
+def _base(membership, section: str) -> dict:
+    return {
+        "membership": membership,
+        "organization": membership.organization,
+        "section": section,
+        "can_manage": can(membership, Capability.MANAGE_BILLING),
+    }
+
+
+@login_required
+def dashboard(request, slug):
+    membership = require(request.user, slug, Capability.VIEW_ORG_USAGE, hide=True)
+    data = org_dashboard(organization=membership.organization, now=timezone.now())
+    context = _base(membership, "overview") | {"data": data, "charts": charts.org_charts(data)}
+    return render(request, "monitoring/dashboard.html", context)
+
+
+@login_required
+def dashboard_tiers(request, slug):
+    membership = require(request.user, slug, Capability.VIEW_ORG_USAGE, hide=True)
+    clock, tiers = tier_dashboard(organization=membership.organization, now=timezone.now())
+    context = _base(membership, "tiers") | {"clock": clock, "tiers": tiers, "charts": charts.tier_charts(tiers)}
+    return render(request, "monitoring/tiers.html", context)
+
+
+@login_required
+def dashboard_members(request, slug):
+    membership = require(request.user, slug, Capability.VIEW_ORG_USAGE, hide=True)
+    table = member_table(
+        organization=membership.organization, now=timezone.now(), query=request.GET.get("q", ""),
+        sort=request.GET.get("sort", "-spend"), page_number=request.GET.get("page", 1),
+    )
+    return render(request, "monitoring/members.html", _base(membership, "members") | {"table": table})
+
+
+@login_required
+def member_detail(request, slug, membership_id):
+    viewer = require(request.user, slug, Capability.VIEW_ORG_USAGE, hide=True)
+    target = Membership.objects.select_related("user").filter(
+        organization=viewer.organization, pk=membership_id).first()
+    if target is None:
+        raise Http404
+    data = member_usage(organization=viewer.organization, membership=target, now=timezone.now())
+    context = _base(viewer, "members") | {"data": data, "charts": charts.member_charts(data)}
+    return render(request, "monitoring/member_detail.html", context)
+
+
+@login_required
+def my_usage(request, slug):
+    membership = membership_for(request.user, slug)
+    data = member_usage(organization=membership.organization, membership=membership, now=timezone.now())
+    context = _base(membership, "me") | {"data": data, "charts": charts.member_charts(data)}
+    return render(request, "monitoring/my_usage.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notification_settings(request, slug):
+    membership = require(request.user, slug, Capability.MANAGE_BILLING, hide=True)
+    organization = membership.organization
+    current = notification_thresholds(organization=organization)
+    form = ThresholdsForm(request.POST or None, initial={"thresholds": ", ".join(str(t) for t in current)})
+    if request.method == "POST" and form.is_valid():
+        try:
+            notification_settings_set(organization=organization, thresholds=form.cleaned_data["thresholds"],
+                                      actor=request.user, now=timezone.now())
+        except ValidationError as error:
+            for message in error.message_dict.get("thresholds", error.messages):
+                form.add_error("thresholds", message)
+        else:
+            messages.success(request, "Notification thresholds saved.")
+            return redirect("monitoring:notification_settings", slug=slug)
+    status = 400 if request.method == "POST" else 200
+    context = _base(membership, "notifications") | {"form": form, "thresholds": current}
+    return render(request, "monitoring/notifications.html", context, status=status)
