@@ -74,6 +74,14 @@ URLS: dict[str, list[tuple[str, dict]]] = {
     # Owners and admins are sent to Settings > Usage, members to their own usage page (200 while neither
     # app is installed).
     "organizations:organization_home": [("GET", org_page("member", allowed=(200, 302)))],
+    # Monitoring: dashboards for admins and up (members get a 404), thresholds for owners, everyone's own page.
+    "monitoring:dashboard": [("GET", org_page("admin", lacking=404))],
+    "monitoring:dashboard_tiers": [("GET", org_page("admin", lacking=404))],
+    "monitoring:dashboard_members": [("GET", org_page("admin", lacking=404))],
+    "monitoring:member_detail": [("GET", org_page("admin", lacking=404))],
+    "monitoring:notification_settings": [("GET", org_page("owner", lacking=404)),
+                                         ("POST", org_page("owner", lacking=404, allowed=400))],
+    "monitoring:my_usage": [("GET", org_page("member"))],
 }
 
 
@@ -96,6 +104,7 @@ class World:
 
 # Builders of URL kwargs for routes with arguments other than `slug`: name -> fn(world) -> kwargs.
 KWARGS: dict[str, Callable[[World], dict]] = {}
+KWARGS["monitoring:member_detail"] = lambda w: {"slug": w.org.slug, "membership_id": w.memberships["member"].pk}
 
 
 def _walk(patterns, prefix="", namespace=None):
