@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.common.money import MAX_CAP_AMOUNT, ZERO
+from apps.common.money import CENT, MAX_CAP_AMOUNT, ZERO
 from apps.organizations.models import Membership, Organization, PlanKind
 from apps.organizations.services import audit_record
 from apps.seats.models import SeatTier
@@ -54,7 +54,8 @@ def _cap_target_label(cap: SpendCap) -> str:
 
 
 def _money_json(amount: Decimal | None) -> str | None:
-    return None if amount is None else str(amount)
+    # Always two places, whether the amount came from the form ("10") or the database ("10.00").
+    return None if amount is None else str(amount.quantize(CENT))
 
 
 @transaction.atomic
