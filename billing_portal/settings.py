@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "apps.invoicing",
     "apps.admin_api",
     "apps.demo",
+    "apps.console",
 ]
 
 MIDDLEWARE = [
@@ -68,6 +69,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "apps.console.context_processors.console_nav",
                 "apps.monitoring.context_processors.spend_banner",
             ],
         },

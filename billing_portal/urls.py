@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("apps.admin_api.urls")),
     path("", include("apps.organizations.urls")),
     path("orgs/<slug:slug>/invoices/", include("apps.invoicing.urls")),
+    path("", include("apps.console.urls")),
     path("", include("apps.extra_usage.urls")),
     path("", include("apps.monitoring.urls")),
 ]

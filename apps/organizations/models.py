@@ -132,3 +132,41 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class Invitation(models.Model):
+    """An owner's invitation to join an organization, sent by email as a link carrying a random token.
+
+    Only the token's SHA-256 digest is stored. An invitation is accepted at most once, expires after
+    INVITATION_TTL_DAYS, and inviting the same address again revokes the earlier pending invitation.
+    `seat_tier_code` names the tier the new member gets (a tier code of the organization's plan).
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
+    seat_tier_code = models.CharField(max_length=20, blank=True)
+    token_digest = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = [models.Index(fields=["organization", "email"])]
+        constraints = [
+            models.CheckConstraint(condition=~Q(role="primary_owner"), name="invitation_not_primary_owner"),
+        ]
+
+    def __str__(self):
+        return f"Invitation of {self.email} to {self.organization}"
+
+    def is_pending(self, now) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > now

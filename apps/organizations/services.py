@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 from typing import Any
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from .models import ApiKey, AuditEntry, Membership, Organization, Role
+from .models import ApiKey, AuditEntry, Invitation, Membership, Organization, Role
 
 API_KEY_PREFIX = "bp_live_"
 
@@ -78,3 +80,185 @@ def organization_create(
     if primary_owner is not None:
         Membership.objects.create(organization=organization, user=primary_owner, role=Role.PRIMARY_OWNER)
     return organization
+
+
+# --- Members: invitations, roles, the primary owner, removal -------------------------------------------------
+
+INVITATION_TTL_DAYS = 7
+INVITABLE_ROLES = (Role.MEMBER, Role.ADMIN, Role.OWNER)
+
+
+def invitation_token_digest(raw_token: str) -> str:
+    return hashlib.sha256(raw_token.encode()).hexdigest()
+
+
+def _require_owner(actor_membership: Membership, organization: Organization) -> None:
+    if actor_membership.organization_id != organization.pk or actor_membership.role not in (
+        Role.OWNER, Role.PRIMARY_OWNER
+    ) or actor_membership.removed_at is not None:
+        raise PermissionDenied("Only owners manage members.")
+
+
+@transaction.atomic
+def invitation_create(*, organization: Organization, email: str, role: str = Role.MEMBER, seat_tier_code: str = "",
+                      actor_membership: Membership, now) -> tuple[Invitation, str]:
+    """Invite an email address to the organization. Returns the invitation and the raw token for the link,
+    which is stored only as a digest.
+
+    Rules: owners invite; only the primary owner may invite an owner; nobody is invited as primary owner;
+    a current member is not invited again; inviting an address again revokes its earlier pending invitation.
+    """
+    _require_owner(actor_membership, organization)
+    email = (email or "").strip().lower()
+    if not email:
+        raise ValidationError({"email": "Enter an email address."})
+    if role not in INVITABLE_ROLES:
+        raise ValidationError({"role": "Choose member, admin or owner."})
+    if role == Role.OWNER and actor_membership.role != Role.PRIMARY_OWNER:
+        raise ValidationError({"role": "Only the primary owner can make someone an owner."})
+    if Membership.objects.active().filter(organization=organization, user__email__iexact=email).exists():
+        raise ValidationError({"email": "This person is already a member."})
+    Invitation.objects.filter(
+        organization=organization, email=email, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=now)
+    raw = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        organization=organization, email=email, role=role, seat_tier_code=seat_tier_code,
+        token_digest=invitation_token_digest(raw), invited_by=actor_membership.user, created_at=now,
+        expires_at=now + dt.timedelta(days=INVITATION_TTL_DAYS),
+    )
+    audit_record(organization=organization, actor=actor_membership.user, action="member.invite", target=email,
+                 new={"role": role, "seat_tier": seat_tier_code or None}, now=now)
+    return invitation, raw
+
+
+def invitation_for_token(*, raw_token: str) -> Invitation | None:
+    """The invitation behind a link's token (whatever its state), or None."""
+    if not raw_token or len(raw_token) > 200:
+        return None
+    return (
+        Invitation.objects.select_related("organization")
+        .filter(token_digest=invitation_token_digest(raw_token))
+        .first()
+    )
+
+
+@transaction.atomic
+def invitation_accept(*, raw_token: str, user=None, name: str = "", password: str = "", now) -> Membership:
+    """Accept an invitation: single use, before it expires. Without a `user` the account is created for the
+    invited address (name and password given); with one, the user must be the invited address. The membership
+    is created, or a removed member's row is reactivated (their history stays attached to it)."""
+    from apps.accounts.models import User
+
+    invitation = (
+        Invitation.objects.select_for_update()
+        .select_related("organization")
+        .filter(token_digest=invitation_token_digest(raw_token or ""))
+        .first()
+    )
+    if invitation is None or not invitation.is_pending(now):
+        raise ValidationError({"token": "This invitation link is no longer valid."})
+    if user is None:
+        if User.objects.filter(email__iexact=invitation.email).exists():
+            raise ValidationError({"email": "An account already exists for this address: log in to accept."})
+        if not password or len(password) < 8:
+            raise ValidationError({"password": "Choose a password of at least 8 characters."})
+        user = User.objects.create_user(invitation.email, password=password, name=name.strip()[:150])
+    elif user.email.lower() != invitation.email.lower():
+        raise ValidationError({"email": f"This invitation is for {invitation.email}."})
+    organization = invitation.organization
+    membership = Membership.objects.select_for_update().filter(organization=organization, user=user).first()
+    if membership is not None and membership.removed_at is None:
+        raise ValidationError({"email": "You are already a member of this organization."})
+    if membership is None:
+        membership = Membership.objects.create(organization=organization, user=user, role=invitation.role)
+    else:
+        membership.role, membership.removed_at = invitation.role, None
+        membership.save(update_fields=["role", "removed_at"])
+    invitation.accepted_at, invitation.accepted_by = now, user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    audit_record(organization=organization, actor=user, action="member.join", target=user.email,
+                 new={"role": invitation.role}, now=now)
+    return membership
+
+
+@transaction.atomic
+def membership_role_set(*, membership: Membership, role: str, actor_membership: Membership, now) -> Membership:
+    """Change a member's role. Owners change admins' and members' roles; only the primary owner makes someone
+    an owner or changes an owner's role. The primary owner's role moves only by `primary_owner_transfer`
+    (choosing primary_owner here transfers it), so the organization is never without one."""
+    organization = membership.organization
+    _require_owner(actor_membership, organization)
+    if role == Role.PRIMARY_OWNER:
+        return primary_owner_transfer(to_membership=membership, actor_membership=actor_membership, now=now)
+    if role not in INVITABLE_ROLES:
+        raise ValidationError({"role": "Choose member, admin or owner."})
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.removed_at is not None or membership.organization_id != organization.pk:
+        raise ValidationError({"membership": "Choose a member of this organization."})
+    if membership.role == Role.PRIMARY_OWNER:
+        raise ValidationError({"role": "Transfer the primary owner role to someone else first."})
+    if (role == Role.OWNER or membership.role == Role.OWNER) and actor_membership.role != Role.PRIMARY_OWNER:
+        raise ValidationError({"role": "Only the primary owner can make someone an owner or change an owner's role."})
+    if membership.pk == actor_membership.pk:
+        raise ValidationError({"role": "You cannot change your own role."})
+    old = membership.role
+    if old == role:
+        return membership
+    membership.role = role
+    membership.save(update_fields=["role"])
+    audit_record(organization=organization, actor=actor_membership.user, action="member.role",
+                 target=membership.user.email, old=old, new=role, now=now)
+    return membership
+
+
+@transaction.atomic
+def primary_owner_transfer(*, to_membership: Membership, actor_membership: Membership, now) -> Membership:
+    """Make another member the primary owner; only the primary owner may. The previous primary owner becomes
+    an owner in the same transaction (demoted first: the database allows one primary owner per organization)."""
+    organization = to_membership.organization
+    locked = {
+        m.pk: m for m in Membership.objects.select_for_update().filter(
+            pk__in=[to_membership.pk, actor_membership.pk]
+        )
+    }
+    current, target = locked.get(actor_membership.pk), locked.get(to_membership.pk)
+    if current is None or current.role != Role.PRIMARY_OWNER or current.organization_id != organization.pk:
+        raise ValidationError({"role": "Only the primary owner can transfer the primary owner role."})
+    if target is None or target.removed_at is not None or target.organization_id != organization.pk:
+        raise ValidationError({"membership": "Choose a member of this organization."})
+    if target.pk == current.pk:
+        return current
+    old_role = target.role
+    current.role = Role.OWNER
+    current.save(update_fields=["role"])
+    target.role = Role.PRIMARY_OWNER
+    target.save(update_fields=["role"])
+    audit_record(organization=organization, actor=current.user, action="member.primary_owner",
+                 target=target.user.email, old={"primary_owner": current.user.email, "role": old_role},
+                 new={"primary_owner": target.user.email}, now=now)
+    return target
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, actor_membership: Membership, now) -> Membership:
+    """Remove a member: they lose access at once; the row stays for their usage, seat history and invoices.
+    Owners remove admins and members; only the primary owner removes an owner; the primary owner cannot be
+    removed (transfer the role first), and nobody removes themselves here. Seats are closed by the caller in
+    the same transaction (seats sit above organizations)."""
+    organization = membership.organization
+    _require_owner(actor_membership, organization)
+    membership = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
+    if membership.organization_id != organization.pk or membership.removed_at is not None:
+        raise ValidationError({"membership": "Choose a member of this organization."})
+    if membership.role == Role.PRIMARY_OWNER:
+        raise ValidationError({"membership": "The primary owner cannot be removed."})
+    if membership.role == Role.OWNER and actor_membership.role != Role.PRIMARY_OWNER:
+        raise ValidationError({"membership": "Only the primary owner can remove an owner."})
+    if membership.pk == actor_membership.pk:
+        raise ValidationError({"membership": "You cannot remove yourself."})
+    membership.removed_at = now
+    membership.save(update_fields=["removed_at"])
+    audit_record(organization=organization, actor=actor_membership.user, action="member.remove",
+                 target=membership.user.email, old={"role": membership.role}, now=now)
+    return membership

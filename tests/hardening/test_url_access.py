@@ -82,6 +82,31 @@ URLS: dict[str, list[tuple[str, dict]]] = {
     "monitoring:notification_settings": [("GET", org_page("owner", lacking=404)),
                                          ("POST", org_page("owner", lacking=404, allowed=400))],
     "monitoring:my_usage": [("GET", org_page("member"))],
+    # Console: Settings > Usage and Members are for admins and up (members get a 404); admins read, and get a
+    # 403 on every write or edit modal. POSTs carry no data, so owners get the form back with its errors (200),
+    # or 400 for a seat change without a tier. This world is on a Team plan: tier caps are a 404 there.
+    "console:usage_settings": [("GET", org_page("admin", lacking=404))],
+    "console:org_cap_section": [("GET", org_page("admin", lacking=404))],
+    "console:org_cap_edit": [("GET", {**org_page("owner", lacking=404), "admin": 403}),
+                             ("POST", {**org_page("owner", lacking=404), "admin": 403})],
+    "console:tier_caps_section": [("GET", org_page("admin", lacking=404))],
+    "console:tier_cap_edit": [("GET", {**org_page("owner", lacking=404, allowed=404), "admin": 403}),
+                              ("POST", {**org_page("owner", lacking=404, allowed=404), "admin": 403})],
+    "console:limits_table": [("GET", org_page("admin", lacking=404))],
+    "console:member_cap_edit": [("GET", {**org_page("owner", lacking=404), "admin": 403}),
+                                ("POST", {**org_page("owner", lacking=404), "admin": 403})],
+    "console:recent_changes": [("GET", org_page("admin", lacking=404))],
+    "console:members": [("GET", org_page("admin", lacking=404))],
+    "console:members_table": [("GET", org_page("admin", lacking=404))],
+    "console:member_invite": [("GET", {**org_page("owner", lacking=404), "admin": 403}),
+                              ("POST", {**org_page("owner", lacking=404), "admin": 403})],
+    "console:member_seat": [("GET", {**everyone(405), "anonymous": LOGIN}),
+                            ("POST", {**org_page("owner", lacking=404, allowed=400), "admin": 403})],
+    "console:member_role": [("GET", {**org_page("owner", lacking=404), "admin": 403}),
+                            ("POST", {**org_page("owner", lacking=404), "admin": 403})],
+    "console:member_remove": [("GET", {**org_page("owner", lacking=404), "admin": 403})],
+    # The invitation link works without a login: the form to join (a logged-in user is told whom it is for).
+    "console:invitation_accept": [("GET", everyone(200))],
 }
 
 
@@ -105,6 +130,23 @@ class World:
 # Builders of URL kwargs for routes with arguments other than `slug`: name -> fn(world) -> kwargs.
 KWARGS: dict[str, Callable[[World], dict]] = {}
 KWARGS["monitoring:member_detail"] = lambda w: {"slug": w.org.slug, "membership_id": w.memberships["member"].pk}
+for _name in ("console:member_cap_edit", "console:member_seat", "console:member_role", "console:member_remove"):
+    KWARGS[_name] = lambda w: {"slug": w.org.slug, "membership_id": w.memberships["member"].pk}
+KWARGS["console:tier_cap_edit"] = lambda w: {"slug": w.org.slug, "tier_id": w.org.seat_tiers.first().pk}
+
+
+def _invitation_kwargs(w: World) -> dict:
+    from django.utils import timezone
+
+    from apps.organizations.services import invitation_create
+
+    _, token = w.once("invitation", lambda: invitation_create(
+        organization=w.org, email="invitee@acme.example", actor_membership=w.memberships["primary_owner"],
+        now=timezone.now()))
+    return {"token": token}
+
+
+KWARGS["console:invitation_accept"] = _invitation_kwargs
 
 
 def _walk(patterns, prefix="", namespace=None):

@@ -1,0 +1,69 @@
+import re
+from decimal import Decimal
+
+from django import forms
+
+from apps.common.money import MAX_CAP_AMOUNT, parse_amount
+from apps.organizations.models import Role
+
+# Plain decimal notation only (no exponent, no NaN/Infinity); the sign is allowed so "-5" gets a clear message.
+AMOUNT_RE = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)$")
+
+
+class CapForm(forms.Form):
+    """A monthly limit: "set" needs a positive amount with at most two decimals up to MAX_CAP_AMOUNT;
+    "unlimited" ignores the amount."""
+
+    amount = forms.CharField(required=False, max_length=32)
+    action = forms.ChoiceField(choices=[("set", "Set limit"), ("unlimited", "Set to unlimited")], required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("action") == "unlimited":
+            data["amount"] = None
+            return data
+        data["action"] = "set"
+        raw = (self.data.get("amount") or "").strip().replace(",", "").removeprefix("$").strip()
+        if not raw or not AMOUNT_RE.match(raw):
+            self.add_error("amount", "Enter an amount in dollars, e.g. 500 or 500.00.")
+            return data
+        try:
+            amount = parse_amount(raw)
+        except ValueError:
+            self.add_error("amount", "Enter an amount in dollars, e.g. 500 or 500.00.")
+            return data
+        if amount <= 0:
+            self.add_error("amount", "Enter a positive amount, or choose “Set to unlimited”.")
+        elif amount.as_tuple().exponent < -2:
+            self.add_error("amount", "Use at most two decimal places (whole cents).")
+        elif amount > MAX_CAP_AMOUNT:
+            self.add_error("amount", f"The limit cannot exceed ${MAX_CAP_AMOUNT:,.2f} a month.")
+        else:
+            data["amount"] = amount.quantize(Decimal("0.01"))
+        return data
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(max_length=254)
+    role = forms.ChoiceField(choices=[(Role.MEMBER, "Member"), (Role.ADMIN, "Admin"), (Role.OWNER, "Owner")])
+    tier = forms.ChoiceField(label="Seat tier")
+
+    def __init__(self, *args, tiers=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tier"].choices = [(t.code, t.get_code_display()) for t in tiers]
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class AcceptForm(forms.Form):
+    name = forms.CharField(max_length=150)
+    password = forms.CharField(widget=forms.PasswordInput, min_length=8)
+    password_confirm = forms.CharField(widget=forms.PasswordInput, label="Confirm password")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password") and data.get("password") != data.get("password_confirm"):
+            self.add_error("password_confirm", "The passwords do not match.")
+        return data

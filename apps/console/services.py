@@ -1,0 +1,64 @@
+"""Console writes that span apps: they compose the lower apps' services in one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.urls import reverse
+
+from apps.organizations.models import Invitation, Membership, Organization
+from apps.organizations.services import (
+    invitation_accept,
+    invitation_create,
+    invitation_for_token,
+    membership_remove,
+)
+from apps.seats.models import SeatTier
+from apps.seats.selectors import seat_current, seat_tiers
+from apps.seats.services import seat_assign
+
+
+@transaction.atomic
+def member_invite(*, organization: Organization, email: str, role: str, seat_tier_code: str,
+                  actor_membership: Membership, now: dt.datetime) -> Invitation:
+    """Invite someone (see organizations.services.invitation_create) and email them the accept link once the
+    invitation is committed."""
+    invitation, raw = invitation_create(
+        organization=organization, email=email, role=role, seat_tier_code=seat_tier_code,
+        actor_membership=actor_membership, now=now,
+    )
+    link = settings.SITE_URL.rstrip("/") + reverse("console:invitation_accept", kwargs={"token": raw})
+    inviter = actor_membership.user.display_name
+    body = (
+        f"{inviter} invited you to join {organization.name} on billing_portal as {invitation.get_role_display()}.\n\n"
+        f"Accept the invitation: {link}\n\nThe link works once and expires in 7 days."
+    )
+    transaction.on_commit(lambda: send_mail(
+        f"You're invited to {organization.name}", body, None, [invitation.email], fail_silently=False,
+    ))
+    return invitation
+
+
+@transaction.atomic
+def member_join(*, raw_token: str, user=None, name: str = "", password: str = "", now: dt.datetime) -> Membership:
+    """Accept an invitation and give the new member a seat of the invited tier (the plan's first tier when the
+    invitation names none, or a tier that no longer exists)."""
+    invitation = invitation_for_token(raw_token=raw_token)
+    membership = invitation_accept(raw_token=raw_token, user=user, name=name, password=password, now=now)
+    tiers = seat_tiers(organization=membership.organization)
+    tier: SeatTier | None = next((t for t in tiers if invitation and t.code == invitation.seat_tier_code), None)
+    tier = tier or (tiers[0] if tiers else None)
+    if tier is not None and seat_current(membership=membership) is None:
+        seat_assign(membership=membership, tier=tier, actor=membership.user, now=now)
+    return membership
+
+
+@transaction.atomic
+def member_remove(*, membership: Membership, actor_membership: Membership, now: dt.datetime) -> Membership:
+    """Remove a member and close their seat interval at `now` (their seat is billed up to that moment)."""
+    membership = membership_remove(membership=membership, actor_membership=actor_membership, now=now)
+    seat_assign(membership=membership, tier=None, actor=actor_membership.user, now=now)
+    return membership

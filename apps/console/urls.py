@@ -1,0 +1,24 @@
+from django.urls import path
+
+from . import views
+
+app_name = "console"
+
+urlpatterns = [
+    path("orgs/<slug:slug>/settings/usage/", views.usage_settings, name="usage_settings"),
+    path("orgs/<slug:slug>/settings/usage/org-cap/", views.org_cap_section, name="org_cap_section"),
+    path("orgs/<slug:slug>/settings/usage/org-cap/edit/", views.org_cap_edit, name="org_cap_edit"),
+    path("orgs/<slug:slug>/settings/usage/tier-caps/", views.tier_caps_section, name="tier_caps_section"),
+    path("orgs/<slug:slug>/settings/usage/tier-caps/<int:tier_id>/edit/", views.tier_cap_edit, name="tier_cap_edit"),
+    path("orgs/<slug:slug>/settings/usage/limits/", views.limits_table, name="limits_table"),
+    path("orgs/<slug:slug>/settings/usage/limits/<int:membership_id>/edit/", views.member_cap_edit,
+         name="member_cap_edit"),
+    path("orgs/<slug:slug>/settings/usage/changes/", views.recent_changes, name="recent_changes"),
+    path("orgs/<slug:slug>/members/", views.members, name="members"),
+    path("orgs/<slug:slug>/members/table/", views.members_table, name="members_table"),
+    path("orgs/<slug:slug>/members/invite/", views.member_invite_view, name="member_invite"),
+    path("orgs/<slug:slug>/members/<int:membership_id>/seat/", views.member_seat, name="member_seat"),
+    path("orgs/<slug:slug>/members/<int:membership_id>/role/", views.member_role, name="member_role"),
+    path("orgs/<slug:slug>/members/<int:membership_id>/remove/", views.member_remove_view, name="member_remove"),
+    path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
+]

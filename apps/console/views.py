@@ -1,0 +1,458 @@
+"""Owner console pages: Settings > Usage (caps and the audit trail) and Members (seats, roles, invitations).
+
+Access: anyone outside the organization, and plain members, get a 404; admins read; owners and the primary
+owner change things (an admin's write is a 403). Modals are HTMX partials: an invalid form re-renders inside the
+modal; success answers 204 with HX-Trigger events that close the modal and refresh the affected sections.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apps.common.money import format_usd
+from apps.organizations.models import Membership, PlanKind, Role
+from apps.organizations.permissions import Capability, can, require
+from apps.organizations.selectors import audit_entries
+from apps.organizations.services import invitation_for_token, membership_role_set
+from apps.seats.models import SeatTier
+from apps.seats.selectors import seat_change_proration, seat_current, seat_tiers
+from apps.seats.services import seat_assign
+from apps.usage.models import CapScope
+from apps.usage.services import cap_delete, cap_set
+
+from .forms import AcceptForm, CapForm, InviteForm, RoleForm
+from .selectors import (
+    SORTS,
+    current_period,
+    member_in_org,
+    member_own_cap,
+    members_page,
+    org_cap_summary,
+    tier_cap_rows,
+)
+from .services import member_invite, member_join, member_remove
+
+CHANGES_PER_PAGE = 20
+
+
+# --- helpers ---------------------------------------------------------------------------------------------------
+
+
+def _viewer(request, slug) -> Membership:
+    """Admins and above see these pages; members and outsiders get a 404."""
+    return require(request.user, slug, Capability.VIEW_ORG_USAGE, hide=True)
+
+
+def _editor(request, slug, capability: Capability) -> Membership:
+    """Owners edit; an admin (who can see the page) gets a 403; members and outsiders a 404."""
+    membership = _viewer(request, slug)
+    if not can(membership, capability):
+        raise PermissionDenied
+    return membership
+
+
+def _is_htmx(request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _done(request, redirect_to: str, triggers: dict, message: str) -> HttpResponse:
+    """Success: HTMX gets 204 + events (close the modal, refresh sections, toast); a plain form a redirect."""
+    if not _is_htmx(request):
+        messages.success(request, message)
+        return redirect(redirect_to)
+    response = HttpResponse(status=204)
+    response["HX-Trigger"] = json.dumps({"closeModal": True, **triggers, "toast": message})
+    return response
+
+
+def _errors_into(form, error: ValidationError) -> None:
+    for field, msgs in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, msgs)
+
+
+def _query(request, *keys) -> str:
+    return urlencode({k: request.GET[k] for k in keys if request.GET.get(k)})
+
+
+# --- Settings > Usage ------------------------------------------------------------------------------------------
+
+
+def _org_cap_context(membership, now):
+    organization = membership.organization
+    period = current_period(organization=organization, now=now)
+    return {"org_cap": org_cap_summary(organization=organization, period_start=period.start), "period": period}
+
+
+def _tier_caps_context(membership):
+    organization = membership.organization
+    offered = organization.plan_kind != PlanKind.TEAM
+    return {"tier_caps_offered": offered, "tier_caps": tier_cap_rows(organization=organization) if offered else []}
+
+
+def _limits_context(request, membership, now):
+    organization = membership.organization
+    period = current_period(organization=organization, now=now)
+    search = request.GET.get("q", "")[:100]
+    sort = request.GET.get("sort", "name")
+    sort = sort if sort in SORTS else "name"
+    page, rows = members_page(organization=organization, period_start=period.start, search=search, sort=sort,
+                              page_number=request.GET.get("page", 1), with_limits=True)
+    return {"limits_page": page, "limit_rows": rows, "q": search, "sort": sort,
+            "limits_query": urlencode({k: v for k, v in (("q", search), ("sort", sort), ("page", page.number)) if v})}
+
+
+def _changes_context(request, membership):
+    paginator = Paginator(audit_entries(organization=membership.organization), CHANGES_PER_PAGE)
+    return {"changes_page": paginator.get_page(request.GET.get("changes", 1))}
+
+
+def _base_context(membership, now):
+    return {"membership": membership, "organization": membership.organization,
+            "can_edit": can(membership, Capability.MANAGE_CAPS), "now": now}
+
+
+@login_required
+@require_GET
+def usage_settings(request, slug):
+    """Settings > Usage: the organization cap, seat-tier caps, individual limits and recent changes."""
+    membership = _viewer(request, slug)
+    now = timezone.now()
+    context = _base_context(membership, now)
+    context.update(_org_cap_context(membership, now))
+    context.update(_tier_caps_context(membership))
+    context.update(_limits_context(request, membership, now))
+    context.update(_changes_context(request, membership))
+    # Extension point for other apps' sections on this page (the extra-usage settings, for one): append the
+    # template names to render, in order, after "Individual limits". Each template receives this context.
+    context["extra_sections"] = []
+    return render(request, "console/usage_settings.html", context)
+
+
+@login_required
+@require_GET
+def org_cap_section(request, slug):
+    membership = _viewer(request, slug)
+    now = timezone.now()
+    context = {**_base_context(membership, now), **_org_cap_context(membership, now)}
+    return render(request, "console/_org_cap_section.html", context)
+
+
+@login_required
+@require_GET
+def tier_caps_section(request, slug):
+    membership = _viewer(request, slug)
+    context = {**_base_context(membership, timezone.now()), **_tier_caps_context(membership)}
+    return render(request, "console/_tier_caps_section.html", context)
+
+
+@login_required
+@require_GET
+def limits_table(request, slug):
+    membership = _viewer(request, slug)
+    now = timezone.now()
+    context = {**_base_context(membership, now), **_limits_context(request, membership, now)}
+    return render(request, "console/_limits_table.html", context)
+
+
+@login_required
+@require_GET
+def recent_changes(request, slug):
+    membership = _viewer(request, slug)
+    context = {**_base_context(membership, timezone.now()), **_changes_context(request, membership)}
+    return render(request, "console/_recent_changes.html", context)
+
+
+def _cap_modal(request, membership, *, scope, title, description, current, post_url, tier=None, member=None):
+    """GET: the modal. POST: set the limit, or make it unlimited (for a member: remove their own limit, so
+    they fall back to their tier and organization caps)."""
+    organization = membership.organization
+    form = CapForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        amount, now = form.cleaned_data["amount"], timezone.now()
+        try:
+            if amount is None and scope == CapScope.MEMBER:
+                cap = member_own_cap(membership=member)
+                if cap is not None:
+                    cap_delete(cap=cap, actor=request.user, now=now)
+            else:
+                cap_set(organization=organization, scope=scope, amount=amount, actor=request.user, tier=tier,
+                        membership=member, now=now)
+        except ValidationError as error:
+            _errors_into(form, error)
+        else:
+            message = f"{title}: {format_usd(amount)}"
+            return _done(request, reverse("console:usage_settings", kwargs={"slug": organization.slug}),
+                         {"capsChanged": True, "auditChanged": True}, message)
+    context = {"form": form, "title": title, "description": description, "current": current,
+               "post_url": post_url, "scope": scope, "organization": organization}
+    return render(request, "console/_cap_modal.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def org_cap_edit(request, slug):
+    membership = _editor(request, slug, Capability.MANAGE_CAPS)
+    summary = org_cap_summary(organization=membership.organization, period_start=current_period(
+        organization=membership.organization, now=timezone.now()).start)
+    return _cap_modal(
+        request, membership, scope=CapScope.ORGANIZATION, title="Organization spend limit",
+        description="The most the whole organization may spend on capped usage this month.",
+        current=summary.limit, post_url=reverse("console:org_cap_edit", kwargs={"slug": slug}),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def tier_cap_edit(request, slug, tier_id):
+    membership = _editor(request, slug, Capability.MANAGE_CAPS)
+    organization = membership.organization
+    if organization.plan_kind == PlanKind.TEAM:
+        raise Http404("Seat-tier limits are not offered on Team plans.")
+    tier = get_object_or_404(SeatTier, organization=organization, pk=tier_id)
+    current = next((row.limit for row in tier_cap_rows(organization=organization) if row.tier.pk == tier.pk), None)
+    return _cap_modal(
+        request, membership, scope=CapScope.SEAT_TIER, title=f"{tier.get_code_display()} seat limit",
+        description=f"The most each member on a {tier.get_code_display()} seat may spend this month.",
+        current=current, tier=tier,
+        post_url=reverse("console:tier_cap_edit", kwargs={"slug": slug, "tier_id": tier.pk}),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def member_cap_edit(request, slug, membership_id):
+    membership = _editor(request, slug, Capability.MANAGE_CAPS)
+    member = member_in_org(organization=membership.organization, membership_id=membership_id)
+    if member is None:
+        raise Http404
+    cap = member_own_cap(membership=member)
+    return _cap_modal(
+        request, membership, scope=CapScope.MEMBER, title=f"Limit for {member.user.display_name}",
+        description="Unlimited removes this member's own limit; their seat tier and organization limits still apply.",
+        current=cap.amount if cap else None, member=member,
+        post_url=reverse("console:member_cap_edit", kwargs={"slug": slug, "membership_id": member.pk}),
+    )
+
+
+# --- Members -----------------------------------------------------------------------------------------------
+
+
+def _members_context(request, membership, now):
+    organization = membership.organization
+    period = current_period(organization=organization, now=now)
+    search = request.GET.get("q", "")[:100]
+    page, rows = members_page(organization=organization, period_start=period.start, search=search,
+                              page_number=request.GET.get("page", 1))
+    return {
+        "members_page": page, "member_rows": rows, "q": search, "tiers": seat_tiers(organization=organization),
+        "members_query": urlencode({k: v for k, v in (("q", search), ("page", page.number)) if v}),
+        "can_manage": can(membership, Capability.MANAGE_MEMBERS),
+    }
+
+
+@login_required
+@require_GET
+def members(request, slug):
+    """Members: role, seat tier (auto-saved; an upgrade asks to confirm its prorated charge), invite, remove."""
+    membership = _viewer(request, slug)
+    now = timezone.now()
+    context = {**_base_context(membership, now), **_members_context(request, membership, now)}
+    context["pending_invitations"] = list(
+        membership.organization.invitations.filter(accepted_at__isnull=True, revoked_at__isnull=True,
+                                                   expires_at__gt=now)[:20]
+    )
+    context.update(_changes_context(request, membership))
+    return render(request, "console/members.html", context)
+
+
+@login_required
+@require_GET
+def members_table(request, slug):
+    membership = _viewer(request, slug)
+    now = timezone.now()
+    context = {**_base_context(membership, now), **_members_context(request, membership, now)}
+    return render(request, "console/_members_table.html", context)
+
+
+def _member_row(request, membership, member, *, error="", saved=False):
+    tiers = seat_tiers(organization=membership.organization)
+    current = seat_current(membership=member)
+    context = {"m": member, "tier": current.tier if current else None, "tiers": tiers, "error": error,
+               "saved": saved, "can_manage": can(membership, Capability.MANAGE_MEMBERS), "membership": membership,
+               "organization": membership.organization}
+    return render(request, "console/_member_row.html", context)
+
+
+@login_required
+@require_POST
+def member_seat(request, slug, membership_id):
+    """Change a member's seat tier. A costlier tier first answers with the confirmation modal stating the
+    prorated amount due now; with `confirm=yes` the change applies at once (seat_assign charges it)."""
+    membership = _editor(request, slug, Capability.MANAGE_SEATS)
+    organization = membership.organization
+    member = member_in_org(organization=organization, membership_id=membership_id)
+    if member is None:
+        raise Http404
+    tier = SeatTier.objects.filter(organization=organization, pk=request.POST.get("tier") or 0).first() \
+        if str(request.POST.get("tier", "")).isdigit() else None
+    if tier is None:
+        response = _member_row(request, membership, member, error="Choose one of this plan's seat tiers.")
+        response.status_code = 200 if _is_htmx(request) else 400
+        return response
+    now = timezone.now()
+    current = seat_current(membership=member)
+    if current is not None and current.tier_id == tier.pk:
+        return _member_row(request, membership, member)
+    proration = seat_change_proration(organization=organization, from_tier=current.tier if current else None,
+                                      to_tier=tier, now=now)
+    if current is not None and proration.amount > 0 and request.POST.get("confirm") != "yes":
+        response = render(request, "console/_seat_confirm_modal.html", {
+            "member": member, "from_tier": current.tier, "to_tier": tier, "proration": proration,
+            "organization": organization,
+            "post_url": reverse("console:member_seat", kwargs={"slug": slug, "membership_id": member.pk}),
+        })
+        response["HX-Retarget"] = "#modal-host"
+        response["HX-Reswap"] = "innerHTML"
+        return response
+    seat_assign(membership=member, tier=tier, actor=request.user, now=now)
+    if not _is_htmx(request):
+        messages.success(request, f"{member.user.display_name} is now on {tier.get_code_display()}.")
+        return redirect("console:members", slug=slug)
+    response = _member_row(request, membership, member, saved=True)
+    message = f"{member.user.display_name} moved to {tier.get_code_display()}"
+    if current is not None and proration.amount > 0:
+        message += f"; {format_usd(proration.amount)} charged now"
+    response["HX-Trigger-After-Swap"] = json.dumps({"closeModal": True, "auditChanged": True, "toast": message})
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def member_role(request, slug, membership_id):
+    """Change a member's role (rules in organizations.services.membership_role_set)."""
+    membership = _editor(request, slug, Capability.MANAGE_MEMBERS)
+    member = member_in_org(organization=membership.organization, membership_id=membership_id)
+    if member is None:
+        raise Http404
+    form = RoleForm(request.POST or None, initial={"role": member.role})
+    if request.method == "POST" and form.is_valid():
+        try:
+            membership_role_set(membership=member, role=form.cleaned_data["role"], actor_membership=membership,
+                                now=timezone.now())
+        except ValidationError as error:
+            _errors_into(form, error)
+        else:
+            return _done(request, reverse("console:members", kwargs={"slug": slug}),
+                         {"membersChanged": True, "auditChanged": True},
+                         f"{member.user.display_name} is now {Role(form.cleaned_data['role']).label.lower()}")
+    choices = [Role.MEMBER, Role.ADMIN, Role.OWNER]
+    if membership.role == Role.PRIMARY_OWNER:
+        choices.append(Role.PRIMARY_OWNER)
+    return render(request, "console/_role_modal.html", {
+        "form": form, "member": member, "membership": membership, "organization": membership.organization,
+        "choices": [(r.value, r.label) for r in choices],
+        "post_url": reverse("console:member_role", kwargs={"slug": slug, "membership_id": member.pk}),
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def member_remove_view(request, slug, membership_id):
+    """Remove a member after confirming; their seat interval closes now."""
+    membership = _editor(request, slug, Capability.MANAGE_MEMBERS)
+    member = member_in_org(organization=membership.organization, membership_id=membership_id)
+    if member is None:
+        raise Http404
+    error = ""
+    if request.method == "POST":
+        try:
+            member_remove(membership=member, actor_membership=membership, now=timezone.now())
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+        else:
+            return _done(request, reverse("console:members", kwargs={"slug": slug}),
+                         {"membersChanged": True, "auditChanged": True},
+                         f"{member.user.display_name} was removed")
+    return render(request, "console/_remove_modal.html", {
+        "member": member, "error": error, "organization": membership.organization,
+        "post_url": reverse("console:member_remove", kwargs={"slug": slug, "membership_id": member.pk}),
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def member_invite_view(request, slug):
+    """Invite someone by email: they get a single-use link valid for 7 days."""
+    membership = _editor(request, slug, Capability.MANAGE_MEMBERS)
+    organization = membership.organization
+    tiers = seat_tiers(organization=organization)
+    form = InviteForm(request.POST or None, tiers=tiers)
+    if request.method == "POST" and form.is_valid():
+        try:
+            invitation = member_invite(
+                organization=organization, email=form.cleaned_data["email"], role=form.cleaned_data["role"],
+                seat_tier_code=form.cleaned_data["tier"], actor_membership=membership, now=timezone.now(),
+            )
+        except ValidationError as error:
+            _errors_into(form, error)
+        else:
+            return _done(request, reverse("console:members", kwargs={"slug": slug}),
+                         {"invitationsChanged": True, "auditChanged": True},
+                         f"Invitation sent to {invitation.email}")
+    return render(request, "console/_invite_modal.html", {
+        "form": form, "organization": organization, "membership": membership,
+        "post_url": reverse("console:member_invite", kwargs={"slug": slug}),
+    })
+
+
+# --- Accepting an invitation (no membership yet) ----------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_accept(request, token):
+    """The invitation link. A new address sets a name and password (the account is created); an existing user
+    logs in as the invited address and accepts. Used, revoked or expired links say so (410); unknown ones 404."""
+    invitation = invitation_for_token(raw_token=token)
+    if invitation is None:
+        raise Http404
+    now = timezone.now()
+    if not invitation.is_pending(now):
+        return render(request, "console/invitation_invalid.html", {"invitation": invitation}, status=410)
+    from apps.accounts.models import User
+
+    existing = User.objects.filter(email__iexact=invitation.email).exists()
+    user = request.user if request.user.is_authenticated else None
+    wrong_user = user is not None and user.email.lower() != invitation.email.lower()
+    form = AcceptForm(request.POST or None) if not existing and user is None else None
+    error = ""
+    if request.method == "POST" and not wrong_user and (form is None or form.is_valid()):
+        if existing and user is None:
+            return redirect(f"{reverse('accounts:login')}?{urlencode({'next': request.path})}")
+        try:
+            membership = member_join(
+                raw_token=token, user=user, name=form.cleaned_data["name"] if form else "",
+                password=form.cleaned_data["password"] if form else "", now=now,
+            )
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+        else:
+            if user is None:
+                login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome to {membership.organization.name}.")
+            return redirect("organizations:organization_home", slug=membership.organization.slug)
+    return render(request, "console/invitation_accept.html", {
+        "invitation": invitation, "form": form, "existing": existing, "wrong_user": wrong_user, "error": error,
+        "login_url": f"{reverse('accounts:login')}?{urlencode({'next': request.path})}",
+    })
