@@ -122,7 +122,7 @@ def sections_context(*, membership: Membership, now) -> dict:
     if context["can_manage"]:
         settings = selectors.extra_usage_settings(organization=organization)
         context["settings"] = settings
-        context["balance"] = format_usd(settings.prepaid_balance)
+        context["balance"] = format_usd(Decimal(settings.prepaid_balance))
         if organization.is_seat_based and settings.enabled and not settings.all_members:
             context["member_switches"] = selectors.member_switches(organization=organization)
         if context["is_team"]:

@@ -1,6 +1,8 @@
 """Template tags other pages use to show extra usage: the owners' Settings > Usage sections and the member's
 "Request extra usage" partial."""
 
+from decimal import Decimal
+
 from django import template
 from django.utils import timezone
 
@@ -43,4 +45,5 @@ def extra_usage_member_request(context, membership=None):
 
 @register.filter
 def usd(amount):
-    return format_usd(amount)
+    """Dollars to the cent, half up ("$1,234.50"); None reads "Unlimited"."""
+    return format_usd(None if amount is None else Decimal(amount))
