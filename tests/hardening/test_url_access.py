@@ -107,6 +107,27 @@ URLS: dict[str, list[tuple[str, dict]]] = {
     "console:member_remove": [("GET", {**org_page("owner", lacking=404), "admin": 403})],
     # The invitation link works without a login: the form to join (a logged-in user is told whom it is for).
     "console:invitation_accept": [("GET", everyone(200))],
+    # Invoicing: owners and admins (read-only) see invoices and download them; members get a 404.
+    "invoicing:invoice_list": [("GET", org_page("admin", lacking=404)),
+                               ("POST", {**everyone(405), "anonymous": LOGIN})],
+    "invoicing:invoice_detail": [("GET", org_page("admin", lacking=404))],
+    "invoicing:invoice_csv": [("GET", org_page("admin", lacking=404))],
+    "invoicing:invoice_pdf": [("GET", org_page("admin", lacking=404))],
+    # Admin API keys page: the primary owner only (other roles 403). The world is on a Team plan, so creating a
+    # key is refused (400); revoking asks on its own page, then redirects.
+    "admin_api:keys": [("GET", org_page("primary_owner")), ("POST", org_page("primary_owner", allowed=400))],
+    "admin_api:revoke": [("GET", org_page("primary_owner")), ("POST", org_page("primary_owner", allowed=302))],
+    # Spend Limits Admin API (Admin API keys only; a session is not a key). Wrong methods are 405 before auth;
+    # unknown paths under /v1/organizations/ are JSON 404s.
+    "admin_api_v1:openapi": [("GET", everyone(200))],
+    "admin_api_v1:effective": [("GET", API_NO_SESSION), ("POST", everyone(405))],
+    "admin_api_v1:spend_limits": [("GET", API_NO_SESSION), ("POST", API_NO_SESSION)],
+    "admin_api_v1:spend_limit": [("GET", API_NO_SESSION), ("DELETE", API_NO_SESSION)],
+    "admin_api_v1:increase_requests": [("GET", API_NO_SESSION)],
+    "admin_api_v1:increase_request": [("GET", API_NO_SESSION)],
+    "admin_api_v1:increase_request_approve": [("POST", API_NO_SESSION), ("GET", everyone(405))],
+    "admin_api_v1:increase_request_deny": [("POST", API_NO_SESSION)],
+    "admin_api_v1:unknown": [("GET", everyone(404))],
 }
 
 
@@ -147,6 +168,38 @@ def _invitation_kwargs(w: World) -> dict:
 
 
 KWARGS["console:invitation_accept"] = _invitation_kwargs
+
+
+def _invoice_kwargs(w: World) -> dict:
+    import datetime as dt
+
+    from apps.invoicing.services import invoice_issue_for_period
+
+    invoice = w.once("invoice", lambda: invoice_issue_for_period(
+        organization=w.org, period_start=dt.date(2026, 10, 1), now=dt.datetime(2026, 11, 1, 1, tzinfo=dt.UTC)))
+    return {"slug": w.org.slug, "number": invoice.number}
+
+
+for _name in ("invoicing:invoice_detail", "invoicing:invoice_csv", "invoicing:invoice_pdf"):
+    KWARGS[_name] = _invoice_kwargs
+
+
+def _admin_api_key_kwargs(w: World) -> dict:
+    from django.utils import timezone
+
+    from apps.admin_api.models import AdminApiKey
+
+    key = w.once("admin_api_key", lambda: AdminApiKey.objects.create(
+        organization=w.org, name="automation", prefix="sk-ant-admin01-abc", digest="0" * 64,
+        scopes=["read:spend_limits"], created_at=timezone.now()))
+    return {"slug": w.org.slug, "public_id": key.public_id}
+
+
+KWARGS["admin_api:revoke"] = _admin_api_key_kwargs
+KWARGS["admin_api_v1:spend_limit"] = lambda w: {"spend_limit_id": "spl_unknown"}
+for _name in ("admin_api_v1:increase_request", "admin_api_v1:increase_request_approve",
+              "admin_api_v1:increase_request_deny"):
+    KWARGS[_name] = lambda w: {"request_id": "slir_unknown"}
 
 
 def _walk(patterns, prefix="", namespace=None):
