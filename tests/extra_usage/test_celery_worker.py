@@ -1,0 +1,99 @@
+"""The digest and an auto-reload run through a real Celery worker over the Redis broker."""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from apps.extra_usage.models import ChargeStatus, DigestDelivery, PrepaidCharge
+from apps.extra_usage.services import extra_usage_request_create
+from apps.extra_usage.tasks import auto_reload_task, digest_send_daily
+from billing_portal.celery import app
+
+from .conftest import assert_ledger_invariant, ledger_kinds, spend
+from .test_prepaid import setup_team
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.celery_worker]
+
+BROKER = os.environ.get("EXTRA_USAGE_TEST_BROKER_URL", "redis://127.0.0.1:6379/3")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_for(predicate, timeout=90.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+@pytest.fixture
+def worker(tmp_path):
+    """A `celery -A billing_portal worker` on the test database and the Redis broker; this process enqueues to it."""
+    redis.Redis.from_url(BROKER).flushdb()
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "billing_portal.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "CELERY_BROKER_URL": BROKER,
+        "SECRET_KEY": "worker-test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+        "DEBUG": "false",
+        "SECURE_SSL_REDIRECT": "false",
+        "EMAIL_URL": f"filemail:///{tmp_path / 'mail'}",  # four slashes: an absolute path
+    }
+    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 (closed after the worker stops)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "billing_portal", "worker", "--pool=solo", "--loglevel=WARNING",
+         f"--hostname=eu-test-{uuid.uuid4().hex[:8]}@%h"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
+    )
+    eager, broker_url = app.conf.task_always_eager, app.conf.broker_url
+    app.conf.task_always_eager = False
+    app.conf.broker_url = BROKER
+    try:
+        yield tmp_path / "mail"
+    finally:
+        app.conf.task_always_eager, app.conf.broker_url = eager, broker_url
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+        log.close()
+        connection.close()
+
+
+def test_digest_and_auto_reload_run_once_on_a_real_worker(seat_org, team, worker):
+    org, _, _, std, prem = seat_org
+    extra_usage_request_create(membership=std, now=timezone.now())
+    extra_usage_request_create(membership=prem, now=timezone.now())
+    digest_send_daily.delay()
+    digest_send_daily.delay()
+    assert wait_for(lambda: DigestDelivery.objects.filter(organization=org).count() == 2)  # owner and admin
+
+    team_org, owner, _, _ = team
+    setup_team(team_org, owner, balance="20.00", threshold="10.00", amount="100.00")
+    spend(team_org, "dev@team.example", "25.00")
+    spend(team_org, "dev@team.example", "15.00")  # balance $5: its after-usage task goes to the worker
+    auto_reload_task.delay(team_org.pk)
+    auto_reload_task.delay(team_org.pk)
+    assert wait_for(lambda: PrepaidCharge.objects.filter(
+        organization=team_org, kind="auto_reload", status=ChargeStatus.SUCCEEDED).exists())
+    time.sleep(3)  # let the duplicates run
+    assert ledger_kinds(team_org).count("auto_reload") == 1
+    assert assert_ledger_invariant(team_org) == Decimal("105")
+    mails = list(worker.glob("*.log"))
+    sent = "".join(p.read_text() for p in mails)
+    assert sent.count("pending requests for extra usage") == 2
