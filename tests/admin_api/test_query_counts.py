@@ -1,0 +1,36 @@
+"""Every list endpoint answers in a fixed number of queries, whatever the page size."""
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from apps.extra_usage.services import extra_usage_request_create
+from apps.usage.models import CapScope
+from apps.usage.services import cap_set
+from tests.factories import member
+
+from .conftest import Seeded, spend
+
+pytestmark = pytest.mark.django_db
+
+LISTS = ["/v1/organizations/spend_limits/effective?limit=1000",
+         "/v1/organizations/spend_limit_increase_requests?limit=1000",
+         "/v1/organizations/spend_limits?limit=1000"]
+
+
+@pytest.mark.parametrize("path", LISTS)
+def test_list_query_count_does_not_grow_with_the_page(path, django_assert_max_num_queries):
+    seeded = Seeded()
+    client = Client(headers={"x-api-key": seeded.key})
+    client.get(path)  # first call creates nothing more than the org row (already there) and warms caches
+    with django_assert_max_num_queries(12) as small:
+        assert client.get(path).status_code == 200
+    now = timezone.now()
+    for _ in range(25):
+        newcomer = member(seeded.org)
+        spend(newcomer, "10")
+        cap_set(organization=seeded.org, scope=CapScope.MEMBER, membership=newcomer, amount=None, now=now)
+        extra_usage_request_create(membership=newcomer, now=now)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        response = client.get(path)
+    assert len(response.json()["data"]) >= 25
