@@ -92,6 +92,7 @@ class Seed:
     orgs: dict[str, Organization] = field(default_factory=dict)
     members: dict[str, list[Membership]] = field(default_factory=dict)
     new_keys: dict[str, str] = field(default_factory=dict)
+    new_admin_keys: dict[str, str] = field(default_factory=dict)
     events_recorded: dict[str, int] = field(default_factory=dict)
 
 
@@ -304,6 +305,25 @@ def step_api_keys(seed: Seed) -> None:
             seed.new_keys[spec.slug] = raw
 
 
+DEMO_ADMIN_KEY_NAME = "Demo Admin API key"
+ADMIN_API_DEMO_ORGS = ("globex-enterprise",)
+
+
+def step_admin_api_keys(seed: Seed) -> None:
+    """An Admin API key (Spend Limits API, read and write) for globex-enterprise, printed once when created."""
+    from apps.admin_api.models import AdminApiKey
+    from apps.admin_api.services import admin_api_key_create
+
+    for slug in ADMIN_API_DEMO_ORGS:
+        org = seed.orgs[slug]
+        if not AdminApiKey.objects.filter(organization=org, name=DEMO_ADMIN_KEY_NAME,
+                                          revoked_at__isnull=True).exists():
+            _, raw = admin_api_key_create(organization=org, name=DEMO_ADMIN_KEY_NAME,
+                                          scopes=["read:spend_limits", "write:spend_limits"],
+                                          actor=seed.members[slug][0].user, now=seed.now)
+            seed.new_admin_keys[slug] = raw
+
+
 STEPS: list[Callable[[Seed], None]] = [
     step_staff,
     step_organizations,
@@ -312,6 +332,7 @@ STEPS: list[Callable[[Seed], None]] = [
     step_extra_usage,
     step_usage_history,
     step_api_keys,
+    step_admin_api_keys,
 ]
 
 
@@ -332,6 +353,11 @@ def report(seed: Seed) -> None:
         else:
             out(f"    machine API key: created on the first run; make another with "
                 f"`manage.py create_api_key {spec.slug}`")
+        if spec.slug in seed.new_admin_keys:
+            out(f"    Admin API key, Spend Limits API (shown once): {seed.new_admin_keys[spec.slug]}")
+        elif spec.slug in ADMIN_API_DEMO_ORGS:
+            out(f"    Admin API key: created on the first run; make another with "
+                f"`manage.py create_admin_api_key {spec.slug}`")
 
 
 class Command(BaseCommand):
