@@ -136,7 +136,7 @@ def usage_settings(request, slug):
     context.update(_changes_context(request, membership))
     # Extension point for other apps' sections on this page (the extra-usage settings, for one): append the
     # template names to render, in order, after "Individual limits". Each template receives this context.
-    context["extra_sections"] = []
+    context["extra_sections"] = ["extra_usage/_settings_sections.html"]
     return render(request, "console/usage_settings.html", context)
 
 

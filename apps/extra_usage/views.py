@@ -361,7 +361,7 @@ def request_create(request, slug):
         error = _error_text(exc)
     if _is_htmx(request):
         summary = selectors.member_extra_usage_summary(membership=membership, now=timezone.now())
-        return render(request, "extra_usage/_member_request.html",
+        return render(request, "extra_usage/_member_request_body.html",
                       {"organization": membership.organization, "summary": summary, "error": error,
                        "next": _next_value(request)})
     if error:

@@ -19,7 +19,7 @@ def test_member_clicks_request_extra_usage_and_sees_request_sent(page, seat_org)
     org, _, _, std, _ = seat_org
     spend(org, "std@ent.example", "30.00")
     login(page, "std@ent.example")
-    page.goto(f"/orgs/{org.slug}/extra-usage/mine/")
+    page.goto(f"/orgs/{org.slug}/usage/me/")
     page.get_by_role("button", name="Request extra usage").click()
     page.get_by_text("Request sent to admin").wait_for()
     screenshot(page, "extra_usage_member_request_sent")
@@ -33,7 +33,7 @@ def test_admin_reviews_requests_and_increases_a_limit(page, seat_org):
     extra_usage_request_create(membership=std, now=timezone.now())
     request = extra_usage_request_create(membership=prem, now=timezone.now())
     login(page, "admin@ent.example")
-    page.goto(f"/orgs/{org.slug}/extra-usage/")
+    page.goto(f"/orgs/{org.slug}/settings/usage/")
     page.get_by_role("button", name="Review requests").click()
     dialog = page.locator("dialog#review-requests[open]")
     dialog.wait_for()
@@ -52,7 +52,7 @@ def test_admin_reviews_requests_and_increases_a_limit(page, seat_org):
 def test_owner_sets_up_auto_reload(page, team):
     org, _, _, _ = team
     login(page, "owner@team.example")
-    page.goto(f"/orgs/{org.slug}/extra-usage/")
+    page.goto(f"/orgs/{org.slug}/settings/usage/")
     page.get_by_role("button", name="Set up auto-reload").click()
     dialog = page.locator("dialog#auto-reload[open]")
     dialog.wait_for()

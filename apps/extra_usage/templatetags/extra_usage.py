@@ -26,7 +26,7 @@ def extra_usage_sections(context, membership=None):
     return data
 
 
-@register.inclusion_tag("extra_usage/_member_request.html", takes_context=True)
+@register.inclusion_tag("extra_usage/_member_request_body.html", takes_context=True)
 def extra_usage_member_request(context, membership=None):
     """The member's extra usage this period and their "Request extra usage" link."""
     from apps.extra_usage.selectors import member_extra_usage_summary
