@@ -113,6 +113,22 @@ URLS: dict[str, list[tuple[str, dict]]] = {
     "invoicing:invoice_detail": [("GET", org_page("admin", lacking=404))],
     "invoicing:invoice_csv": [("GET", org_page("admin", lacking=404))],
     "invoicing:invoice_pdf": [("GET", org_page("admin", lacking=404))],
+    # Extra usage: owners edit (admins and members 403), admins and up review requests, every member asks for
+    # themself. Form POSTs redirect back with a message (302), also when the Team plan refuses the change
+    # (requests are an Enterprise feature); the prepaid modals are Team-only and re-render an empty form (200).
+    "extra_usage:settings": [("GET", org_page("admin"))],
+    "extra_usage:switch": [("POST", org_page("owner", allowed=302))],
+    "extra_usage:members_mode": [("POST", org_page("owner", allowed=302))],
+    "extra_usage:member_switch": [("POST", org_page("owner", allowed=302))],
+    "extra_usage:requests_switch": [("POST", org_page("owner", allowed=302))],
+    "extra_usage:purchase": [("GET", org_page("owner")), ("POST", org_page("owner"))],
+    "extra_usage:auto_reload": [("GET", org_page("owner")), ("POST", org_page("owner", allowed=302))],
+    "extra_usage:review": [("GET", org_page("admin", allowed=302))],
+    "extra_usage:review_modal": [("GET", org_page("admin"))],
+    "extra_usage:approve": [("POST", org_page("admin", allowed=302))],
+    "extra_usage:deny": [("POST", org_page("admin", allowed=302))],
+    "extra_usage:my": [("GET", org_page("member"))],
+    "extra_usage:request_create": [("POST", org_page("member", allowed=302))],
     # Admin API keys page: the primary owner only (other roles 403). The world is on a Team plan, so creating a
     # key is refused (400); revoking asks on its own page, then redirects.
     "admin_api:keys": [("GET", org_page("primary_owner")), ("POST", org_page("primary_owner", allowed=400))],
@@ -154,6 +170,22 @@ KWARGS["monitoring:member_detail"] = lambda w: {"slug": w.org.slug, "membership_
 for _name in ("console:member_cap_edit", "console:member_seat", "console:member_role", "console:member_remove"):
     KWARGS[_name] = lambda w: {"slug": w.org.slug, "membership_id": w.memberships["member"].pk}
 KWARGS["console:tier_cap_edit"] = lambda w: {"slug": w.org.slug, "tier_id": w.org.seat_tiers.first().pk}
+KWARGS["extra_usage:member_switch"] = lambda w: {"slug": w.org.slug, "membership_id": w.memberships["member"].pk}
+
+
+def _extra_usage_request_kwargs(w: World) -> dict:
+    from django.utils import timezone
+
+    from apps.extra_usage.models import ExtraUsageRequest
+
+    request = w.once("extra_usage_request", lambda: ExtraUsageRequest.objects.create(
+        organization=w.org, membership=w.memberships["member"], period_start=timezone.now().date().replace(day=1),
+        created_at=timezone.now()))
+    return {"slug": w.org.slug, "public_id": request.public_id}
+
+
+for _name in ("extra_usage:approve", "extra_usage:deny"):
+    KWARGS[_name] = _extra_usage_request_kwargs
 
 
 def _invitation_kwargs(w: World) -> dict:
