@@ -26,7 +26,7 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -240,10 +240,14 @@ def _datetime_key(key: list, messages: dict) -> tuple[dt.datetime, str]:
 
 
 def _body(request: HttpRequest) -> dict:
-    if not request.body:
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raise bad_request("body: too large") from None
+    if not raw:
         return {}
     try:
-        data = json.loads(request.body)
+        data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise bad_request("body: invalid JSON") from None
     if not isinstance(data, dict):

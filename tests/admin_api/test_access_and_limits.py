@@ -166,3 +166,24 @@ def test_openapi_schema_lists_the_nine_operations(live_server):
     assert len(operations) == 9
     params = {p["name"] for p in schema["paths"]["/v1/organizations/spend_limits/effective"]["get"]["parameters"]}
     assert {"user_ids[]", "period[]", "limit", "page"} == params
+
+
+def test_malformed_bodies_are_400s_not_500s(live_server):
+    seeded = Seeded()
+    url = f"{live_server.url}/v1/organizations/spend_limits"
+    headers = {"x-api-key": seeded.key, "content-type": "application/json"}
+    for body, message in ((b"{not json", "body: invalid JSON"), (b"[1, 2]", "body: must be a JSON object"),
+                          (b"{}", "scope: required"), (b'{"scope": "user"}', "scope: must be an object"),
+                          (b"x" * (6 * 1024 * 1024), "body: too large")):
+        response = httpx2.post(url, content=body, headers=headers)
+        assert (response.status_code, response.json()["error"]["message"]) == (400, message)
+    user_id = seeded.members[0].user.public_id
+    response = httpx2.post(url, json={"scope": {"type": "user", "user_id": user_id}}, headers=headers)
+    assert response.json()["error"]["message"] == "amount: required"
+    response = httpx2.post(url, json={"scope": {"type": "user", "user_id": user_id}, "amount": 5000},
+                           headers=headers)
+    assert response.json()["error"]["message"] == "amount: must be a non-negative integer decimal string"
+    # Unknown body fields are ignored.
+    response = httpx2.post(url, json={"scope": {"type": "user", "user_id": user_id}, "amount": "5000", "x": 1},
+                           headers=headers)
+    assert response.status_code == 200 and response.json()["amount"] == "5000"
