@@ -234,10 +234,27 @@ def admission_for_email(*, organization: Organization, email: str, product: str 
     whether the member can request extra usage)."""
     from django.db import connection
 
+    if connection.vendor != "postgresql":  # the demo's SQLite: the plain ORM reads
+        found = member_seats(organization=organization, emails=[email]).get(email)
+        if found is None:
+            return None
+        return admission_check(organization=organization, membership=found[0], tier=found[1], product=product,
+                               now=now)
+    import psycopg
+
     period = period_containing(now, organization.billing_timezone)
     built = _admission_sql()
-    with connection.cursor() as cursor:
-        cursor.execute(built["sql"], {"period": period.start, "organization": organization.pk, "email": email})
+    params = {"period": period.start, "organization": organization.pk, "email": email}
+    # A server-side prepared statement on the persistent connection: planning this eleven-table join costs far
+    # more than running it (EXPLAIN ANALYZE: ~0.5 ms to run, several times that to plan), so plan it once.
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        # Django turns psycopg's prepared statements off (None); re-enable them for explicit prepare=True only
+        # (Django's own cursors bind client-side and are never prepared). Not for PgBouncer transaction pooling.
+        raw.prepare_threshold = 2**31
+    with psycopg.Cursor(raw) as cursor:
+        cursor.execute(built["sql"], params, prepare=True)
         row = cursor.fetchone()
     if row is None:
         return None
