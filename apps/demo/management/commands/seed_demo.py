@@ -324,6 +324,26 @@ def step_admin_api_keys(seed: Seed) -> None:
             seed.new_admin_keys[slug] = raw
 
 
+def step_extra_usage_requests_and_reload(seed: Seed) -> None:
+    """Pending requests for extra usage from three members of each Enterprise organization (the review modal
+    and the daily digest have something to show), and auto-reload on Acme's prepaid balance."""
+    from contextlib import suppress
+
+    from django.core.exceptions import ValidationError
+
+    from apps.extra_usage.services import auto_reload_configure, extra_usage_request_create
+
+    for slug in ("globex-enterprise", "initech-enterprise"):
+        for hours_ago, number in ((30, 3), (6, 7), (1, 12)):
+            # A member denied in the last 30 days (someone trying the demo) is left so.
+            with suppress(ValidationError):
+                extra_usage_request_create(membership=_member(seed, slug, number),
+                                           now=seed.now - dt.timedelta(hours=hours_ago))
+    acme = seed.orgs["acme-team"]
+    auto_reload_configure(organization=acme, enabled=True, threshold=Decimal("100.00"), amount=Decimal("500.00"),
+                          monthly_limit=Decimal("2000.00"), actor=seed.members["acme-team"][0].user, now=seed.now)
+
+
 STEPS: list[Callable[[Seed], None]] = [
     step_staff,
     step_organizations,
@@ -331,6 +351,7 @@ STEPS: list[Callable[[Seed], None]] = [
     step_caps,
     step_extra_usage,
     step_usage_history,
+    step_extra_usage_requests_and_reload,
     step_api_keys,
     step_admin_api_keys,
 ]
