@@ -40,3 +40,12 @@ def read_url(name: str, default: str | None, parse: Callable[[str], Any]) -> Any
     if "://" not in raw:
         raise ImproperlyConfigured(f"Environment variable {name} is malformed: expected a URL, got {raw!r}")
     return read(name, lambda: parse(raw))
+
+
+def database_url_config(url: str) -> dict:
+    """A DATABASE_URL parsed by django-environ, refusing a scheme it does not know (it would otherwise pass the
+    scheme through as a backend name and fail later with a message that does not name the variable)."""
+    scheme = url.split("://", 1)[0]
+    if scheme not in environ.Env.DB_SCHEMES:
+        raise ValueError(f"unknown database scheme {scheme!r}; use postgres:// or sqlite:///")
+    return environ.Env.db_url_config(url)

@@ -6,7 +6,7 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from billing_portal.env import env, read, read_bool, read_url
+from billing_portal.env import database_url_config, env, read, read_bool, read_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False) if (BASE_DIR / ".env").exists() else None
@@ -80,7 +80,7 @@ DATABASES = {
     "default": read_url(
         "DATABASE_URL",
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        parse=lambda url: environ.Env.db_url_config(url),
+        parse=database_url_config,
     )
 }
 DATABASES["default"]["CONN_MAX_AGE"] = read("CONN_MAX_AGE", lambda: env.int("CONN_MAX_AGE", default=0))
@@ -92,7 +92,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 # Read replica (docs/scaling.md), off unless DATABASE_REPLICA_URL is set: a "replica" alias that dashboard and
 # monitoring reads use through billing_portal.db_router.dashboard_db(); writes always go to "default".
-_replica = read_url("DATABASE_REPLICA_URL", default=None, parse=lambda url: environ.Env.db_url_config(url))
+_replica = read_url("DATABASE_REPLICA_URL", default=None, parse=database_url_config)
 if _replica is not None:
     DATABASES["replica"] = {**_replica, "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
                             "CONN_HEALTH_CHECKS": True, "TEST": {"MIRROR": "default"}}
