@@ -104,6 +104,11 @@ def effective_rows(*, organization: Organization, memberships: list[Membership],
             member=counters.get(membership.pk, Counters()), org=org,
         )
         cap = status.cap if status.cap is not None else (caps.organization or org_cap)
+        # The binding row's scope is the member's own or their tier: attach the loaded objects (no lazy loads).
+        if cap.scope == CapScope.MEMBER:
+            cap.membership = membership
+        elif cap.scope == CapScope.SEAT_TIER and tier is not None:
+            cap.tier = tier
         rows.append(EffectiveRow(membership, tier, status, cap))
     return rows
 
