@@ -1,0 +1,162 @@
+"""A Celery worker is killed with SIGKILL in the middle of the monthly invoice run, an auto-reload and a digest.
+After a new worker starts, everything completes once: nothing lost, nothing done twice.
+
+What makes it so (billing_portal/settings.py): CELERY_TASK_ACKS_LATE (a task is acknowledged only when it
+finished, so a killed worker's tasks stay unacknowledged and are redelivered), CELERY_TASK_REJECT_ON_WORKER_LOST
+(a prefork child that dies has its task requeued), CELERY_WORKER_PREFETCH_MULTIPLIER = 1, and tasks that claim
+their work with unique rows (invoice run claim, charge idempotency key, digest delivery per admin and day).
+The restarted worker here uses a one-second visibility timeout so it reclaims the dead worker's tasks at once
+(production: one hour, i.e. redelivery within the hour).
+"""
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from apps.extra_usage.models import ChargeStatus, DigestDelivery, LedgerKind, PrepaidCharge, PrepaidLedgerEntry
+from apps.extra_usage.services import (
+    STALE_CHARGE_AFTER,
+    auto_reload_configure,
+    auto_reload_resume_stale,
+    extra_usage_enable,
+    extra_usage_request_create,
+    prepaid_purchase,
+)
+from apps.extra_usage.tasks import digest_send_organization_task
+from apps.invoicing.models import Invoice, InvoiceLine, InvoiceRunClaim
+from apps.invoicing.tasks import invoice_issue
+from apps.organizations.models import PlanKind, Role
+from billing_portal.celery import app
+from tests.factories import OrganizationFactory, member
+
+pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.celery_worker]
+
+BROKER = os.environ.get("HARDENING_TEST_BROKER_URL", "redis://127.0.0.1:6379/8")
+ROOT = Path(__file__).resolve().parents[2]
+PAUSE_AT = ",".join([
+    "apps.invoicing.services:_lines_write",          # inside the invoice's transaction, after the claim
+    "apps.extra_usage.services:payment_provider",    # after the reload's charge is claimed, before payment
+    "apps.extra_usage.services:pending_requests",    # at the start of the digest
+])
+
+
+def wait_for(predicate, timeout=60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def start_worker(tmp_path: Path, name: str, **extra) -> subprocess.Popen:
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "billing_portal.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "CELERY_BROKER_URL": BROKER,
+        "SECRET_KEY": "worker-test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+        "DEBUG": "false", "SECURE_SSL_REDIRECT": "false",
+        "EMAIL_URL": f"filemail:///{tmp_path / 'mail'}",
+        "HARDENING_PAUSE_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
+    return subprocess.Popen([sys.executable, "tests/hardening/worker_with_pause.py"], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+
+
+@pytest.fixture
+def broker():
+    """This process enqueues to the Redis broker (db 8) instead of running tasks eagerly."""
+    redis.Redis.from_url(BROKER).flushdb()
+    eager, url = app.conf.task_always_eager, app.conf.broker_url
+    app.conf.task_always_eager = False
+    app.conf.broker_url = BROKER
+    yield
+    app.conf.task_always_eager, app.conf.broker_url = eager, url
+    redis.Redis.from_url(BROKER).flushdb()
+    connection.close()
+
+
+def test_sigkill_mid_invoice_run_reload_and_digest_then_restart_completes_each_once(tmp_path, broker):
+    assert settings.CELERY_TASK_ACKS_LATE and settings.CELERY_TASK_REJECT_ON_WORKER_LOST
+    now = timezone.now()
+    last_month = (now.date().replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+
+    # The monthly run: an organization whose members held seats all last month.
+    invoiced = OrganizationFactory(plan_kind=PlanKind.ENTERPRISE_SEAT, slug="invoiced")
+    member(invoiced, email="owner@invoiced.example", role=Role.PRIMARY_OWNER,
+           since=dt.datetime.combine(last_month, dt.time(), tzinfo=dt.UTC) - dt.timedelta(days=40))
+    # A digest: two reviewers (owner, admin) and a pending request.
+    reviewed = OrganizationFactory(plan_kind=PlanKind.ENTERPRISE_SEAT, slug="reviewed")
+    member(reviewed, email="owner@reviewed.example", role=Role.PRIMARY_OWNER)
+    member(reviewed, email="admin@reviewed.example", role=Role.ADMIN)
+    asker = member(reviewed, email="dev@reviewed.example", tier_code="standard")
+    extra_usage_request_create(membership=asker, now=now)
+
+    worker = start_worker(tmp_path, "worker-1", HARDENING_PAUSE_AT=PAUSE_AT)
+    try:
+        # An auto-reload: configuring it with the balance already under the threshold enqueues the reload.
+        team = OrganizationFactory(plan_kind=PlanKind.TEAM, slug="team")
+        owner = member(team, email="owner@team.example", role=Role.PRIMARY_OWNER)
+        prepaid_purchase(organization=team, amount=Decimal("5.00"), idempotency_key="first", actor=owner.user,
+                         now=now)
+        extra_usage_enable(organization=team, actor=owner.user, now=now)
+        auto_reload_configure(organization=team, enabled=True, threshold=Decimal("10.00"), amount=Decimal("40.00"),
+                              monthly_limit=None, actor=owner.user, now=now)
+        invoice_issue.delay(invoiced.pk, last_month.isoformat())
+        digest_send_organization_task.delay(reviewed.pk)
+
+        markers = [tmp_path / f"{name}.paused" for name in ("_lines_write", "payment_provider", "pending_requests")]
+        assert wait_for(lambda: all(m.exists() for m in markers), 90), (tmp_path / "worker-1.log").read_text()
+        time.sleep(0.5)
+        worker.send_signal(signal.SIGKILL)  # no warm shutdown, no acknowledgement, no cleanup
+        worker.wait(10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+
+    # Mid-way state: the invoice's transaction died with the worker; the reload is claimed but unpaid.
+    assert not Invoice.objects.filter(organization=invoiced).exists()
+    assert list(PrepaidCharge.objects.filter(organization=team, kind="auto_reload")
+                .values_list("status", flat=True)) == [ChargeStatus.PENDING]
+    assert not DigestDelivery.objects.exists()
+
+    second = start_worker(tmp_path, "worker-2", HARDENING_VISIBILITY="1")
+    try:
+        assert wait_for(lambda: Invoice.objects.filter(organization=invoiced).exists()
+                        and DigestDelivery.objects.filter(organization=reviewed).count() == 2, 90), \
+            (tmp_path / "worker-2.log").read_text()[-3000:]
+        time.sleep(2)  # let any duplicate delivery run too
+    finally:
+        second.terminate()
+        second.wait(20)
+
+    # The charge a dead worker left pending is finished by the minute sweep once it is stale (same key).
+    assert auto_reload_resume_stale(now=timezone.now() + STALE_CHARGE_AFTER + dt.timedelta(seconds=1)) == 1
+    assert auto_reload_resume_stale(now=timezone.now() + STALE_CHARGE_AFTER + dt.timedelta(seconds=2)) == 0
+
+    invoices = Invoice.objects.filter(organization=invoiced)
+    assert invoices.count() == 1
+    assert InvoiceRunClaim.objects.get(organization=invoiced).status == "done"
+    assert InvoiceLine.objects.filter(invoice=invoices.get()).count() >= 1
+    reloads = PrepaidLedgerEntry.objects.filter(organization=team, kind=LedgerKind.AUTO_RELOAD)
+    assert list(reloads.values_list("amount", flat=True)) == [Decimal("40.00")]
+    assert team.extra_usage.__class__.objects.get(organization=team).prepaid_balance == Decimal("45.00")
+    assert DigestDelivery.objects.filter(organization=reviewed).count() == 2
+    sent = "".join(p.read_text() for p in (tmp_path / "mail").glob("*.log"))
+    assert sent.count("pending request") == 2, sent[:2000]
