@@ -425,7 +425,7 @@ def _request_json(call: Call, request_obj) -> dict:
 
 
 def increase_requests_list(request: HttpRequest, call: Call) -> dict:
-    statuses = _list(request, "status", max_items=len(STATUSES))
+    statuses = _list(request, "status", max_items=MAX_IDS)
     if statuses is not None and not all(s in STATUSES for s in statuses):
         raise bad_request(f"status[]: must be one of {', '.join(STATUSES)}")
     actor_ids = _list(request, "actor_ids", max_items=MAX_IDS)
