@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.db.models import DecimalField, F, FilteredRelation, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
+from apps.accounts.models import User
 from apps.common.money import ZERO
 from apps.common.periods import (
     Period,
@@ -279,12 +280,11 @@ TOP_PER_TIER = 5
 
 def tier_dashboard(*, organization: Organization, now: dt.datetime) -> tuple[Clock, list[TierRow]]:
     """Spend and members per seat tier (members without a seat in their own row), with average and top
-    spenders per tier. Three queries."""
+    spenders per tier. Five queries."""
     clock = clock_for(organization=organization, now=now)
     qn = connection.ops.quote_name
     membership_t, seat_t = qn(Membership._meta.db_table), qn(SeatAssignment._meta.db_table)
     usage_t = qn(MemberPeriodUsage._meta.db_table)
-    user_t = qn(Membership._meta.get_field("user").related_model._meta.db_table)
     params = [clock.period.start, organization.pk]
     with connection.cursor() as cursor:
         cursor.execute(
@@ -297,17 +297,21 @@ def tier_dashboard(*, organization: Organization, now: dt.datetime) -> tuple[Clo
         )
         totals = cursor.fetchall()
         cursor.execute(
-            f"SELECT t.tier_id, t.membership_id, us.email, us.name, t.spend FROM ("
+            f"SELECT tier_id, membership_id, spend FROM ("
             f"  SELECT sa.tier_id, u.membership_id, u.spend, ROW_NUMBER() OVER ("
             f"    PARTITION BY sa.tier_id ORDER BY u.spend DESC, u.membership_id) AS rank "
             f"  FROM {usage_t} u JOIN {membership_t} m ON m.id = u.membership_id AND m.removed_at IS NULL "
             f"  LEFT JOIN {seat_t} sa ON sa.membership_id = u.membership_id AND sa.ended_at IS NULL "
             f"  WHERE u.period_start = %s AND u.organization_id = %s AND u.spend > 0"
-            f") t JOIN {membership_t} m2 ON m2.id = t.membership_id JOIN {user_t} us ON us.id = m2.user_id "
-            f"WHERE t.rank <= {TOP_PER_TIER} ORDER BY t.tier_id, t.rank",
+            f") t WHERE rank <= {TOP_PER_TIER} ORDER BY tier_id, rank",
             params,
         )
-        top_rows = cursor.fetchall()
+        ranked = cursor.fetchall()
+    people = dict(Membership.objects.filter(pk__in=[mid for _, mid, _ in ranked]).values_list(
+        "pk", "user_id"))
+    users = {u.pk: u for u in User.objects.filter(pk__in=people.values()).only("email", "name")}
+    top_rows = [(tier_id, mid, users[people[mid]].email, users[people[mid]].name, spend)
+                for tier_id, mid, spend in ranked]
     tiers = {t.pk: t for t in SeatTier.objects.filter(organization=organization)}
     rows = {tier_id: TierRow(tiers.get(tier_id), count, spend, included) for tier_id, count, spend, included in totals}
     for tier in tiers.values():
@@ -344,22 +348,25 @@ def member_table(*, organization: Organization, now: dt.datetime, query: str = "
                  page_number: object = 1) -> MemberTable:
     """One page of the member table: MTD spend, share of the organization, effective limit, remaining and the
     month-end projection, searchable by email or name and sortable by spend or email. A fixed number of
-    queries per page (count, page, seats, caps, counters ×2, the 7-day window)."""
+    queries per page (count, page, its members, seats, caps, counters ×3, the 7-day window)."""
     clock = clock_for(organization=organization, now=now)
     sort = sort if sort in MEMBER_SORTS else "-spend"
-    members = (
-        Membership.objects.active().filter(organization=organization).select_related("user")
-        .annotate(
-            usage=FilteredRelation("period_usage", condition=Q(period_usage__period_start=clock.period.start)),
-            mtd=Coalesce(F("usage__spend"), Value(ZERO), output_field=MONEY_FIELD),
-        )
-        .order_by(*MEMBER_SORTS[sort])
-    )
+    members = Membership.objects.active().filter(organization=organization)
     query = (query or "").strip()[:100]
     if query:
         members = members.filter(Q(user__email__icontains=query) | Q(user__name__icontains=query))
-    page = Paginator(members, MEMBERS_PAGE_SIZE).get_page(page_number)
-    memberships = list(page.object_list)
+    # Sort and page on (id, spend) alone; users are loaded for the page's rows only.
+    ranked = members.annotate(
+        usage=FilteredRelation("period_usage", condition=Q(period_usage__period_start=clock.period.start)),
+        mtd=Coalesce(F("usage__spend"), Value(ZERO), output_field=MONEY_FIELD),
+    ).order_by(*MEMBER_SORTS[sort]).values_list("pk", "mtd")
+    page = Paginator(ranked, MEMBERS_PAGE_SIZE).get_page(page_number)
+    page_rows = list(page.object_list)
+    loaded = Membership.objects.select_related("user").in_bulk([pk for pk, _ in page_rows])
+    memberships = []
+    for pk, mtd in page_rows:
+        loaded[pk].mtd = mtd
+        memberships.append(loaded[pk])
     ids = [m.pk for m in memberships]
     tiers = {s.membership_id: s.tier for s in
              SeatAssignment.objects.filter(membership_id__in=ids, ended_at__isnull=True).select_related("tier")}
