@@ -66,14 +66,15 @@ class MemberRow:
 
 
 def members_page(*, organization: Organization, period_start: dt.date, search: str = "", sort: str = "name",
-                 page_number: int | str = 1, with_limits: bool = False) -> tuple[Page, list[MemberRow]]:
-    """One page of members as rows. Queries: count, page, tiers (+3 for effective limits when asked)."""
+                 page_number: int | str = 1, with_limits: bool = False,
+                 tiers: list[SeatTier] | None = None) -> tuple[Page, list[MemberRow]]:
+    """One page of members as rows. Queries: count, page, tiers unless given (+4 for effective limits)."""
     paginator = Paginator(
         members_queryset(organization=organization, period_start=period_start, search=search, sort=sort),
         MEMBERS_PER_PAGE,
     )
     page = paginator.get_page(page_number)
-    tiers = {t.pk: t for t in seat_tiers(organization=organization)}
+    tiers = {t.pk: t for t in (tiers if tiers is not None else seat_tiers(organization=organization))}
     memberships = list(page.object_list)
     rows = [MemberRow(m, tiers.get(m.tier_id), m.mtd_spend) for m in memberships]
     if with_limits and rows:

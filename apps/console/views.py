@@ -253,10 +253,11 @@ def _members_context(request, membership, now):
     organization = membership.organization
     period = current_period(organization=organization, now=now)
     search = request.GET.get("q", "")[:100]
+    tiers = seat_tiers(organization=organization)
     page, rows = members_page(organization=organization, period_start=period.start, search=search,
-                              page_number=request.GET.get("page", 1))
+                              page_number=request.GET.get("page", 1), tiers=tiers)
     return {
-        "members_page": page, "member_rows": rows, "q": search, "tiers": seat_tiers(organization=organization),
+        "members_page": page, "member_rows": rows, "q": search, "tiers": tiers,
         "members_query": urlencode({k: v for k, v in (("q", search), ("page", page.number)) if v}),
         "can_manage": can(membership, Capability.MANAGE_MEMBERS),
     }

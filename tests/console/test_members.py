@@ -161,6 +161,7 @@ def _count_queries(client, path):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    connection.queries_log.clear()  # a full log (maxlen) would make the capture count nothing
     with CaptureQueriesContext(connection) as ctx:
         assert client.get(path).status_code == 200
     return len(ctx.captured_queries)
@@ -174,7 +175,7 @@ def test_list_pages_make_the_same_number_of_queries_for_5_or_50_members(team, pa
     few = _count_queries(client, full)
     _add_members(team, 45, start=100)
     many = _count_queries(client, full)
-    assert many == few, f"{path}: {few} queries with 5 members, {many} with 50"
+    assert few > 0 and many == few, f"{path}: {few} queries with 5 members, {many} with 50"
     assert many <= 30  # the whole Settings > Usage page, extra-usage sections included
 
 
