@@ -11,10 +11,12 @@ never shows a total that disagrees with the ledger.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db import connection, transaction
 from django.db.models import DecimalField, F, FilteredRelation, Q, Sum, Value
@@ -38,6 +40,7 @@ from apps.usage.selectors import Counters, SpendStatus, org_counters, spend_stat
 from .forecast import METHOD, Forecast, forecast_month_end, today_remaining_fraction, window_days
 from .models import DEFAULT_THRESHOLDS, NotificationSettings, OrgDailyUsage, SpendNotice
 
+logger = logging.getLogger(__name__)
 MONEY_FIELD = DecimalField(max_digits=24, decimal_places=10)
 SUM_FIELDS = ("cost", "included_cost", "input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens",
               "event_count")
@@ -134,13 +137,23 @@ def org_daily_rows(*, organization: Organization, clock: Clock) -> list[DailyRow
     rows += _rollup_rows(
         UsageDailyRollup.objects.filter(organization=organization, period_start__in=stale, day__lt=clock.today)
     )
+    for period_start in stale:
+        transaction.on_commit(lambda p=period_start: _refresh_soon(organization.pk, p))
+    return rows + live_today
+
+
+def _refresh_soon(organization_id: int, period_start: dt.date) -> None:
+    """Queue a rebuild of lagging daily totals, at most once a minute per organization and period; a broker
+    outage only delays it until the 5-minute sweep (the page has already been served from the rollups)."""
     from .tasks import org_daily_refresh_task  # tasks import services, which import this module
 
-    for period_start in stale:
-        transaction.on_commit(
-            lambda p=period_start: org_daily_refresh_task.delay(organization.pk, p.isoformat())
-        )
-    return rows + live_today
+    if not cache.add(f"monitoring:refresh:{organization_id}:{period_start}", 1, timeout=60):
+        return
+    try:
+        org_daily_refresh_task.delay(organization_id, period_start.isoformat())
+    except Exception:  # the sweep catches up; a dashboard must not fail because the broker is down
+        logger.warning("could not queue the daily totals rebuild of organization %s", organization_id,
+                       exc_info=True)
 
 
 # --- Pages --------------------------------------------------------------------------------------------------

@@ -180,3 +180,23 @@ def test_dashboard_query_count_is_the_same_for_5_and_50_members(client, team, na
     # my_usage also renders the extra-usage request panel (templates/extra_usage/_member_request.html).
     with django_assert_max_num_queries(24 if name == "monitoring:my_usage" else 16):
         client.get(url)
+
+
+def test_a_lagging_dashboard_queues_one_rebuild_of_the_daily_totals(client, team, django_capture_on_commit_callbacks):
+    from django.core.cache import cache
+
+    from apps.monitoring.services import org_daily_stale
+
+    cache.clear()
+    org, _ = team
+    _usage(org, ["member@acme.test"])
+    november = dt.date(2026, 11, 1)
+    assert org_daily_stale(organization=org, period_start=november)
+    _login(client, "owner@acme.test")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        client.get(_url("monitoring:dashboard", org))
+    assert len(callbacks) == 2  # one per lagging period (October and November)
+    assert not org_daily_stale(organization=org, period_start=november)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        client.get(_url("monitoring:dashboard", org))
+    assert callbacks == []  # now current: nothing to rebuild
