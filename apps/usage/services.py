@@ -164,18 +164,17 @@ def member_counters_lock(*, organization_id: int, membership_ids: list[int], per
     params = []
     for mid in ids:
         params += [organization_id, mid, period_start]
+    # One statement creates the missing rows and locks the existing ones: ON CONFLICT DO UPDATE (here a no-op
+    # update) takes the row lock and RETURNING gives the latest committed values, as SELECT … FOR UPDATE would.
+    # Rows are taken in VALUES order, i.e. by membership id.
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (organization_id, membership_id, period_start, spend, included_spend, "
-            f"event_count) VALUES {placeholders} ON CONFLICT (membership_id, period_start) DO NOTHING",
+            f"event_count) VALUES {placeholders} ON CONFLICT (membership_id, period_start) "
+            f"DO UPDATE SET event_count = {table}.event_count RETURNING membership_id, spend, included_spend",
             params,
         )
-    rows = (
-        MemberPeriodUsage.objects.select_for_update()
-        .filter(membership_id__in=ids, period_start=period_start)
-        .order_by("membership_id")
-        .values_list("membership_id", "spend", "included_spend")
-    )
+        rows = cursor.fetchall()
     return {mid: Counters(spend, included) for mid, spend, included in rows}
 
 
@@ -212,14 +211,21 @@ def ledger_apply(*, events: list[UsageEvent], local_days: list[dt.date], now: dt
         r[7] = (event.organization_id, event.period_start)
 
     table = _table(MemberPeriodUsage)
-    with connection.cursor() as cursor:
-        for (membership_id, period_start), (spend, included, count, extra_at) in members.items():
+    # All members' counters in one UPDATE … FROM (VALUES …): their rows are already locked by
+    # member_counters_lock in this transaction, so the statement's row order cannot deadlock.
+    values = ", ".join(["(%s::bigint, %s::date, %s::numeric, %s::numeric, %s::bigint, %s::timestamptz)"] * len(members))
+    params = []
+    for (membership_id, period_start), (spend, included, count, extra_at) in members.items():
+        params += [membership_id, period_start, spend, included, count, extra_at]
+    if members:
+        with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {table} SET spend = spend + %s, included_spend = included_spend + %s, "
-                f"event_count = event_count + %s, "
-                f"extra_usage_started_at = COALESCE(extra_usage_started_at, %s) "
-                f"WHERE membership_id = %s AND period_start = %s",
-                [spend, included, count, extra_at, membership_id, period_start],
+                f"UPDATE {table} AS t SET spend = t.spend + v.spend, included_spend = t.included_spend + v.included, "
+                f"event_count = t.event_count + v.n, "
+                f"extra_usage_started_at = COALESCE(t.extra_usage_started_at, v.extra_at) "
+                f"FROM (VALUES {values}) AS v (membership_id, period_start, spend, included, n, extra_at) "
+                f"WHERE t.membership_id = v.membership_id AND t.period_start = v.period_start",
+                params,
             )
     _additive_upsert(
         OrgUsageSlot,
