@@ -21,6 +21,7 @@ REDIS_URL (rate limiter and Celery broker for the server; default redis://127.0.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib
 import json
@@ -187,7 +188,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [str(VENV_BIN / "gunicorn"), "billing_portal.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
                "--workers", str(WORKERS), "--worker-class", WORKER_CLASS, "--threads", str(THREADS),
-               "--keep-alive", "30", "--backlog", "2048", "--log-level", "warning",
+               "--keep-alive", "30", "--backlog", "2048", "--graceful-timeout", "10", "--log-level", "warning",
                "--error-logfile", str(log_path)]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
@@ -208,14 +209,31 @@ class Server:
             return []
         return [self.proc.pid, *map(int, children)]
 
+    def drain(self, limit: float = 90.0) -> float:
+        """Wait until the workers are idle (requests wrk gave up on are still queued after it stops), so one
+        point's backlog does not run into the next. Returns the seconds waited."""
+        started = time.monotonic()
+        last = proc_cpu_seconds(self.worker_pids())
+        while time.monotonic() - started < limit:
+            time.sleep(0.5)
+            now = proc_cpu_seconds(self.worker_pids())
+            if now - last < 0.03:
+                break
+            last = now
+        return round(time.monotonic() - started, 1)
+
     def stop(self) -> None:
+        pids = self.worker_pids()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=20)
+                self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        for pid in pids[1:]:  # a worker still busy when the master went: end it too (our own children only)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def wrk(server: Server, script: str, connections: int, args: list[str], seconds: int = SECONDS) -> dict:
@@ -467,6 +485,7 @@ def main() -> int:
         full_args = [a.replace("{tag}", tag) for a in args] + [str(seed_no)]
         p = wrk(server, script, conns, full_args)
         p["tag"] = tag
+        p["drain_s"] = server.drain()
         if script == "usage.lua":
             p["events_per_s"] = round(p["statuses"].get("201", 0) / p["seconds"], 1)
             usage_points.append(p)
@@ -485,6 +504,7 @@ def main() -> int:
         # Warm-up: every worker opens its persistent connection and loads the price table.
         wrk(server, "admission.lua", 16, [files["spread"], "0"], seconds=2)
         wrk(server, "usage.lua", 16, [files["spread"], f"{run_tag}-warmup", "0", "0"], seconds=2)
+        server.drain()
         for conns in CONNECTIONS:
             point("select_view", "select.lua", conns, ["1000"])
             point("admission", "admission.lua", conns, [files["spread"]])
