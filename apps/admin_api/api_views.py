@@ -1,6 +1,6 @@
 """The Claude Enterprise Spend Limits API under `/v1/organizations/...`, compatible with the official
-`anthropic` SDK (`client.beta.organization.spend_limits`). Contract: docs/ and the shared reference
-`spend-limits-api.md`; where it and the portal's rules differ, the portal's rules win (listed below).
+`anthropic` SDK (`client.beta.organization.spend_limits`), per the reference "Admin API reference: spend
+limits and spend-limit increase requests"; where it and the portal's rules differ, the portal's rules win:
 
 - Keys: Admin API keys (`AdminApiKey`), in `x-api-key` or `Authorization: Bearer`. Missing, unknown or revoked
   → 401 `authentication_error` (a deliberate choice over the documented 404). `read:spend_limits` for GET,
@@ -12,6 +12,10 @@
   for bad input.
 - Writes go through the owner pages' services (`cap_set`, `cap_delete`, `extra_usage_request_approve/deny`):
   same validation, audit rows (actor `apikey:<id>`) and emails.
+- Monthly periods only (others: 400 `period: not yet supported`); amounts are integer cents on the wire.
+- The "overage billing is not enabled" precondition is not applied: a seat-based organization with extra usage
+  switched off is served, its organization row reporting `is_enabled: false`.
+- Amounts and ids are never accepted as floats or bare integers: `amount` must be a decimal string.
 
 Plain Django views rather than django-ninja: the bracketed list parameters (`user_ids[]`), the exact error
 envelope and per-endpoint cursor messages are simpler to state directly. The OpenAPI schema is hand-written
