@@ -175,7 +175,12 @@ def member_counters_lock(*, organization_id: int, membership_ids: list[int], per
             params,
         )
         rows = cursor.fetchall()
-    return {mid: Counters(spend, included) for mid, spend, included in rows}
+    return {mid: Counters(_decimal(spend), _decimal(included)) for mid, spend, included in rows}
+
+
+def _decimal(value) -> Decimal:
+    # PostgreSQL returns numeric as Decimal; the demo's SQLite returns its stored REAL (or int).
+    return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
 def ledger_apply(*, events: list[UsageEvent], local_days: list[dt.date], now: dt.datetime) -> None:
@@ -217,7 +222,18 @@ def ledger_apply(*, events: list[UsageEvent], local_days: list[dt.date], now: dt
     params = []
     for (membership_id, period_start), (spend, included, count, extra_at) in members.items():
         params += [membership_id, period_start, spend, included, count, extra_at]
-    if members:
+    if members and connection.vendor != "postgresql":
+        # The demo's SQLite has no UPDATE … FROM (VALUES …) with casts: one UPDATE per member instead.
+        with connection.cursor() as cursor:
+            for (membership_id, period_start), (spend, included, count, extra_at) in members.items():
+                cursor.execute(
+                    f"UPDATE {table} SET spend = spend + %s, included_spend = included_spend + %s, "
+                    f"event_count = event_count + %s, "
+                    f"extra_usage_started_at = COALESCE(extra_usage_started_at, %s) "
+                    f"WHERE membership_id = %s AND period_start = %s",
+                    [spend, included, count, extra_at, membership_id, period_start],
+                )
+    elif members:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} AS t SET spend = t.spend + v.spend, included_spend = t.included_spend + v.included, "
