@@ -104,12 +104,12 @@ def _seed_org(cur, *, org_id: int, members: int, events: int, first_id: int) -> 
             model_id, price_id, input_tokens, output_tokens, cache_write_tokens, cache_read_tokens, long_context,
             rate_input, rate_output, rate_cache_write, rate_cache_read, cost, included_cost, funding, occurred_at,
             received_at, period_start, member_month_to_date, blocked_after)
-        SELECT %(org)s, %(first)s + (g * 7919) %% %(members)s, 'inv-' || %(org)s || '-' || g, '', 
+        SELECT %(org)s, %(first)s + (g * 7919) %% %(members)s, 'inv-' || %(org)s || '-' || g, '',
                (ARRAY['chat', 'claude_code', 'cowork'])[1 + g %% 3], p.model_id, p.id,
                t.i, t.o, t.cw, t.cr, false, p.input, p.output, p.cache_write, p.cache_read,
                (t.i * p.input + t.o * p.output + t.cw * p.cache_write + t.cr * p.cache_read) / 1000000,
                0, 'pooled', ts, ts, '2026-11-01', 0, false
-        FROM generate_series(1, %(events)s) g
+        FROM generate_series(1::bigint, %(events)s::bigint) g
         CROSS JOIN LATERAL (SELECT (g * 104729) %% 150000 AS i, (g * 7907) %% 4000 AS o,
                                    (g * 613) %% 3000 AS cw, (g * 2477) %% 60000 AS cr,
                                    timestamptz '2026-11-01 00:00+00'

@@ -178,3 +178,19 @@ def test_lines_compute_reads_nothing_per_member(django_assert_max_num_queries):
     with django_assert_max_num_queries(8):
         selectors.invoice_lines_compute(organization=orgs[0], period=period, usage_from=None,
                                         usage_cutoff=AFTER_NOV)
+
+
+def test_the_invoice_run_command_issues_one_month_and_explains_bad_input():
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    (org,) = _orgs(1)
+    out = StringIO()
+    call_command("invoice_run", org=org.slug, period="2026-11", now="2026-12-01T00:20:00+00:00", stdout=out)
+    invoice = Invoice.objects.get(organization=org)
+    assert f"{invoice.number}  {org.slug}  2026-11  $21.23" in out.getvalue()
+    with pytest.raises(CommandError, match="has not ended"):
+        call_command("invoice_run", org=org.slug, period="2026-12", now="2026-12-01T00:20:00+00:00")
+    with pytest.raises(CommandError, match="2026-11"):
+        call_command("invoice_run", org=org.slug, period="Nov", now="2026-12-01T00:20:00+00:00")
