@@ -6,6 +6,7 @@ import csv
 from collections.abc import Iterator
 from itertools import groupby
 
+from django.db.models import Count, Q, Sum
 from django.template.loader import render_to_string
 
 from apps.common.money import ZERO, decimal_str
@@ -54,20 +55,29 @@ def invoice_csv_rows(*, invoice: Invoice) -> Iterator[str]:
 
 
 def invoice_pdf_html(*, invoice: Invoice) -> str:
-    lines = list(invoice_lines_for_export(invoice=invoice))
-    members = []
-    member_lines = [line for line in lines if line.membership_id is not None]
-    for email, group in groupby(member_lines, key=lambda line: line.member_email):
-        group = list(group)
-        members.append({
-            "email": email, "lines": group,
-            "total": sum((line.amount for line in group if not line.informational), ZERO),
-        })
+    """Every line grouped by member; past PDF_DETAIL_MAX_LINES, each member's total (summed in SQL)."""
+    lines_qs = invoice_lines_for_export(invoice=invoice)
+    detailed = lines_qs.count() <= PDF_DETAIL_MAX_LINES
+    organization_lines = list(lines_qs.filter(membership__isnull=True))
+    if detailed:
+        members = []
+        member_lines = [line for line in lines_qs if line.membership_id is not None]
+        for email, group in groupby(member_lines, key=lambda line: line.member_email):
+            group = list(group)
+            members.append({
+                "email": email, "lines": group, "line_count": len(group),
+                "total": sum((line.amount for line in group if not line.informational), ZERO),
+            })
+    else:
+        members = [
+            {"email": row["member_email"], "line_count": row["line_count"], "total": row["total"] or ZERO}
+            for row in lines_qs.filter(membership__isnull=False).order_by("member_email")
+            .values("member_email").annotate(line_count=Count("id"), total=Sum("amount", filter=Q(informational=False)))
+        ]
     return render_to_string("invoicing/invoice_pdf.html", {
         "invoice": invoice, "organization": invoice.organization, "month": month_label(invoice.period_start),
         "summary": invoice_kind_summary(invoice=invoice), "members": members,
-        "organization_lines": [line for line in lines if line.membership_id is None],
-        "detailed": len(lines) <= PDF_DETAIL_MAX_LINES,
+        "organization_lines": organization_lines, "detailed": detailed,
     })
 
 

@@ -150,3 +150,13 @@ def test_invoice_detail_queries_do_not_grow_with_members(world, django_assert_ma
     invoice = world["invoice"]
     with django_assert_max_num_queries(14):
         assert client.get(_urls(invoice)[1]).status_code == 200
+
+
+def test_a_large_invoice_pdf_lists_member_totals_instead_of_every_line(world, monkeypatch):
+    from apps.invoicing import exports
+
+    monkeypatch.setattr(exports, "PDF_DETAIL_MAX_LINES", 3)
+    html = exports.invoice_pdf_html(invoice=world["invoice"])
+    assert "too many lines to list here" in html
+    assert "member@acme.example" in html and "Claude Opus 4.5" not in html
+    assert exports.invoice_pdf_bytes(invoice=world["invoice"]).startswith(b"%PDF")
