@@ -18,6 +18,7 @@ NAV_LINKS = [
     ("Members", "console:members", Capability.VIEW_ORG_USAGE),
     ("Dashboard", "monitoring:dashboard", Capability.VIEW_ORG_USAGE),
     ("Invoices", "invoicing:invoice_list", Capability.VIEW_ORG_USAGE),
+    ("Admin API keys", "admin_api:keys", Capability.MANAGE_ADMIN_API_KEYS),
     ("My usage", "monitoring:my_usage", Capability.VIEW_OWN_USAGE),
 ]
 

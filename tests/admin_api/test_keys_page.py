@@ -161,3 +161,13 @@ def test_django_admin_shows_a_new_key_once_and_revokes(org):
                            {"action": "revoke", "_selected_action": [key.pk]}, follow=True)
     assert response.status_code == 200 and admin_api_key_authenticate(raw_key=raw) is None
     assert raw not in client.get(reverse("admin:admin_api_adminapikey_change", args=[key.pk])).content.decode()
+
+
+def test_only_the_primary_owner_sees_the_nav_link(org):
+    primary = member(org, role=Role.PRIMARY_OWNER)
+    owner = member(org, role=Role.OWNER)
+    keys_url = reverse("admin_api:keys", kwargs={"slug": org.slug})
+    page = logged_in(primary).get(keys_url).content.decode()
+    assert f'<a href="{keys_url}" aria-current="page">Admin API keys</a>' in page
+    usage = logged_in(owner).get(reverse("console:usage_settings", kwargs={"slug": org.slug}))
+    assert usage.status_code == 200 and keys_url not in usage.content.decode()
