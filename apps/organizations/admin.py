@@ -7,7 +7,7 @@ confirmation message after saving, and only its digest is stored. Keys are revok
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from .models import ApiKey, AuditEntry, Membership, Organization
+from .models import ApiKey, AuditEntry, Invitation, Membership, Organization
 from .services import api_key_create, api_key_revoke
 
 
@@ -60,6 +60,19 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     search_fields = ("actor_label", "action", "target", "organization__name", "organization__slug")
     list_select_related = ("organization",)
     date_hierarchy = "created_at"
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ReadOnlyAdmin):
+    """Invitations are sent from the Members page; here support can see who was invited, by whom, and whether
+    the link was used, replaced or expired. The token itself is never stored."""
+
+    list_display = ("email", "organization", "role", "seat_tier_code", "invited_by", "created_at", "expires_at",
+                    "accepted_at", "revoked_at")
+    list_filter = ("role", "organization")
+    search_fields = ("email", "organization__name", "organization__slug")
+    list_select_related = ("organization", "invited_by")
+    exclude = ("token_digest",)
 
 
 @admin.register(ApiKey)

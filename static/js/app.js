@@ -81,6 +81,15 @@
       var detail = event.detail || {};
       toast(detail.value || detail.message || "");
     });
+    /* htmx does not swap error responses: say what happened instead of doing nothing. */
+    document.body.addEventListener("htmx:responseError", function (event) {
+      var status = event.detail.xhr ? event.detail.xhr.status : 0;
+      toast(status === 403 ? "Only owners can change this." :
+        status === 404 ? "That no longer exists. Reload the page." : "Something went wrong. Please try again.");
+    });
+    document.body.addEventListener("htmx:sendError", function () {
+      toast("The server could not be reached. Check your connection and try again.");
+    });
     if (window.htmx) {
       window.htmx.onLoad(openDialogs);
     } else {

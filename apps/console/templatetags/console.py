@@ -55,8 +55,15 @@ def audit_value(value, action: str = "") -> str:
         except InvalidOperation:  # not an amount: show it as stored
             return str(value)
     if value is None:
-        return "none"
+        return "No seat" if action == "seat.change" else "none"
     if isinstance(value, dict):
         return ", ".join(f"{k.replace('_', ' ')}: {audit_value(v)}" for k, v in value.items() if v is not None)
     text = str(value)
     return TIER_LABELS.get(text) or ROLE_LABELS.get(text) or text
+
+
+@register.filter
+def audit_shows_old(entry) -> bool:
+    """Caps and seats always show "old → new" (None is Unlimited / No seat); other events only when there was
+    an old value (an invitation or a join has none)."""
+    return entry.old_value is not None or entry.action.startswith(("cap.", "seat."))
