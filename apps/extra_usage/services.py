@@ -377,6 +377,12 @@ def auto_reload_check(*, organization: Organization, now: dt.datetime) -> Prepai
     one reload per crossing is claimed and charged. Returns the charge made now, or None."""
     if organization.plan_kind != PlanKind.TEAM:
         return None
+    # A cheap unlocked look first: this runs after every usage batch, and most find nothing due.
+    if not ExtraUsageSettings.objects.filter(
+        organization=organization, enabled=True, auto_reload_enabled=True, reload_threshold__isnull=False,
+        prepaid_balance__lte=F("reload_threshold"),
+    ).exists():
+        return None
     charge = _reload_claim(organization=organization, now=now)
     if charge is None:
         return None

@@ -12,7 +12,7 @@ from tests.conftest import login, screenshot
 
 from .conftest import spend
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.browser]
 
 
 def test_member_clicks_request_extra_usage_and_sees_request_sent(page, seat_org):
@@ -66,3 +66,12 @@ def test_owner_sets_up_auto_reload(page, team):
     row = ExtraUsageSettings.objects.get(organization=org)
     assert (row.auto_reload_enabled, row.reload_threshold, row.reload_amount, row.monthly_reload_limit) == (
         True, Decimal("15"), Decimal("60"), Decimal("240"))
+
+
+def test_the_digest_link_opens_the_review_modal(page, seat_org):
+    org, _, _, std, _ = seat_org
+    extra_usage_request_create(membership=std, now=timezone.now())
+    login(page, "admin@ent.example")
+    page.goto(f"/orgs/{org.slug}/extra-usage/review/")
+    page.locator("dialog#review-requests[open]").get_by_text("std@ent.example").wait_for()
+    assert page.url.endswith("/settings/usage/#review-requests")

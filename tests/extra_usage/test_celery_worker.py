@@ -22,13 +22,13 @@ from billing_portal.celery import app
 from .conftest import assert_ledger_invariant, ledger_kinds, spend
 from .test_prepaid import setup_team
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.celery_worker]
+pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.celery_worker]
 
 BROKER = os.environ.get("EXTRA_USAGE_TEST_BROKER_URL", "redis://127.0.0.1:6379/3")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def wait_for(predicate, timeout=90.0):
+def wait_for(predicate, timeout=180.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -54,7 +54,7 @@ def worker(tmp_path):
     }
     log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 (closed after the worker stops)
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "billing_portal", "worker", "--pool=solo", "--loglevel=WARNING",
+        [sys.executable, "-m", "celery", "-A", "billing_portal", "worker", "--pool=solo", "--loglevel=INFO",
          f"--hostname=eu-test-{uuid.uuid4().hex[:8]}@%h"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
     )
@@ -62,7 +62,7 @@ def worker(tmp_path):
     app.conf.task_always_eager = False
     app.conf.broker_url = BROKER
     try:
-        yield tmp_path / "mail"
+        yield tmp_path
     finally:
         app.conf.task_always_eager, app.conf.broker_url = eager, broker_url
         process.terminate()
@@ -81,7 +81,8 @@ def test_digest_and_auto_reload_run_once_on_a_real_worker(seat_org, team, worker
     extra_usage_request_create(membership=prem, now=timezone.now())
     digest_send_daily.delay()
     digest_send_daily.delay()
-    assert wait_for(lambda: DigestDelivery.objects.filter(organization=org).count() == 2)  # owner and admin
+    assert wait_for(lambda: DigestDelivery.objects.filter(organization=org).count() == 2), (  # owner and admin
+        (worker / "worker.log").read_text()[-3000:], app.connection_for_write().as_uri())
 
     team_org, owner, _, _ = team
     setup_team(team_org, owner, balance="20.00", threshold="10.00", amount="100.00")
@@ -90,10 +91,11 @@ def test_digest_and_auto_reload_run_once_on_a_real_worker(seat_org, team, worker
     auto_reload_task.delay(team_org.pk)
     auto_reload_task.delay(team_org.pk)
     assert wait_for(lambda: PrepaidCharge.objects.filter(
-        organization=team_org, kind="auto_reload", status=ChargeStatus.SUCCEEDED).exists())
+        organization=team_org, kind="auto_reload", status=ChargeStatus.SUCCEEDED).exists()), (
+        (worker / "worker.log").read_text()[-3000:])
     time.sleep(3)  # let the duplicates run
     assert ledger_kinds(team_org).count("auto_reload") == 1
     assert assert_ledger_invariant(team_org) == Decimal("105")
-    mails = list(worker.glob("*.log"))
+    mails = list((worker / "mail").glob("*.log"))
     sent = "".join(p.read_text() for p in mails)
     assert sent.count("pending requests for extra usage") == 2
