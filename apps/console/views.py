@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.accounts.models import User
 from apps.common.money import format_usd
 from apps.organizations.models import Membership, PlanKind, Role
 from apps.organizations.permissions import Capability, can, require
@@ -431,8 +432,6 @@ def invitation_accept(request, token):
     now = timezone.now()
     if not invitation.is_pending(now):
         return render(request, "console/invitation_invalid.html", {"invitation": invitation}, status=410)
-    from apps.accounts.models import User
-
     existing = User.objects.filter(email__iexact=invitation.email).exists()
     user = request.user if request.user.is_authenticated else None
     wrong_user = user is not None and user.email.lower() != invitation.email.lower()

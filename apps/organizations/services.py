@@ -11,6 +11,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from apps.accounts.models import User
+
 from .models import ApiKey, AuditEntry, Invitation, Membership, Organization, Role
 
 API_KEY_PREFIX = "bp_live_"
@@ -148,8 +150,6 @@ def invitation_accept(*, raw_token: str, user=None, name: str = "", password: st
     """Accept an invitation: single use, before it expires. Without a `user` the account is created for the
     invited address (name and password given); with one, the user must be the invited address. The membership
     is created, or a removed member's row is reactivated (their history stays attached to it)."""
-    from apps.accounts.models import User
-
     invitation = (
         Invitation.objects.select_for_update()
         .select_related("organization")
