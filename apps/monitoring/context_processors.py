@@ -1,9 +1,10 @@
 """The in-app spend banner on every organization page (templates/monitoring/_banner.html, included by
 base.html): the member's own state (approaching or reached their limit, included usage running out) and, for
-owners, the organization's cap. Lazy: two small queries, only when a page renders it."""
+owners, the organization's cap. Lazy: one query, only when a page renders it."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -14,7 +15,6 @@ from django.utils.functional import SimpleLazyObject
 
 from apps.accounts.models import User
 from apps.common.money import ZERO
-from apps.common.periods import period_containing
 from apps.organizations.models import Membership, Organization, PlanKind, Role
 from apps.seats.models import SeatAssignment, SeatTier
 from apps.usage.models import CapScope, MemberPeriodUsage, OrgUsageSlot, SpendCap
@@ -45,37 +45,43 @@ def _t(model) -> str:
 
 
 def _load(user_id: int, slug: str, now) -> dict | None:
+    """Everything the banner needs in one query; the period is the local month of `now` in the organization's
+    billing time zone, as common.periods computes it."""
     sql = f"""
-        SELECT m.id, m.role, o.id, o.billing_timezone, o.plan_kind, sa.tier_id, t.included_usage,
-          (SELECT amount FROM {_t(SpendCap)} WHERE scope = 'member' AND membership_id = m.id),
-          (SELECT amount FROM {_t(SpendCap)} WHERE scope = 'seat_tier' AND tier_id = sa.tier_id),
-          (SELECT COUNT(*) FROM {_t(SpendCap)} WHERE scope = 'organization' AND organization_id = o.id),
-          (SELECT amount FROM {_t(SpendCap)} WHERE scope = 'organization' AND organization_id = o.id),
-          (SELECT thresholds FROM {_t(NotificationSettings)} WHERE organization_id = o.id)
-        FROM {_t(Membership)} m JOIN {_t(Organization)} o ON o.id = m.organization_id
-        LEFT JOIN {_t(SeatAssignment)} sa ON sa.membership_id = m.id AND sa.ended_at IS NULL
-        LEFT JOIN {_t(SeatTier)} t ON t.id = sa.tier_id
-        WHERE m.user_id = %s AND o.slug = %s AND m.removed_at IS NULL
+        WITH me AS (
+          SELECT m.id AS mid, m.role, o.id AS org_id, o.plan_kind, sa.tier_id, t.included_usage,
+                 date_trunc('month', %s::timestamptz AT TIME ZONE o.billing_timezone)::date AS period_start
+          FROM {_t(Membership)} m JOIN {_t(Organization)} o ON o.id = m.organization_id
+          LEFT JOIN {_t(SeatAssignment)} sa ON sa.membership_id = m.id AND sa.ended_at IS NULL
+          LEFT JOIN {_t(SeatTier)} t ON t.id = sa.tier_id
+          WHERE m.user_id = %s AND o.slug = %s AND m.removed_at IS NULL
+        )
+        SELECT me.mid, me.role, me.plan_kind, me.tier_id, me.included_usage,
+          (SELECT amount FROM {_t(SpendCap)} WHERE scope = 'member' AND membership_id = me.mid),
+          (SELECT amount FROM {_t(SpendCap)} WHERE scope = 'seat_tier' AND tier_id = me.tier_id),
+          (SELECT amount FROM {_t(SpendCap)} WHERE scope = 'organization' AND organization_id = me.org_id),
+          (SELECT thresholds FROM {_t(NotificationSettings)} WHERE organization_id = me.org_id),
+          u.spend, u.included_spend, s.spend, s.included_spend
+        FROM me
+        LEFT JOIN {_t(MemberPeriodUsage)} u ON u.membership_id = me.mid AND u.period_start = me.period_start
+        LEFT JOIN LATERAL (
+          SELECT SUM(spend) AS spend, SUM(included_spend) AS included_spend FROM {_t(OrgUsageSlot)}
+          WHERE organization_id = me.org_id AND period_start = me.period_start
+        ) s ON true
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [user_id, slug])
+        cursor.execute(sql, [now, user_id, slug])
         row = cursor.fetchone()
-        if row is None:
-            return None
-        (mid, role, org_id, tz, plan, tier_id, included, member_cap, tier_cap, has_org_cap, org_cap,
-         thresholds) = row
-        period_start = period_containing(now, tz).start
-        cursor.execute(
-            f"SELECT (SELECT spend FROM {_t(MemberPeriodUsage)} WHERE membership_id = %s AND period_start = %s),"
-            f" (SELECT included_spend FROM {_t(MemberPeriodUsage)} WHERE membership_id = %s AND period_start = %s),"
-            f" (SELECT SUM(spend) FROM {_t(OrgUsageSlot)} WHERE organization_id = %s AND period_start = %s),"
-            f" (SELECT SUM(included_spend) FROM {_t(OrgUsageSlot)} WHERE organization_id = %s AND period_start = %s)",
-            [mid, period_start, mid, period_start, org_id, period_start, org_id, period_start],
-        )
-        spend, included_spend, org_spend, org_included = cursor.fetchone()
+    if row is None:
+        return None
+    row = list(row)
+    if isinstance(row[8], str):  # jsonb comes back as text through Django's psycopg adapters
+        row[8] = json.loads(row[8])
+    (mid, role, plan, tier_id, included, member_cap, tier_cap, org_cap, thresholds, spend, included_spend,
+     org_spend, org_included) = row
     return {
         "membership_id": mid, "role": role, "plan": plan, "tier_id": tier_id, "included": included,
-        "member_cap": member_cap, "tier_cap": tier_cap, "org_cap": org_cap if has_org_cap else None,
+        "member_cap": member_cap, "tier_cap": tier_cap, "org_cap": org_cap,
         "thresholds": sorted(thresholds) if thresholds else list(DEFAULT_THRESHOLDS),
         "member": Counters(spend or ZERO, included_spend or ZERO),
         "org": Counters(org_spend or ZERO, org_included or ZERO),

@@ -35,7 +35,15 @@ from apps.common.periods import (
 from apps.organizations.models import Membership, Organization, Role
 from apps.seats.models import Product, SeatAssignment, SeatTier
 from apps.usage.models import AIModel, CapScope, MemberPeriodUsage, OrgUsageSlot, SpendCap, UsageDailyRollup
-from apps.usage.selectors import Counters, SpendStatus, org_counters, spend_status, spend_statuses
+from apps.usage.selectors import (
+    Counters,
+    SpendStatus,
+    members_counters,
+    org_caps,
+    org_counters,
+    spend_status,
+    spend_status_compute,
+)
 
 from .forecast import METHOD, Forecast, forecast_month_end, today_remaining_fraction, window_days
 from .models import DEFAULT_THRESHOLDS, NotificationSettings, OrgDailyUsage, SpendNotice
@@ -361,7 +369,7 @@ def member_table(*, organization: Organization, now: dt.datetime, query: str = "
                  page_number: object = 1) -> MemberTable:
     """One page of the member table: MTD spend, share of the organization, effective limit, remaining and the
     month-end projection, searchable by email or name and sortable by spend or email. A fixed number of
-    queries per page (count, page, its members, seats, caps, counters ×3, the 7-day window)."""
+    queries per page (count, page, its members, seats, caps, member and org counters, the 7-day window)."""
     clock = clock_for(organization=organization, now=now)
     sort = sort if sort in MEMBER_SORTS else "-spend"
     members = Membership.objects.active().filter(organization=organization)
@@ -383,11 +391,15 @@ def member_table(*, organization: Organization, now: dt.datetime, query: str = "
     ids = [m.pk for m in memberships]
     tiers = {s.membership_id: s.tier for s in
              SeatAssignment.objects.filter(membership_id__in=ids, ended_at__isnull=True).select_related("tier")}
-    statuses = spend_statuses(
-        organization=organization, members=[(m.pk, tiers[m.pk].pk if m.pk in tiers else None) for m in memberships],
-        period_start=clock.period.start,
-    )
-    org_total = org_counters(organization_id=organization.pk, period_start=clock.period.start).spend
+    caps = org_caps(organization=organization, membership_ids=ids)
+    counters = members_counters(membership_ids=ids, period_start=clock.period.start)
+    org = org_counters(organization_id=organization.pk, period_start=clock.period.start)
+    statuses = {
+        m.pk: spend_status_compute(membership_id=m.pk, tier_id=tiers[m.pk].pk if m.pk in tiers else None, caps=caps,
+                                   member=counters.get(m.pk, Counters()), org=org)
+        for m in memberships
+    }
+    org_total = org.spend
     recent: dict[int, dict[dt.date, Decimal]] = defaultdict(dict)
     window = window_days(clock.today)
     for mid, day, cost in (

@@ -51,3 +51,13 @@ def test_banner_costs_nothing_outside_organization_pages(client, team, django_as
     client.force_login(UserFactory(email="owner@acme.test"))
     with django_assert_max_num_queries(12):
         client.get(reverse("accounts:login"))
+
+
+def test_banner_warns_from_the_organizations_lowest_threshold(client, team):
+    from apps.monitoring.services import notification_settings_set
+
+    org, people = team
+    notification_settings_set(organization=org, thresholds=[50, 100], actor=people[Role.OWNER].user, now=NOW)
+    cap_set(organization=org, scope=CapScope.MEMBER, membership=people[Role.MEMBER], amount=Decimal("10"), now=NOW)
+    record(org, "member@acme.test", "5", now=NOW)
+    assert "You have used 50% of your spend limit ($5.00 left)." in _page(client, "member@acme.test", org)
