@@ -147,6 +147,9 @@ CACHES = {
 # Celery. Without a broker the demo runs tasks eagerly, in-process.
 CELERY_BROKER_URL = read_url("CELERY_BROKER_URL", default=None, parse=lambda url: url)
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
+if CELERY_BROKER_URL is None:
+    # Eager tasks never reach a broker; naming the in-memory one keeps Celery from warning about a missing host.
+    CELERY_BROKER_URL = "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
