@@ -20,5 +20,7 @@ urlpatterns = [
     path("orgs/<slug:slug>/members/<int:membership_id>/seat/", views.member_seat, name="member_seat"),
     path("orgs/<slug:slug>/members/<int:membership_id>/role/", views.member_role, name="member_role"),
     path("orgs/<slug:slug>/members/<int:membership_id>/remove/", views.member_remove_view, name="member_remove"),
+    path("orgs/<slug:slug>/members/invitations/<int:invitation_id>/revoke/", views.invitation_revoke_view,
+         name="invitation_revoke"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
 ]

@@ -23,10 +23,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from apps.accounts.models import User
 from apps.common.money import format_usd
-from apps.organizations.models import Membership, PlanKind, Role
+from apps.organizations.models import Invitation, Membership, PlanKind, Role
 from apps.organizations.permissions import Capability, can, require
 from apps.organizations.selectors import audit_entries
-from apps.organizations.services import invitation_for_token, membership_role_set
+from apps.organizations.services import invitation_for_token, invitation_revoke, membership_role_set
 from apps.seats.models import SeatTier
 from apps.seats.selectors import seat_change_proration, seat_current, seat_tiers
 from apps.seats.services import seat_assign
@@ -417,6 +417,17 @@ def member_invite_view(request, slug):
         "form": form, "organization": organization, "membership": membership,
         "post_url": reverse("console:member_invite", kwargs={"slug": slug}),
     })
+
+
+@login_required
+@require_POST
+def invitation_revoke_view(request, slug, invitation_id):
+    """Withdraw a pending invitation (its link stops working)."""
+    membership = _editor(request, slug, Capability.MANAGE_MEMBERS)
+    invitation = get_object_or_404(Invitation, organization=membership.organization, pk=invitation_id)
+    invitation_revoke(invitation=invitation, actor_membership=membership, now=timezone.now())
+    messages.success(request, f"The invitation to {invitation.email} was withdrawn.")
+    return redirect("console:members", slug=slug)
 
 
 # --- Accepting an invitation (no membership yet) ----------------------------------------------------------------

@@ -262,3 +262,18 @@ def membership_remove(*, membership: Membership, actor_membership: Membership, n
     audit_record(organization=organization, actor=actor_membership.user, action="member.remove",
                  target=membership.user.email, old={"role": membership.role}, now=now)
     return membership
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, actor_membership: Membership, now) -> Invitation:
+    """Withdraw a pending invitation: its link stops working at once. Revoking an accepted, expired or already
+    revoked invitation changes nothing."""
+    _require_owner(actor_membership, invitation.organization)
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if not invitation.is_pending(now):
+        return invitation
+    invitation.revoked_at = now
+    invitation.save(update_fields=["revoked_at"])
+    audit_record(organization=invitation.organization, actor=actor_membership.user, action="member.invite.revoke",
+                 target=invitation.email, old={"role": invitation.role}, now=now)
+    return invitation

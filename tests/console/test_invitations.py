@@ -118,3 +118,25 @@ def test_invalid_invite_form_changes_nothing(team, outbox):
     response = invite(team, outbox, email="not-an-email")
     assert response.status_code == 200 and 'aria-invalid="true"' in response.content.decode()
     assert not Invitation.objects.exists() and not outbox
+
+
+def test_owner_withdraws_a_pending_invitation(team, outbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        invite(team, outbox)
+    invitation = Invitation.objects.get()
+    assert "new@acme.test" in client_for(team.owner).get(f"/orgs/{team.org.slug}/members/").content.decode()
+    response = client_for(team.admin).post(f"/orgs/{team.org.slug}/members/invitations/{invitation.pk}/revoke/")
+    assert response.status_code == 403
+    response = client_for(team.owner).post(f"/orgs/{team.org.slug}/members/invitations/{invitation.pk}/revoke/")
+    assert response.status_code == 302
+    assert Client().get(link_path(outbox[0])).status_code == 410
+    assert AuditEntry.objects.filter(action="member.invite.revoke", target="new@acme.test").exists()
+
+
+def test_invitation_of_another_org_cannot_be_withdrawn(team, outbox):
+    invite(team, outbox)
+    invitation = Invitation.objects.get()
+    other = team.outsider.organization.slug
+    response = client_for(team.outsider).post(f"/orgs/{other}/members/invitations/{invitation.pk}/revoke/")
+    assert response.status_code == 404
+    assert Invitation.objects.get().revoked_at is None

@@ -105,6 +105,8 @@ URLS: dict[str, list[tuple[str, dict]]] = {
     "console:member_role": [("GET", {**org_page("owner", lacking=404), "admin": 403}),
                             ("POST", {**org_page("owner", lacking=404), "admin": 403})],
     "console:member_remove": [("GET", {**org_page("owner", lacking=404), "admin": 403})],
+    "console:invitation_revoke": [("GET", {**everyone(405), "anonymous": LOGIN}),
+                                  ("POST", {**org_page("owner", lacking=404, allowed=302), "admin": 403})],
     # The invitation link works without a login: the form to join (a logged-in user is told whom it is for).
     "console:invitation_accept": [("GET", everyone(200))],
     # Invoicing: owners and admins (read-only) see invoices and download them; members get a 404.
@@ -200,6 +202,17 @@ def _invitation_kwargs(w: World) -> dict:
 
 
 KWARGS["console:invitation_accept"] = _invitation_kwargs
+
+
+def _invitation_id_kwargs(w: World) -> dict:
+    from apps.organizations.models import Invitation
+    from apps.organizations.services import invitation_token_digest
+
+    digest = invitation_token_digest(_invitation_kwargs(w)["token"])
+    return {"slug": w.org.slug, "invitation_id": Invitation.objects.get(token_digest=digest).pk}
+
+
+KWARGS["console:invitation_revoke"] = _invitation_id_kwargs
 
 
 def _invoice_kwargs(w: World) -> dict:

@@ -20,6 +20,7 @@ ACTION_LABELS = {
     "cap.member.delete": "Member limit removed",
     "seat.change": "Seat tier",
     "member.invite": "Invitation",
+    "member.invite.revoke": "Invitation withdrawn",
     "member.join": "Joined",
     "member.role": "Role",
     "member.remove": "Member removed",
