@@ -41,7 +41,6 @@ from apps.usage.selectors import (
     members_counters,
     org_caps,
     org_counters,
-    spend_status,
     spend_status_compute,
 )
 
@@ -452,7 +451,17 @@ def member_usage(*, organization: Organization, membership: Membership, now: dt.
     clock = clock_for(organization=organization, now=now)
     seat = SeatAssignment.objects.filter(membership=membership, ended_at__isnull=True).select_related("tier").first()
     tier = seat.tier if seat else None
-    status = spend_status(membership=membership, tier_id=tier.pk if tier else None, period_start=clock.period.start)
+    caps = org_caps(organization=organization, membership_ids=[membership.pk])
+    own = MemberPeriodUsage.objects.filter(membership=membership, period_start=clock.period.start).values_list(
+        "spend", "included_spend", "extra_usage_started_at").first()
+    spend, included_spend, started = own or (ZERO, ZERO, None)
+    org_capped = caps.organization is not None and caps.organization.amount is not None
+    status = spend_status_compute(
+        membership_id=membership.pk, tier_id=tier.pk if tier else None, caps=caps,
+        member=Counters(spend, included_spend),
+        org=org_counters(organization_id=organization.pk, period_start=clock.period.start) if org_capped
+        else Counters(),
+    )
     rows = _rollup_rows(UsageDailyRollup.objects.filter(membership=membership, day__gte=clock.previous.start))
     models = dict(AIModel.objects.values_list("pk", "display_name"))
     products = dict(Product.choices)
@@ -471,8 +480,6 @@ def member_usage(*, organization: Organization, membership: Membership, now: dt.
             by_product[products.get(row.product, row.product)] += row.cost
         elif row.period_start == clock.previous.start:
             previous[row.day] += row.cost
-    started = MemberPeriodUsage.objects.filter(membership=membership, period_start=clock.period.start).values_list(
-        "extra_usage_started_at", flat=True).first()
     notices = list(SpendNotice.objects.filter(membership=membership, period_start=clock.period.start)
                    .order_by("created_at", "id"))
     return MemberUsage(

@@ -200,3 +200,21 @@ def test_a_lagging_dashboard_queues_one_rebuild_of_the_daily_totals(client, team
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         client.get(_url("monitoring:dashboard", org))
     assert callbacks == []  # now current: nothing to rebuild
+
+
+def test_my_usage_on_a_seat_based_plan_shows_allowance_and_extra_usage(client, frozen):
+    from apps.organizations.models import PlanKind
+    from tests.factories import OrganizationFactory
+
+    org = OrganizationFactory(plan_kind=PlanKind.TEAM, slug="teamco", name="TeamCo")
+    member(org, email="dev@teamco.test")  # Standard seat: $25 included
+    record(org, "dev@teamco.test", "20", now=NOW, occurred_at=dt.datetime(2026, 11, 16, 10, tzinfo=dt.UTC))
+    record(org, "dev@teamco.test", "10", now=NOW, occurred_at=dt.datetime(2026, 11, 17, 15, 30, tzinfo=dt.UTC))
+    _login(client, "dev@teamco.test")
+    response = client.get(_url("monitoring:my_usage", org))
+    data = response.context["data"]
+    assert (data.included_usage, data.status.included_spend, data.included_remaining, data.extra_spend) == (
+        Decimal("25"), Decimal("25"), Decimal("0"), Decimal("5"))
+    html = response.content.decode()
+    assert 'data-testid="included-left">$0.00<' in html
+    assert "Extra usage began on 17 November 2026, 15:30 UTC; it has cost $5.00 this period." in html
