@@ -212,6 +212,11 @@ def usage_batch(request, payload: BatchIn):
     results: list[dict | None] = [None] * len(payload.events)
     items, positions = [], []
     for index, raw in enumerate(payload.events):
+        if not isinstance(raw, dict):
+            results[index] = {"index": index, "status": 400,
+                              "error": {"type": "invalid_request", "field": f"events[{index}]",
+                                        "message": f"events[{index}]: must be an object like POST /usage's body"}}
+            continue
         try:
             parsed = _usage_adapter.validate_python(raw)
         except PydanticValidationError as exc:
@@ -224,12 +229,14 @@ def usage_batch(request, payload: BatchIn):
         positions.append(index)
     outcomes = usage_record_batch(organization=request.auth.organization, items=items, now=timezone.now())
     for index, outcome in zip(positions, outcomes, strict=True):
+        # Each result's `field` is the full path in the batch (events[i].model), like schema errors above.
         if outcome.status == "invalid":
             results[index] = {"index": index, "status": 400, "error": {
-                "type": "invalid_request", "field": outcome.field, "message": f"{outcome.field}: {outcome.message}"}}
+                "type": "invalid_request", "field": f"events[{index}].{outcome.field}",
+                "message": f"{outcome.field}: {outcome.message}"}}
         elif outcome.status == "conflict":
             results[index] = {"index": index, "status": 409, "error": {
-                "type": "idempotency_conflict", "field": outcome.field,
+                "type": "idempotency_conflict", "field": f"events[{index}].{outcome.field}",
                 "message": f"{outcome.field}: {outcome.message}"}}
         else:
             results[index] = {"index": index, "status": 201 if outcome.status == "created" else 200,

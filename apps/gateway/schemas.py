@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from ninja import Schema
 from pydantic import ConfigDict, Field, StrictInt, StrictStr, model_validator
@@ -73,7 +73,8 @@ class UsageOut(Schema):
 
 
 class BatchIn(Schema):
-    events: list[dict] = Field(description="Up to 1,000 usage events, each shaped like POST /usage's body.")
+    # Items are validated one by one in the view, so one malformed item (even a non-object) fails alone.
+    events: list[Any] = Field(description="Up to 1,000 usage events, each shaped like POST /usage's body.")
 
 
 class ErrorDetail(Schema):

@@ -69,7 +69,7 @@ def test_replay_within_one_batch_is_charged_once(usage_org):
     results = response.json()["results"]
     assert [r["status"] for r in results] == [201, 200, 409]
     assert results[1]["result"] == results[0]["result"]
-    assert results[2]["error"]["field"] == "idempotency_key"
+    assert results[2]["error"]["field"] == "events[2].idempotency_key"
     assert UsageEvent.objects.count() == 1
     assert MemberPeriodUsage.objects.get(membership=membership).spend == Decimal("0.0045")
 
@@ -82,14 +82,15 @@ def test_one_bad_event_does_not_sink_the_batch(usage_org):
         {**usage_body("k3"), "usage": {"input_tokens": -4, "output_tokens": 1}},
         usage_body("k4", email="nobody@example.com"),
         usage_body("k5", occurred_at="2999-01-01T00:00:00Z"),
+        "not an event",
         usage_body("k6"),
     ]
     results = client.post("/usage/batch", {"events": events}).json()["results"]
-    assert [r["index"] for r in results] == list(range(6))
-    assert [r["status"] for r in results] == [201, 400, 400, 400, 400, 201]
+    assert [r["index"] for r in results] == list(range(7))
+    assert [r["status"] for r in results] == [201, 400, 400, 400, 400, 400, 201]
     assert [r["error"]["field"] for r in results if r["status"] == 400] == [
-        "model", "events[2].usage.input_tokens", "member", "occurred_at"]
-    assert results[5]["result"]["member_month_to_date"] == "0.009"
+        "events[1].model", "events[2].usage.input_tokens", "events[3].member", "events[4].occurred_at", "events[5]"]
+    assert results[6]["result"]["member_month_to_date"] == "0.009"
     assert set(UsageEvent.objects.values_list("idempotency_key", flat=True)) == {"k1", "k6"}
     assert MemberPeriodUsage.objects.get(membership=membership).spend == Decimal("0.009")
 
