@@ -31,6 +31,7 @@ class MembershipInline(admin.TabularInline):
     readonly_fields = ("joined_at",)
     raw_id_fields = ("user",)
     show_change_link = True
+    can_delete = False  # members are removed (removed_at), never deleted: the ledger points at them
 
 
 @admin.register(Organization)
@@ -45,12 +46,15 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
-    list_display = ("user", "organization", "role", "joined_at")
-    list_filter = ("role", "organization__plan_kind", "organization")
+    list_display = ("user", "organization", "role", "joined_at", "removed_at")
+    list_filter = ("role", ("removed_at", admin.EmptyFieldListFilter), "organization__plan_kind", "organization")
     search_fields = ("user__email", "user__name", "organization__name", "organization__slug")
     list_select_related = ("user", "organization")
     raw_id_fields = ("user", "organization")
-    readonly_fields = ("joined_at",)
+    readonly_fields = ("joined_at", "removed_at")
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(AuditEntry)
