@@ -36,7 +36,7 @@ def replica(_replica_alias):
     return _replica_alias
 
 
-with_replica = pytest.mark.django_db(transaction=True, databases=["default", "replica"])
+with_replica = pytest.mark.django_db(transaction=True, serialized_rollback=True, databases=["default", "replica"])
 
 
 def _settings_in_subprocess(**env) -> subprocess.CompletedProcess:
