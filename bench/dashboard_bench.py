@@ -15,7 +15,7 @@ p50/p95 milliseconds and queries per page, the same for the 50-member organizati
 when its stored daily totals lag the counters (read live from the rollups: the worst case, until the 5-minute
 sweep), and a baseline (the one-SELECT view of billing_portal/bench_views.py through the same client) with
 each page's p95 as a ratio to it. Target: every page p95 < 200 ms. The database is dropped at the end
-(BENCH_KEEP_DB=1 keeps it). Server: BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432).
+(BENCH_KEEP_DB=1 keeps it; BENCH_REUSE_DB=1 then skips the seeding). Server: BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432).
 """
 
 from __future__ import annotations
@@ -53,6 +53,18 @@ def _admin(sql: str) -> None:
 
     with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
         conn.execute(sql)
+
+
+def _seeded() -> bool:
+    """Whether a kept benchmark database (BENCH_KEEP_DB=1 on an earlier run) is there to reuse."""
+    import psycopg
+
+    try:
+        with psycopg.connect(f"{PG_URL}/{DB_NAME}", autocommit=True) as conn:
+            return bool(conn.execute("SELECT count(*) FROM usage_usagedailyrollup WHERE organization_id = 1")
+                        .fetchone()[0])
+    except psycopg.Error:
+        return False
 
 
 def _seed_org(cur, *, org_id: int, members: int, first_id: int) -> None:
@@ -160,8 +172,10 @@ def _bench() -> dict:
     os.environ["CONN_MAX_AGE"] = "600"
     os.environ["DJANGO_SETTINGS_MODULE"] = "billing_portal.settings"
     sys.path.insert(0, str(ROOT))
-    _admin(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-    _admin(f'CREATE DATABASE "{DB_NAME}"')
+    reuse = os.environ.get("BENCH_REUSE_DB") == "1" and _seeded()
+    if not reuse:
+        _admin(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        _admin(f'CREATE DATABASE "{DB_NAME}"')
     try:
         import django
 
@@ -180,12 +194,14 @@ def _bench() -> dict:
         call_command("migrate", verbosity=0, interactive=False)
         t0 = time.monotonic()
         with connection.cursor() as cur:
-            _seed_org(cur, org_id=1, members=MEMBERS, first_id=1)
-            _seed_org(cur, org_id=2, members=SMALL_MEMBERS, first_id=MEMBERS + 1)
-            for table in ("accounts_user", "organizations_membership", "seats_seattier",
-                          "organizations_organization"):
-                cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
-            cur.execute("ANALYZE")
+            if not reuse:
+                _seed_org(cur, org_id=1, members=MEMBERS, first_id=1)
+                _seed_org(cur, org_id=2, members=SMALL_MEMBERS, first_id=MEMBERS + 1)
+                for table in ("accounts_user", "organizations_membership", "seats_seattier",
+                              "organizations_organization"):
+                    cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                f"(SELECT max(id) FROM {table}))")
+                cur.execute("ANALYZE")
             cur.execute("SELECT count(*), sum(event_count) FROM usage_usagedailyrollup WHERE organization_id = 1 "
                         "AND period_start = '2026-11-01'")
             rollup_rows, events = cur.fetchone()

@@ -300,38 +300,39 @@ TOP_PER_TIER = 5
 
 def tier_dashboard(*, organization: Organization, now: dt.datetime) -> tuple[Clock, list[TierRow]]:
     """Spend and members per seat tier (members without a seat in their own row), with average and top
-    spenders per tier. Five queries."""
+    spenders per tier. Two queries."""
     clock = clock_for(organization=organization, now=now)
     qn = connection.ops.quote_name
     membership_t, seat_t = qn(Membership._meta.db_table), qn(SeatAssignment._meta.db_table)
     usage_t = qn(MemberPeriodUsage._meta.db_table)
-    params = [clock.period.start, organization.pk]
+    user_t = qn(User._meta.db_table)
+    # One pass over the members: the CTE is materialized once and feeds both the totals and the ranking.
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT sa.tier_id, COUNT(m.id), COALESCE(SUM(u.spend), 0), COALESCE(SUM(u.included_spend), 0) "
-            f"FROM {membership_t} m "
-            f"LEFT JOIN {seat_t} sa ON sa.membership_id = m.id AND sa.ended_at IS NULL "
-            f"LEFT JOIN {usage_t} u ON u.membership_id = m.id AND u.period_start = %s "
-            f"WHERE m.organization_id = %s AND m.removed_at IS NULL GROUP BY sa.tier_id",
-            params,
+            f"WITH base AS MATERIALIZED ("
+            f"  SELECT m.id, m.user_id, sa.tier_id, COALESCE(u.spend, 0) AS spend, "
+            f"         COALESCE(u.included_spend, 0) AS included "
+            f"  FROM {membership_t} m "
+            f"  LEFT JOIN {seat_t} sa ON sa.membership_id = m.id AND sa.ended_at IS NULL "
+            f"  LEFT JOIN {usage_t} u ON u.membership_id = m.id AND u.period_start = %s "
+            f"  WHERE m.organization_id = %s AND m.removed_at IS NULL"
+            f"), ranked AS ("
+            f"  SELECT tier_id, id, user_id, spend, ROW_NUMBER() OVER ("
+            f"    PARTITION BY tier_id ORDER BY spend DESC, id) AS rank FROM base WHERE spend > 0"
+            f") "
+            f"SELECT 0 AS kind, tier_id, COUNT(*), SUM(spend), SUM(included), NULL, NULL, 0 FROM base "
+            f"GROUP BY tier_id "
+            f"UNION ALL "
+            f"SELECT 1, r.tier_id, r.id, r.spend, NULL, "
+            f"(SELECT email FROM {user_t} WHERE id = r.user_id), (SELECT name FROM {user_t} WHERE id = r.user_id), "
+            f"r.rank FROM ranked r WHERE r.rank <= {TOP_PER_TIER} "
+            f"ORDER BY 1, 2, 8",
+            [clock.period.start, organization.pk],
         )
-        totals = cursor.fetchall()
-        cursor.execute(
-            f"SELECT tier_id, membership_id, spend FROM ("
-            f"  SELECT sa.tier_id, u.membership_id, u.spend, ROW_NUMBER() OVER ("
-            f"    PARTITION BY sa.tier_id ORDER BY u.spend DESC, u.membership_id) AS rank "
-            f"  FROM {usage_t} u JOIN {membership_t} m ON m.id = u.membership_id AND m.removed_at IS NULL "
-            f"  LEFT JOIN {seat_t} sa ON sa.membership_id = u.membership_id AND sa.ended_at IS NULL "
-            f"  WHERE u.period_start = %s AND u.organization_id = %s AND u.spend > 0"
-            f") t WHERE rank <= {TOP_PER_TIER} ORDER BY tier_id, rank",
-            params,
-        )
-        ranked = cursor.fetchall()
-    people = dict(Membership.objects.filter(pk__in=[mid for _, mid, _ in ranked]).values_list(
-        "pk", "user_id"))
-    users = {u.pk: u for u in User.objects.filter(pk__in=people.values()).only("email", "name")}
-    top_rows = [(tier_id, mid, users[people[mid]].email, users[people[mid]].name, spend)
-                for tier_id, mid, spend in ranked]
+        result = cursor.fetchall()
+    totals = [(tier_id, count, spend, included) for kind, tier_id, count, spend, included, *_ in result if kind == 0]
+    top_rows = [(tier_id, mid, email, name, spend)
+                for kind, tier_id, mid, spend, _, email, name, _ in result if kind == 1]
     tiers = {t.pk: t for t in SeatTier.objects.filter(organization=organization)}
     rows = {tier_id: TierRow(tiers.get(tier_id), count, spend, included) for tier_id, count, spend, included in totals}
     for tier in tiers.values():
@@ -380,7 +381,9 @@ def member_table(*, organization: Organization, now: dt.datetime, query: str = "
         usage=FilteredRelation("period_usage", condition=Q(period_usage__period_start=clock.period.start)),
         mtd=Coalesce(F("usage__spend"), Value(ZERO), output_field=MONEY_FIELD),
     ).order_by(*MEMBER_SORTS[sort]).values_list("pk", "mtd")
-    page = Paginator(ranked, MEMBERS_PAGE_SIZE).get_page(page_number)
+    paginator = Paginator(ranked, MEMBERS_PAGE_SIZE)
+    paginator.count = members.count()  # counting needs no join to the counters
+    page = paginator.get_page(page_number)
     page_rows = list(page.object_list)
     loaded = Membership.objects.select_related("user").in_bulk([pk for pk, _ in page_rows])
     memberships = []
