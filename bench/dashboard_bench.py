@@ -146,17 +146,22 @@ def _measure(client, url: str, requests: int) -> dict:
 
     for _ in range(3):
         assert client.get(url).status_code == 200, url
-    times = []
+    times, cpu, db = [], [], []
     for _ in range(requests):
         with CaptureQueriesContext(connection) as ctx:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             response = client.get(url)
             times.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.process_time() - c0) * 1000)
+        db.append(sum(float(q["time"]) for q in ctx.captured_queries) * 1000)
         assert response.status_code == 200, (url, response.status_code)
     times.sort()
     return {
         "p50_ms": round(statistics.median(times), 1),
         "p95_ms": round(times[max(0, int(round(0.95 * len(times))) - 1)], 1),
+        # Where the time goes: CPU of this (Django) process, and the wall time spent waiting on SQL.
+        "django_cpu_p50_ms": round(statistics.median(cpu), 1),
+        "sql_wait_p50_ms": round(statistics.median(db), 1),
         "queries": len(ctx.captured_queries),
     }
 
@@ -257,6 +262,9 @@ def _bench() -> dict:
             "all_pages_under_target": all(results[n]["p95_ms"] < TARGET_MS for n in big),
             "queries_do_not_grow": all(big[n]["queries"] == small[n]["queries"] for n in big),
             "seed_seconds": round(seed_seconds, 1),
+            # The machine's load while measuring (other processes compete for the same cores).
+            "load_average_1m": round(os.getloadavg()[0], 2),
+            "cpu_count": os.cpu_count(),
         })
         return results
     finally:
