@@ -7,14 +7,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 
 from apps.common.money import ZERO
 from apps.common.periods import period_containing
 from apps.organizations.models import Membership, Organization, PlanKind
 from apps.seats.models import SeatAssignment, SeatTier
 from apps.usage.models import MemberPeriodUsage
-from apps.usage.selectors import spend_status
+from apps.usage.selectors import Counters, org_caps, org_counters, spend_status_compute
 
 from .models import (
     ExtraUsageRequest,
@@ -174,7 +174,13 @@ def member_extra_usage_summary(*, membership: Membership, now: dt.datetime) -> M
              .values_list("spend", "included_spend", "extra_usage_started_at").first())
     spend, included_spend, started_at = usage or (ZERO, ZERO, None)
     settings = extra_usage_settings(organization=organization)
-    status = spend_status(membership=membership, tier_id=tier.pk if tier else None, period_start=period.start)
+
+    def cap_reason() -> str | None:
+        caps = org_caps(organization=organization, membership_ids=[membership.pk])
+        org = (org_counters(organization_id=organization.pk, period_start=period.start)
+               if caps.organization is not None and caps.organization.amount is not None else Counters())
+        return spend_status_compute(membership_id=membership.pk, tier_id=tier.pk, caps=caps,
+                                    member=Counters(spend, included_spend), org=org).reason
 
     allowance = tier.included_usage.amount if (tier and organization.is_seat_based) else None
     exhausted = allowance is not None and included_spend >= allowance
@@ -182,7 +188,7 @@ def member_extra_usage_summary(*, membership: Membership, now: dt.datetime) -> M
     if tier is None:
         reason = "no_seat"
     elif organization.plan_kind == PlanKind.ENTERPRISE_USAGE:
-        reason = status.reason
+        reason = cap_reason()
     elif exhausted:
         if not settings.enabled:
             reason = "included_usage_exhausted"
@@ -190,12 +196,18 @@ def member_extra_usage_summary(*, membership: Membership, now: dt.datetime) -> M
                 membership=membership, enabled=True).exists():
             reason = "extra_usage_disabled"
         else:
-            reason = status.reason
+            reason = cap_reason()
 
-    pending = ExtraUsageRequest.objects.filter(membership=membership, status=RequestStatus.PENDING).first()
-    denied = (ExtraUsageRequest.objects.filter(membership=membership, status=RequestStatus.DENIED,
-                                               resolved_at__gt=now - REQUEST_COOLDOWN)
-              .order_by("-resolved_at").first())
+    pending = denied = None
+    if organization.is_enterprise:
+        # One query for both: the pending request, and a denial still inside the cooldown.
+        for row in ExtraUsageRequest.objects.filter(membership=membership).filter(
+                Q(status=RequestStatus.PENDING)
+                | Q(status=RequestStatus.DENIED, resolved_at__gt=now - REQUEST_COOLDOWN)).order_by("-resolved_at"):
+            if row.status == RequestStatus.PENDING:
+                pending = row
+            elif denied is None:
+                denied = row
     requestable = {"included_usage_exhausted", "extra_usage_disabled", "member_cap", "tier_cap"}
     can_request = (
         organization.is_enterprise and settings.requests_enabled and pending is None and denied is None

@@ -22,7 +22,7 @@ from billing_portal.celery import app
 from .conftest import assert_ledger_invariant, ledger_kinds, spend
 from .test_prepaid import setup_team
 
-pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.celery_worker]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("prices"), pytest.mark.celery_worker]
 
 BROKER = os.environ.get("EXTRA_USAGE_TEST_BROKER_URL", "redis://127.0.0.1:6379/3")
 ROOT = Path(__file__).resolve().parents[2]
