@@ -192,12 +192,11 @@ def _upgrade_credit_lines(*, organization: Organization, period: Period, emails:
 
 _USAGE_SUMS = {
     "cost_sum": Sum("cost"),
-    "included_sum": Sum("included_cost"),
     "input_sum": Sum("input_tokens"),
     "output_sum": Sum("output_tokens"),
     "cache_write_sum": Sum("cache_write_tokens"),
     "cache_read_sum": Sum("cache_read_tokens"),
-    "events": Count("id"),
+    "events": Count("*"),
 }
 
 
@@ -222,14 +221,16 @@ def _usage_lines(*, organization: Organization, period: Period, usage_from, usag
     )
     team = organization.plan_kind == PlanKind.TEAM
     bills_all = organization.plan_kind == PlanKind.ENTERPRISE_USAGE
-    rows = [(row, None) for row in current.values("membership_id", "model_id").annotate(**_USAGE_SUMS).order_by()]
+    # Usage-based Enterprise has no included usage: one numeric sum fewer over the month's events.
+    sums = _USAGE_SUMS if bills_all else {**_USAGE_SUMS, "included_sum": Sum("included_cost")}
+    rows = [(row, None) for row in current.values("membership_id", "model_id").annotate(**sums).order_by()]
     rows += [
         (row, row["period_start"])
-        for row in late.values("membership_id", "model_id", "period_start").annotate(**_USAGE_SUMS).order_by()
+        for row in late.values("membership_id", "model_id", "period_start").annotate(**sums).order_by()
     ]
     lines = []
     for row, late_period in rows:
-        cost, included = row["cost_sum"], row["included_sum"]
+        cost, included = row["cost_sum"], row.get("included_sum", ZERO)
         billed = cost if bills_all else cost - included
         model = models[row["model_id"]]
         if late_period is not None:

@@ -9,6 +9,7 @@ its invoice back and leaves the claim `started`, and the next run finishes it.
 from __future__ import annotations
 
 import datetime as dt
+from operator import attrgetter
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -77,9 +78,10 @@ def _lines_write(*, invoice: Invoice, lines: list[LineData]) -> None:
     qn = connection.ops.quote_name
     with connection.cursor() as cursor:
         copy_sql = f"COPY {qn(InvoiceLine._meta.db_table)} ({', '.join(qn(c) for c in columns)}) FROM STDIN"
+        row_of = attrgetter(*LINE_COLUMNS)
         with cursor.copy(copy_sql) as copy:  # one COPY statement (not seen by the debug query log)
             for line in lines:
-                copy.write_row([invoice.pk, *(getattr(line, c) for c in LINE_COLUMNS)])
+                copy.write_row((invoice.pk, *row_of(line)))
 
 
 def _claim(*, organization: Organization, period_start: dt.date, now: dt.datetime) -> InvoiceRunClaim:

@@ -9,6 +9,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.common.money import format_usd
 from apps.organizations.models import Organization
 
 
@@ -54,7 +55,7 @@ def invoice_email_owners(invoice_id: int) -> bool:
     )
     context = {"invoice": invoice, "url": url, "month": month_label(invoice.period_start)}
     send_mail(
-        subject=f"Invoice {invoice.number} for {context['month']}: ${invoice.total:,.2f}",
+        subject=f"Invoice {invoice.number} for {context['month']}: {format_usd(invoice.total)}",
         message=render_to_string("invoicing/email/invoice_issued.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         recipient_list=recipients,
