@@ -56,6 +56,36 @@ def _admin(sql: str) -> None:
         conn.execute(sql)
 
 
+class _BulkLoad:
+    """Drop a table's secondary indexes and unique constraints (and skip FK triggers: the seed is consistent by
+    construction) while bulk-inserting, then rebuild them: much faster than maintaining them row by row."""
+
+    def __init__(self, cur, tables: list[str]):
+        self.cur, self.tables, self.rebuild = cur, tables, []
+
+    def __enter__(self):
+        cur = self.cur
+        cur.execute("SET session_replication_role = replica")
+        for table in self.tables:
+            cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                        "WHERE conrelid = %s::regclass AND contype = 'u'", [table])
+            for name, definition in cur.fetchall():
+                cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+                self.rebuild.append(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+            cur.execute("SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = %s AND NOT EXISTS "
+                        "(SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)", [table])
+            for name, definition in cur.fetchall():
+                cur.execute(f'DROP INDEX "{name}"')
+                self.rebuild.append(definition)
+        return self
+
+    def __exit__(self, *exc):
+        self.cur.execute("SET session_replication_role = DEFAULT")
+        if exc[0] is None:
+            for statement in self.rebuild:
+                self.cur.execute(statement)
+
+
 def _seed_org(cur, *, org_id: int, members: int, events: int, first_id: int) -> None:
     """One usage-based Enterprise organization, its tiers, members, seats (10% upgraded on the 12th) and a
     month of events, all in SQL. Ids of users/memberships/seats start at first_id."""
@@ -159,8 +189,9 @@ def _bench() -> dict:
         call_command("migrate", verbosity=0, interactive=False)
         t0 = time.monotonic()
         with connection.cursor() as cur:
-            _seed_org(cur, org_id=1, members=MEMBERS, events=EVENTS, first_id=1)
-            _seed_org(cur, org_id=2, members=SMALL_MEMBERS, events=SMALL_MEMBERS * 100, first_id=MEMBERS + 1)
+            with _BulkLoad(cur, ["usage_usageevent", "usage_usagedailyrollup"]):
+                _seed_org(cur, org_id=1, members=MEMBERS, events=EVENTS, first_id=1)
+                _seed_org(cur, org_id=2, members=SMALL_MEMBERS, events=SMALL_MEMBERS * 100, first_id=MEMBERS + 1)
             for table in ("accounts_user", "organizations_membership", "seats_seatassignment", "seats_seattier",
                           "organizations_organization"):
                 cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
