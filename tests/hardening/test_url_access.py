@@ -363,3 +363,34 @@ def test_staff_reach_the_admin_and_outsiders_never_see_another_orgs_page():
     assert outsider.get(reverse("organizations:organization_home", kwargs={"slug": "acme"})).status_code == 404
     assert outsider.get(reverse("organizations:organization_home", kwargs={"slug": "globex"})).status_code in (200,
                                                                                                             302)
+
+
+# --- Another organization's objects -------------------------------------------------------------------------
+# Routes that take an object id under an organization's slug: the id of another organization's object, put
+# under one's own slug, must be a 404 even for the primary owner (no object is reachable by guessing ids).
+ID_ROUTES = [name for name in URLS if name in KWARGS and "<slug:slug>" in project_patterns().get(name, "")]
+
+
+def _mirror(world: World) -> World:
+    """The same cast of roles in the other organization (its primary owner is the world's outsider)."""
+    memberships = {"primary_owner": world.outsider}
+    for role in (Role.OWNER, Role.ADMIN, Role.MEMBER):
+        memberships[str(role)] = member(world.other_org, email=f"{role}.mirror@globex.example", role=role)
+    return World(org=world.other_org, other_org=world.org, memberships=memberships,
+                 outsider=world.memberships["primary_owner"])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ID_ROUTES)
+def test_another_orgs_object_under_ones_own_slug_is_a_404(name):
+    world = _world(PlanKind.TEAM)
+    kwargs = {**KWARGS[name](_mirror(world)), "slug": world.org.slug}
+    url = reverse(name, kwargs=kwargs)
+    owner = _client("primary_owner", world)
+    wrong = []
+    for method, row in URLS[name]:
+        expected = 405 if row["primary_owner"] == 405 else 404
+        response = owner.generic(method, url)
+        if response.status_code != expected:
+            wrong.append(f"{method}: expected {expected}, got {response.status_code}")
+    assert not wrong, f"{url} ({name}) with globex's object under acme's slug: " + "; ".join(wrong)
