@@ -105,3 +105,10 @@ def test_broker_outage_loses_no_reload_notice_or_digest(broker_down, settings):
     assert SpendNotice.objects.filter(organization=team).count() == len(notices)
     assert DigestDelivery.objects.count() == 1
     assert len(mail.outbox) == sent
+
+
+@pytest.mark.django_db(transaction=False)
+def test_the_sweeps_that_recover_lost_followups_are_on_the_beat_schedule(settings):
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"apps.extra_usage.tasks.auto_reload_sweep", "apps.monitoring.tasks.monitoring_sweep",
+            "apps.extra_usage.tasks.digest_send_daily", "apps.invoicing.tasks.invoice_run_due_periods"} <= scheduled
