@@ -183,6 +183,28 @@ def _decimal(value) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
+def _org_slots_add(slots: dict[tuple, list]) -> None:
+    """Add to the organization's counter slots without queueing behind another transaction: take the first
+    slot row nobody holds (FOR UPDATE SKIP LOCKED), and only when every existing slot is held fall back to the
+    random slot (created if missing, up to ORG_COUNTER_SLOTS), which may wait. Each addition still goes to
+    exactly one slot in this transaction, so the slots' sum stays the organization's exact total."""
+    table = _table(OrgUsageSlot)
+    fallback = []
+    with connection.cursor() as cursor:
+        for (organization_id, period_start, slot), (spend, included, count) in slots.items():
+            cursor.execute(
+                f"WITH free AS (SELECT id FROM {table} WHERE organization_id = %s AND period_start = %s "
+                f"LIMIT 1 FOR UPDATE SKIP LOCKED) "
+                f"UPDATE {table} AS s SET spend = s.spend + %s, included_spend = s.included_spend + %s, "
+                f"event_count = s.event_count + %s FROM free WHERE s.id = free.id RETURNING s.id",
+                [organization_id, period_start, spend, included, count],
+            )
+            if cursor.fetchone() is None:
+                fallback.append((organization_id, period_start, slot, spend, included, count))
+    _additive_upsert(OrgUsageSlot, keys=["organization_id", "period_start", "slot"],
+                     added=["spend", "included_spend", "event_count"], rows=fallback)
+
+
 def ledger_apply(*, events: list[UsageEvent], local_days: list[dt.date], now: dt.datetime) -> None:
     """Add stored events to the member counters, the organization's slots and the daily rollups.
 
@@ -243,12 +265,7 @@ def ledger_apply(*, events: list[UsageEvent], local_days: list[dt.date], now: dt
                 f"WHERE t.membership_id = v.membership_id AND t.period_start = v.period_start",
                 params,
             )
-    _additive_upsert(
-        OrgUsageSlot,
-        keys=["organization_id", "period_start", "slot"],
-        added=["spend", "included_spend", "event_count"],
-        rows=[(*key, *values) for key, values in slots.items()],
-    )
+    _org_slots_add(slots)
     _additive_upsert(
         UsageDailyRollup,
         keys=["membership_id", "day", "model_id", "product"],
