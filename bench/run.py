@@ -515,16 +515,17 @@ def main() -> int:
         wrk(server, "admission.lua", 16, [files["spread"], "0"], seconds=2)
         wrk(server, "usage.lua", 16, [files["spread"], f"{run_tag}-warmup", "0", "0"], seconds=2)
         server.drain()
+        hot = {}
         for conns in CONNECTIONS:
+            # Each ratio's two sides run back to back (select view then admission; spread then hot), so that
+            # the load other processes put on the machine drifts as little as possible between them.
             point("select_view", "select.lua", conns, ["1000"])
             point("admission", "admission.lua", conns, [files["spread"]])
+            if conns == HOT_CONNECTIONS:
+                hot["admission_hot"] = point("admission_hot", "admission.lua", conns, [files["hot"]])
             point("usage_single", "usage.lua", conns, [files["spread"], "{tag}", str(RETRY_RATE)])
-        hot = {
-            "admission_hot": point("admission_hot", "admission.lua", HOT_CONNECTIONS, [files["hot"]],
-                                   key="admission_hot"),
-            "usage_hot": point("usage_hot", "usage.lua", HOT_CONNECTIONS, [files["hot"], "{tag}", str(RETRY_RATE)],
-                               key="usage_hot"),
-        }
+            if conns == HOT_CONNECTIONS:
+                hot["usage_hot"] = point("usage_hot", "usage.lua", conns, [files["hot"], "{tag}", str(RETRY_RATE)])
         # Batches last: at 64 connections 64,000 events are in flight, and their backlog must not overlap
         # another point.
         for conns in CONNECTIONS:
