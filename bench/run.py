@@ -410,7 +410,8 @@ def plot(results: dict, path: Path) -> None:
     for mode, style in (("S", "--"), ("N", ":")):
         ax1.plot(CONNECTIONS, [results["pgbench"][f"{mode}_{c}"]["tps"] for c in CONNECTIONS], style, marker="x",
                  label=f"pgbench -{mode} (tps)")
-    batch = results["wrk"].get("usage_batch", [])
+    # A batch point whose requests all outlasted the window has no latency: leave it out of the p99 plot.
+    batch = [p for p in results["wrk"].get("usage_batch", []) if p["p99_ms"] > 0]
     if batch:
         ax2.plot([p["connections"] for p in batch], [p["p99_ms"] for p in batch], marker="o", label="batch (1,000)")
     for ax, title, ylabel in ((ax1, "Throughput by concurrency", "per second (log)"),
