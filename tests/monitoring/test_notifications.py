@@ -51,6 +51,8 @@ def test_member_is_emailed_at_80_and_100_percent_of_their_limit_and_admins_at_10
     for admin in ("admin@acme.test", "owner@acme.test", "primary_owner@acme.test"):
         assert _subjects_to(admin) == ["member@acme.test reached their spend limit in Acme"]
     assert "$10.00" in mail.outbox[-1].body
+    paused = next(m for m in mail.outbox if m.to == ["member@acme.test"] and "paused" in m.subject)
+    assert "Usage is paused until the new period starts on 1 December 2026" in paused.body
 
 
 def test_each_threshold_fires_once_per_period_on_reruns(team, outbox, django_capture_on_commit_callbacks):
