@@ -318,7 +318,8 @@ def tier_dashboard(*, organization: Organization, now: dt.datetime) -> tuple[Clo
             f"  WHERE m.organization_id = %s AND m.removed_at IS NULL"
             f"), ranked AS ("
             f"  SELECT tier_id, id, user_id, spend, ROW_NUMBER() OVER ("
-            f"    PARTITION BY tier_id ORDER BY spend DESC, id) AS rank FROM base WHERE spend > 0"
+            # Ranked on a float copy (cheap to sort); the exact amounts are what the page shows.
+            f"    PARTITION BY tier_id ORDER BY spend::float8 DESC, id) AS rank FROM base WHERE spend > 0"
             f") "
             f"SELECT 0 AS kind, tier_id, COUNT(*), SUM(spend), SUM(included), NULL, NULL, 0 FROM base "
             f"GROUP BY tier_id "
