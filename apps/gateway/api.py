@@ -7,11 +7,13 @@ lighter than Django REST framework on this hot path and needs no serializer laye
 
 from __future__ import annotations
 
+import json
 import logging
 
+import psycopg
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError
+from django.db import DatabaseError, DataError
 from django.http import JsonResponse
 from django.utils import timezone
 from ninja import NinjaAPI, Status
@@ -110,8 +112,31 @@ def on_http_error(request, exc):
     return error(exc.status_code, "invalid_request", str(exc))
 
 
+def _nul_field(value, path: str = "") -> str | None:
+    """Where the first string holding a NUL character is (PostgreSQL text cannot store one), e.g. "member" or
+    "events[2].idempotency_key"; None if there is none."""
+    if isinstance(value, str):
+        return (path or "body") if "\x00" in value else None
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        found = _nul_field(child, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}" if path else str(key))
+        if found:
+            return found
+    return None
+
+
 @api.exception_handler(DatabaseError)
+@api.exception_handler(psycopg.DataError)  # raised unwrapped when psycopg refuses a parameter before sending it
 def on_database_unavailable(request, exc):
+    if isinstance(exc, DataError | psycopg.DataError):
+        # A value the database cannot store: the client's error, and the transaction wrote nothing.
+        try:
+            field = _nul_field(json.loads(request.body))
+        except ValueError:
+            field = None
+        if field:
+            return error(400, "invalid_request", f"{field}: must not contain NUL (\\u0000) characters", field)
+        return error(400, "invalid_request", "body: a value cannot be stored (out of range)", "body")
     # The connection dropped or the database refused: the request's transaction rolled back, so a retry with
     # the same idempotency key is charged exactly once.
     logger.exception("machine API: database error")

@@ -163,3 +163,20 @@ def test_invalid_utf8_and_truncated_json_are_400s(key):
         response = post(key, "/usage", raw)
         assert 400 <= response.status_code < 500, raw
         assert_whole(before, snapshot(), response)
+
+
+@pytest.mark.parametrize(("path", "field"), [("/usage", "member"), ("/usage", "idempotency_key"),
+                                           ("/usage/batch", "member"), ("/usage/batch", "idempotency_key"),
+                                           ("/admission", "member")])
+def test_nul_characters_are_a_400_naming_the_field_not_a_database_error(key, path, field):
+    """PostgreSQL cannot store NUL in text; hypothesis found it answered 500 (then 503). Now a 400 naming it."""
+    body = {"idempotency_key": "nul", "member": EMAIL, "product": "chat", "model": "claude-sonnet-4-5",
+            "usage": {"input_tokens": 10, "output_tokens": 1}}
+    body[field] += "\x00"
+    before = snapshot()
+    response = post(key, path, json.dumps({"events": [body]} if path.endswith("batch") else body))
+    assert response.status_code == 400
+    expected = f"events[0].{field}" if path.endswith("batch") else field
+    assert response.json()["error"]["field"] == expected
+    assert "NUL" in response.json()["error"]["message"]
+    assert_whole(before, snapshot(), response)
