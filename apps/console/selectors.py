@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.paginator import Page, Paginator
-from django.db.models import DecimalField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import DecimalField, F, FilteredRelation, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from apps.common.money import MONEY_MAX_DIGITS, MONEY_PLACES, ZERO
@@ -16,7 +16,7 @@ from apps.common.periods import Period, period_containing
 from apps.organizations.models import Membership, Organization
 from apps.seats.models import SeatAssignment, SeatTier
 from apps.seats.selectors import seat_tiers
-from apps.usage.models import CapScope, MemberPeriodUsage, SpendCap
+from apps.usage.models import CapScope, SpendCap
 from apps.usage.selectors import SpendStatus, org_caps, org_counters, spend_statuses
 
 MEMBERS_PER_PAGE = 50
@@ -38,15 +38,17 @@ def members_queryset(*, organization: Organization, period_start: dt.date, searc
     """Active members with `tier_id` (their open seat) and `mtd_spend` (this period's total spend) annotated
     by correlated subqueries on indexed columns, searchable by name or email, sorted in the database."""
     seat = SeatAssignment.objects.filter(membership=OuterRef("pk"), ended_at__isnull=True).values("tier_id")[:1]
-    spend = MemberPeriodUsage.objects.filter(membership=OuterRef("pk"), period_start=period_start)
     qs = (
         Membership.objects.active()
         .filter(organization=organization)
         .select_related("user")
+        # One LEFT JOIN on this period's counter row (unique per member and period, so rows never multiply):
+        # the database hash-joins and sorts 10,000 members instead of probing the counters once per member.
+        .annotate(current_usage=FilteredRelation("period_usage", condition=Q(period_usage__period_start=period_start)))
         .annotate(
             tier_id=Subquery(seat),
-            mtd_spend=Coalesce(Subquery(spend.values("spend")[:1]), Value(ZERO), output_field=_MONEY),
-            mtd_included=Coalesce(Subquery(spend.values("included_spend")[:1]), Value(ZERO), output_field=_MONEY),
+            mtd_spend=Coalesce(F("current_usage__spend"), Value(ZERO), output_field=_MONEY),
+            mtd_included=Coalesce(F("current_usage__included_spend"), Value(ZERO), output_field=_MONEY),
         )
     )
     search = (search or "").strip()
