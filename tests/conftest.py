@@ -1,13 +1,32 @@
+import importlib
+import os
+from pathlib import Path
+
 import pytest
+from django.apps import apps as django_apps
 from django.core import mail
 from django.test import Client
 
 from apps.usage.pricing import price_table
 
 
+def _is_transactional(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None:
+        return False
+    return bool(marker.kwargs.get("transaction", marker.args[0] if marker.args else False))
+
+
 @pytest.fixture(autouse=True)
-def _fresh_price_table():
-    """Each test sees the price table as its own database holds it."""
+def _fresh_price_table(request):
+    """Each test sees the price table as its own database holds it.
+
+    A transactional test (django_db(transaction=True)) empties every table when it ends, including the price
+    table the data migration seeded, so later transactional tests would find no model at all: the seed is
+    re-applied (idempotently) before each of them."""
+    if _is_transactional(request):
+        request.getfixturevalue("transactional_db")
+        importlib.import_module("apps.usage.migrations.0002_seed_price_table").seed(django_apps, None)
     price_table.invalidate()
     yield
     price_table.invalidate()
@@ -39,9 +58,6 @@ class ApiClient:
 # --- Browser tests -------------------------------------------------------------------------------------------
 # Playwright drives the OS Chromium (/usr/bin/chromium); no browser is downloaded. Screenshots go to
 # test-output/screenshots/ for reviewers.
-
-import os
-from pathlib import Path
 
 SCREENSHOT_DIR = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

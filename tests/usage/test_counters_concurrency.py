@@ -23,9 +23,8 @@ from apps.usage.pricing import Tokens, price_lookup, quote
 from tests.conftest import ApiClient
 from tests.factories import OrganizationFactory, api_key, member
 
-# serialized_rollback: a transactional test empties every table afterwards, the price table seeded by the data
-# migration included; this restores it before each of these tests.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# Real threads need real commits: transactional tests (tests/conftest.py puts the price table back before each).
+pytestmark = pytest.mark.django_db(transaction=True)
 
 MODELS = ["claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-5", "claude-3-5-haiku-latest", "claude-opus-4-1"]
 
