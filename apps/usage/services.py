@@ -189,6 +189,11 @@ def _org_slots_add(slots: dict[tuple, list]) -> None:
     random slot (created if missing, up to ORG_COUNTER_SLOTS), which may wait. Each addition still goes to
     exactly one slot in this transaction, so the slots' sum stays the organization's exact total."""
     table = _table(OrgUsageSlot)
+    if connection.vendor != "postgresql":  # the demo's SQLite: no row locks to skip
+        _additive_upsert(OrgUsageSlot, keys=["organization_id", "period_start", "slot"],
+                         added=["spend", "included_spend", "event_count"],
+                         rows=[(*key, *values) for key, values in slots.items()])
+        return
     fallback = []
     with connection.cursor() as cursor:
         for (organization_id, period_start, slot), (spend, included, count) in slots.items():
