@@ -25,7 +25,9 @@ from billing_portal.celery import app
 from tests.conftest import ApiClient
 from tests.factories import OrganizationFactory, api_key, member
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+from .conftest import celery_use_broker
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded_prices")]
 CLOSED_PORT = "redis://127.0.0.1:6399/0"  # nothing listens there
 
 
@@ -38,12 +40,11 @@ def haiku(key: str, dollars: int) -> dict:
 @pytest.fixture
 def broker_down():
     eager, url = app.conf.task_always_eager, app.conf.broker_url
-    app.conf.task_always_eager = False
-    app.conf.broker_url = CLOSED_PORT
+    celery_use_broker(CLOSED_PORT, eager=False)
     state = {"down": True}
 
     def back():
-        app.conf.task_always_eager, app.conf.broker_url = eager, url
+        celery_use_broker(url, eager=eager)
         state["down"] = False
 
     yield back
@@ -107,7 +108,6 @@ def test_broker_outage_loses_no_reload_notice_or_digest(broker_down, settings):
     assert len(mail.outbox) == sent
 
 
-@pytest.mark.django_db(transaction=False)
 def test_the_sweeps_that_recover_lost_followups_are_on_the_beat_schedule(settings):
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert {"apps.extra_usage.tasks.auto_reload_sweep", "apps.monitoring.tasks.monitoring_sweep",

@@ -40,7 +40,10 @@ from apps.organizations.models import PlanKind, Role
 from billing_portal.celery import app
 from tests.factories import OrganizationFactory, member
 
-pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.celery_worker]
+from .conftest import celery_use_broker
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded_prices"),
+              pytest.mark.celery_worker]
 
 BROKER = os.environ.get("HARDENING_TEST_BROKER_URL", "redis://127.0.0.1:6379/8")
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,10 +87,9 @@ def broker():
     """This process enqueues to the Redis broker (db 8) instead of running tasks eagerly."""
     redis.Redis.from_url(BROKER).flushdb()
     eager, url = app.conf.task_always_eager, app.conf.broker_url
-    app.conf.task_always_eager = False
-    app.conf.broker_url = BROKER
+    celery_use_broker(BROKER, eager=False)
     yield
-    app.conf.task_always_eager, app.conf.broker_url = eager, url
+    celery_use_broker(url, eager=eager)
     redis.Redis.from_url(BROKER).flushdb()
     connection.close()
 
