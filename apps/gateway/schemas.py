@@ -12,13 +12,15 @@ ProductName = Literal["chat", "claude_code", "cowork"]
 # A single request never carries anywhere near this many tokens; the bound keeps costs well inside Decimal
 # precision and turns absurd input into a clear error.
 MAX_TOKENS = 100_000_000
+# PostgreSQL text cannot hold NUL characters: refuse them as bad input (400 naming the field), not a 5xx.
+NO_NUL = r"^[^\x00]*$"
 
 
 class AdmissionIn(Schema):
     model_config = ConfigDict(extra="ignore")
-    member: StrictStr = Field(min_length=3, max_length=254, description="The member's email address.")
+    member: StrictStr = Field(pattern=NO_NUL, min_length=3, max_length=254, description="The member's email address.")
     product: ProductName
-    model: StrictStr = Field(min_length=1, max_length=100, description="Model API id or alias.")
+    model: StrictStr = Field(pattern=NO_NUL, min_length=1, max_length=100, description="Model API id or alias.")
 
 
 class AdmissionOut(Schema):
@@ -56,10 +58,10 @@ class UsageTokensIn(Schema):
 
 class UsageIn(Schema):
     model_config = ConfigDict(extra="ignore")
-    idempotency_key: StrictStr = Field(min_length=1, max_length=200)
-    member: StrictStr = Field(min_length=3, max_length=254)
+    idempotency_key: StrictStr = Field(pattern=NO_NUL, min_length=1, max_length=200)
+    member: StrictStr = Field(pattern=NO_NUL, min_length=3, max_length=254)
     product: ProductName
-    model: StrictStr = Field(min_length=1, max_length=100)
+    model: StrictStr = Field(pattern=NO_NUL, min_length=1, max_length=100)
     occurred_at: dt.datetime | None = None
     usage: UsageTokensIn
 

@@ -170,3 +170,18 @@ def test_another_organizations_key_cannot_charge_this_organizations_member(usage
     response = ApiClient(api_key(other)).post("/usage", usage_body("k1"))
     assert_field_error(response, 400, "member")
     assert_nothing_written()
+
+
+@pytest.mark.parametrize("field", ["idempotency_key", "member", "model"])
+def test_nul_characters_are_refused_naming_the_field(usage_org, field):
+    _, _, client = usage_org
+    body = usage_body("k1")
+    body[field] = body[field] + "\x00"
+    assert_field_error(client.post("/usage", body), 400, field)
+    batch = client.post("/usage/batch", {"events": [body, usage_body("k2")]})
+    assert [r["status"] for r in batch.json()["results"]] == [400, 201]
+    assert batch.json()["results"][0]["error"]["field"] == f"events[0].{field}"
+    if field != "idempotency_key":
+        admission = {"member": "dev@example.com", "product": "chat", "model": "claude-haiku-4-5", field: body[field]}
+        assert_field_error(client.post("/admission", admission), 400, field)
+    assert UsageEvent.objects.count() == 1
