@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field, StrictInt, StrictStr, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
 ProductName = Literal["chat", "claude_code", "cowork"]
 # A single request never carries anywhere near this many tokens; the bound keeps costs well inside Decimal
 # precision and turns absurd input into a clear error.
 MAX_TOKENS = 100_000_000
-# PostgreSQL text cannot hold NUL characters: refuse them as bad input (400 naming the field), not a 5xx.
-NO_NUL = r"^[^\x00]*$"
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL characters: refuse them as bad input (400 naming the field), not a 5xx.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (\\u0000) characters")
+    return value
+
+
+Text = Annotated[StrictStr, AfterValidator(_no_nul)]
 
 
 class AdmissionIn(Schema):
     model_config = ConfigDict(extra="ignore")
-    member: StrictStr = Field(pattern=NO_NUL, min_length=3, max_length=254, description="The member's email address.")
+    member: Text = Field(min_length=3, max_length=254, description="The member's email address.")
     product: ProductName
-    model: StrictStr = Field(pattern=NO_NUL, min_length=1, max_length=100, description="Model API id or alias.")
+    model: Text = Field(min_length=1, max_length=100, description="Model API id or alias.")
 
 
 class AdmissionOut(Schema):
@@ -58,10 +66,10 @@ class UsageTokensIn(Schema):
 
 class UsageIn(Schema):
     model_config = ConfigDict(extra="ignore")
-    idempotency_key: StrictStr = Field(pattern=NO_NUL, min_length=1, max_length=200)
-    member: StrictStr = Field(pattern=NO_NUL, min_length=3, max_length=254)
+    idempotency_key: Text = Field(min_length=1, max_length=200)
+    member: Text = Field(min_length=3, max_length=254)
     product: ProductName
-    model: StrictStr = Field(pattern=NO_NUL, min_length=1, max_length=100)
+    model: Text = Field(min_length=1, max_length=100)
     occurred_at: dt.datetime | None = None
     usage: UsageTokensIn
 
