@@ -344,6 +344,19 @@ def step_extra_usage_requests_and_reload(seed: Seed) -> None:
                           monthly_limit=Decimal("2000.00"), actor=seed.members["acme-team"][0].user, now=seed.now)
 
 
+def step_invoices(seed: Seed) -> None:
+    """The last two closed months invoiced, oldest first (a later month cannot be issued before an earlier
+    one), so the invoice pages have documents to show. Issuing an invoice twice returns the first."""
+    from apps.common.periods import period_containing, previous_month_start
+    from apps.invoicing.services import invoice_issue_for_period
+
+    for spec in ORGS:
+        org = seed.orgs[spec.slug]
+        last_closed = previous_month_start(period_containing(seed.now, org.billing_timezone).start)
+        for start in (previous_month_start(last_closed), last_closed):
+            invoice_issue_for_period(organization=org, period_start=start, now=seed.now)
+
+
 STEPS: list[Callable[[Seed], None]] = [
     step_staff,
     step_organizations,
@@ -352,6 +365,7 @@ STEPS: list[Callable[[Seed], None]] = [
     step_extra_usage,
     step_usage_history,
     step_extra_usage_requests_and_reload,
+    step_invoices,
     step_api_keys,
     step_admin_api_keys,
 ]
