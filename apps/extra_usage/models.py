@@ -160,13 +160,15 @@ class PrepaidCharge(models.Model):
 
 class DigestDelivery(models.Model):
     """The daily digest of pending requests sent to one admin on one (organization-local) day: the unique row
-    is the claim, so a second run that day sends nothing."""
+    is the claim, so a second run that day sends nothing once `sent_at` is set. A claim left unsent (its
+    worker died between claiming and sending) is taken over after DIGEST_CLAIM_LEASE by the next run."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
     pending_count = models.PositiveIntegerField()
     created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("-day", "-id")

@@ -7,7 +7,11 @@ import time_machine
 from django.utils import timezone
 
 from apps.extra_usage.models import DigestDelivery
-from apps.extra_usage.services import extra_usage_request_create, extra_usage_request_deny
+from apps.extra_usage.services import (
+    digest_send_for_organization,
+    extra_usage_request_create,
+    extra_usage_request_deny,
+)
 from apps.extra_usage.tasks import digest_send_daily
 from apps.organizations.models import Role
 from tests.factories import member
@@ -39,3 +43,23 @@ def test_no_digest_when_nothing_is_pending(seat_org, outbox):
     extra_usage_request_deny(request=request, actor=admin.user, now=timezone.now(), suppress_notification=True)
     digest_send_daily()
     assert outbox == []
+
+
+def test_a_claim_left_unsent_by_a_dead_worker_is_sent_by_a_later_run_once(seat_org, outbox):
+    """A worker that died after claiming an admin's digest and before sending it loses nothing: once the
+    claim's lease has run out, the next run sends it, and a run after that sends nothing."""
+    org, owner, admin, std, _ = seat_org
+    now = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+    extra_usage_request_create(membership=std, now=now)
+    DigestDelivery.objects.create(organization=org, membership=admin, day=now.date(),
+                                  pending_count=1, created_at=now - dt.timedelta(minutes=2))
+
+    digest_send_for_organization(organization=org, now=now)  # the dead worker's claim is still live
+    assert [m.to[0] for m in outbox if m.to[0] == admin.user.email] == []
+
+    later = now + dt.timedelta(minutes=11)
+    digest_send_for_organization(organization=org, now=later)
+    digest_send_for_organization(organization=org, now=later + dt.timedelta(minutes=30))
+    assert [m.to[0] for m in outbox].count(admin.user.email) == 1
+    assert [m.to[0] for m in outbox].count(owner.user.email) == 1
+    assert DigestDelivery.objects.get(membership=admin).sent_at == later
