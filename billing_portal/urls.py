@@ -2,11 +2,11 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from apps.gateway.api import api as machine_api
+from apps.gateway.api import machine_api_urls
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/v1/", machine_api.urls),
+    path("api/v1/", machine_api_urls()),
     path("v1/organizations/", include("apps.admin_api.api_urls")),
     path("accounts/", include("apps.accounts.urls")),
     path("", include("apps.admin_api.urls")),

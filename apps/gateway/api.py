@@ -7,6 +7,7 @@ lighter than Django REST framework on this hot path and needs no serializer laye
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 
@@ -267,3 +268,28 @@ def usage_batch(request, payload: BatchIn):
             results[index] = {"index": index, "status": 201 if outcome.status == "created" else 200,
                               "result": outcome.answer()}
     return Status(200, {"results": results})
+
+
+def _json_method_not_allowed(view):
+    """django-ninja answers a wrong method with a plain-text 405; API clients get the JSON error envelope."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        if response.status_code == 405 and not response.get("Content-Type", "").startswith("application/json"):
+            allowed = response.get("Allow", "")
+            json_response = error(405, "method_not_allowed",
+                                  f"method: {request.method} is not allowed here; use {allowed}.", "method")
+            json_response["Allow"] = allowed
+            return json_response
+        return response
+
+    return wrapper
+
+
+def machine_api_urls():
+    """The machine API's URL patterns, each answering a wrong method with the JSON error envelope."""
+    patterns, app_name, namespace = api.urls
+    for pattern in patterns:
+        pattern.callback = _json_method_not_allowed(pattern.callback)
+    return patterns, app_name, namespace

@@ -185,3 +185,11 @@ def test_nul_characters_are_refused_naming_the_field(usage_org, field):
         admission = {"member": "dev@example.com", "product": "chat", "model": "claude-haiku-4-5", field: body[field]}
         assert_field_error(client.post("/admission", admission), 400, field)
     assert UsageEvent.objects.count() == 1
+
+
+def test_a_wrong_method_is_a_json_405_naming_the_allowed_one(client):
+    response = client.get("/api/v1/usage")
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
+    assert response.json()["error"]["field"] == "method"
+    assert "POST" in response.json()["error"]["message"]
