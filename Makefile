@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= $(if $(filter postgres%,$(DATABASE_URL)),$(DATABASE_URL),postgres://postgres@127.0.0.1:5432/billing_portal)
 DEMO_ENV := DEBUG=true DATABASE_URL=sqlite:///$(CURDIR)/db.sqlite3 SECURE_SSL_REDIRECT=false
 
-.PHONY: demo test install browser services-check lint bench soak clean
+.PHONY: demo test install browser services-check lint bench bench-tools soak clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -39,7 +39,14 @@ lint: $(STAMP)
 test: $(STAMP) browser services-check lint
 	DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -q -p no:randomly $(PYTEST_ARGS)
 
-bench: $(STAMP)
+# The load generator and pgbench come from the OS packages too.
+bench-tools:
+	@command -v wrk >/dev/null 2>&1 && command -v pgbench >/dev/null 2>&1 || { \
+	  echo "Installing wrk and pgbench from the OS packages..."; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk postgresql-contrib >/dev/null; }
+
+bench: $(STAMP) bench-tools
 	$(PY) bench/run.py
 
 soak: $(STAMP)
