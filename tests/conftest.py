@@ -11,6 +11,10 @@ from apps.usage.pricing import price_table
 
 
 def _is_transactional(request) -> bool:
+    """A test whose database changes are committed (and flushed after it): django_db(transaction=True), or one
+    asking for transactional_db or live_server."""
+    if {"transactional_db", "live_server"} & set(request.fixturenames):
+        return True
     marker = request.node.get_closest_marker("django_db")
     if marker is None:
         return False
@@ -30,6 +34,25 @@ def _fresh_price_table(request):
     price_table.invalidate()
     yield
     price_table.invalidate()
+
+
+def celery_use_broker(url: str | None, *, eager: bool) -> None:
+    """Point this process's Celery app at another broker (or back to eager), dropping every cached connection
+    and producer pool: Celery's own, and kombu's process-wide registry, which would otherwise hand a later test
+    a pool closed by this switch ("Acquire on closed pool") or one still talking to the previous broker."""
+    from kombu import pools
+
+    from billing_portal.celery import app
+
+    app.conf.task_always_eager = eager
+    app.conf.broker_url = url
+    pools.reset()
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    amqp = app.__dict__.get("amqp")
+    if amqp is not None:
+        amqp._producer_pool = None
 
 
 @pytest.fixture

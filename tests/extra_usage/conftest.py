@@ -71,17 +71,3 @@ def seat_org(db):
     return org, owner, admin, std, prem
 
 
-@pytest.fixture
-def prices(transactional_db):
-    """The seeded price table, again: the flush after each transactional test empties the tables the data
-    migration filled."""
-    import importlib
-
-    from django.apps import apps
-
-    from apps.usage.models import AIModel
-    from apps.usage.pricing import price_table
-
-    if not AIModel.objects.exists():
-        importlib.import_module("apps.usage.migrations.0002_seed_price_table").seed(apps, None)
-    price_table.invalidate()

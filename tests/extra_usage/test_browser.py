@@ -12,7 +12,7 @@ from tests.conftest import login, screenshot
 
 from .conftest import spend
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("prices"), pytest.mark.browser]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
 def test_member_clicks_request_extra_usage_and_sees_request_sent(page, seat_org):

@@ -18,23 +18,15 @@ from apps.extra_usage.models import ChargeStatus, DigestDelivery, PrepaidCharge
 from apps.extra_usage.services import extra_usage_request_create
 from apps.extra_usage.tasks import auto_reload_task, digest_send_daily
 from billing_portal.celery import app
+from tests.conftest import celery_use_broker
 
 from .conftest import assert_ledger_invariant, ledger_kinds, spend
 from .test_prepaid import setup_team
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("prices"), pytest.mark.celery_worker]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.celery_worker]
 
 BROKER = os.environ.get("EXTRA_USAGE_TEST_BROKER_URL", "redis://127.0.0.1:6379/3")
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def reset_producer_pools() -> None:
-    """Forget the connection pools built for the old broker URL: in eager mode apply_async still builds
-    app.pool (for its content-type check), so a pool made by an earlier test would publish elsewhere."""
-    app._pool = None
-    amqp = app.__dict__.get("amqp")
-    if amqp is not None:
-        amqp._producer_pool = None
 
 
 def wait_for(predicate, timeout=180.0):
@@ -68,14 +60,11 @@ def worker(tmp_path):
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
     )
     eager, broker_url = app.conf.task_always_eager, app.conf.broker_url
-    app.conf.task_always_eager = False
-    app.conf.broker_url = BROKER
-    reset_producer_pools()
+    celery_use_broker(BROKER, eager=False)
     try:
         yield tmp_path
     finally:
-        app.conf.task_always_eager, app.conf.broker_url = eager, broker_url
-        reset_producer_pools()
+        celery_use_broker(broker_url, eager=eager)
         process.terminate()
         try:
             process.wait(20)

@@ -14,7 +14,7 @@ from apps.extra_usage.tasks import auto_reload_task
 from .conftest import assert_ledger_invariant, ledger_kinds, spend
 from .test_prepaid import setup_team
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("prices")]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 def run_threads(count, target):

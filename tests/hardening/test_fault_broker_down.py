@@ -22,12 +22,10 @@ from apps.monitoring.tasks import monitoring_sweep
 from apps.organizations.models import PlanKind, Role
 from apps.usage.models import UsageEvent
 from billing_portal.celery import app
-from tests.conftest import ApiClient
+from tests.conftest import ApiClient, celery_use_broker
 from tests.factories import OrganizationFactory, api_key, member
 
-from .conftest import celery_use_broker
-
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded_prices")]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 CLOSED_PORT = "redis://127.0.0.1:6399/0"  # nothing listens there
 
 

@@ -14,7 +14,7 @@ from apps.organizations.models import PlanKind
 from apps.usage.models import MemberPeriodUsage, OrgUsageSlot, UsageDailyRollup, UsageEvent
 from tests.factories import OrganizationFactory, api_key, member
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded_prices")]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 BODY = {"idempotency_key": "req-1", "member": "dev@acme.example", "product": "chat", "model": "claude-sonnet-4-5",
         "usage": {"input_tokens": 1000, "output_tokens": 100}}  # $0.0045

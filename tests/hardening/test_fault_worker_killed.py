@@ -38,11 +38,10 @@ from apps.invoicing.models import Invoice, InvoiceLine, InvoiceRunClaim
 from apps.invoicing.tasks import invoice_issue
 from apps.organizations.models import PlanKind, Role
 from billing_portal.celery import app
+from tests.conftest import celery_use_broker
 from tests.factories import OrganizationFactory, member
 
-from .conftest import celery_use_broker
-
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded_prices"),
+pytestmark = [pytest.mark.django_db(transaction=True),
               pytest.mark.celery_worker]
 
 BROKER = os.environ.get("HARDENING_TEST_BROKER_URL", "redis://127.0.0.1:6379/8")

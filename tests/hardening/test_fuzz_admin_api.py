@@ -1,5 +1,6 @@
 """Fuzz the Admin API (Spend Limits) from its OpenAPI schema (schemathesis, in-process through WSGI): never a
-5xx, every 4xx a JSON error naming the problem, and nothing written by a refused request."""
+5xx, every response carries a request id, every 4xx is the documented error envelope naming the problem, and
+nothing is written by a refused request."""
 
 import pytest
 import schemathesis
@@ -43,9 +44,13 @@ def admin_key(db):
 
 def _names_the_problem(response) -> None:
     assert response.status_code < 500, response.text[:500]
+    request_id = response.headers["request-id"][0]  # schemathesis keeps every header as a list
+    assert request_id.startswith("req_")
     if 400 <= response.status_code < 500:
         assert response.headers["content-type"][0].startswith("application/json"), response.text[:200]
-        error = response.json()["error"]
+        body = response.json()
+        assert body["type"] == "error" and body["request_id"] == request_id, body
+        error = body["error"]
         assert error["type"] and len(error["message"]) > 5, error
 
 

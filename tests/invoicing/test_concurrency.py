@@ -18,21 +18,8 @@ from .helpers import at, event
 NOV = dt.date(2026, 11, 1)
 
 
-def _seeded_prices():
-    """A transactional test run earlier flushes the price table the migrations seed: put it back."""
-    import importlib
-
-    from django.apps import apps
-
-    from apps.usage.models import AIModel
-
-    if not AIModel.objects.exists():
-        importlib.import_module("apps.usage.migrations.0002_seed_price_table").seed(apps, None)
-
-
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_runs_issue_one_invoice():
-    _seeded_prices()
     org = OrganizationFactory(plan_kind=PlanKind.ENTERPRISE_USAGE)
     members = [member(org, since=at("UTC", 2026, 10, 1)) for _ in range(20)]
     UsageEvent.objects.bulk_create([event(m, occurred_at=at("UTC", 2026, 11, 7), period_start=NOV,

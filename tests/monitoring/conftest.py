@@ -31,16 +31,3 @@ def team(frozen):
     return org, people
 
 
-@pytest.fixture
-def prices(transactional_db):
-    """The seeded price table, again: the flush after each transactional test empties it."""
-    import importlib
-
-    from django.apps import apps
-
-    from apps.usage.models import AIModel
-    from apps.usage.pricing import price_table
-
-    if not AIModel.objects.exists():
-        importlib.import_module("apps.usage.migrations.0002_seed_price_table").seed(apps, None)
-    price_table.invalidate()

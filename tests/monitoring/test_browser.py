@@ -52,7 +52,7 @@ def _assert_charts_drawn(page, expected: int):
     assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e]
 
 
-def test_owner_opens_the_dashboard_and_sees_the_charts_drawn(prices, page):
+def test_owner_opens_the_dashboard_and_sees_the_charts_drawn(page):
     org = _seed()
     login(page, "owner@chartco.test")
     csp_violations = []
@@ -67,7 +67,7 @@ def test_owner_opens_the_dashboard_and_sees_the_charts_drawn(prices, page):
     assert csp_violations == []
 
 
-def test_member_opens_their_own_usage_page_with_its_chart(prices, page):
+def test_member_opens_their_own_usage_page_with_its_chart(page):
     org = _seed()
     login(page, "dev@chartco.test")
     page.goto(f"/orgs/{org.slug}/usage/me/")

@@ -157,7 +157,7 @@ def test_sweep_catches_up_a_lost_followup(team, outbox, django_capture_on_commit
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_checks_send_each_notice_once(prices, frozen, outbox):
+def test_concurrent_checks_send_each_notice_once(frozen, outbox):
     org = OrganizationFactory(plan_kind=PlanKind.ENTERPRISE_USAGE, slug="race", name="Race")
     dev = member(org, email="dev@race.test")
     member(org, email="admin@race.test", role=Role.ADMIN)

@@ -38,7 +38,7 @@ def _events_by_key():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_rollups_equal_the_raw_events_after_a_concurrent_load(prices, frozen):
+def test_rollups_equal_the_raw_events_after_a_concurrent_load(frozen):
     org = OrganizationFactory(plan_kind=PlanKind.TEAM, slug="busy", name="Busy")
     emails = [f"dev{n}@busy.test" for n in range(5)]
     for email in emails:
