@@ -21,16 +21,16 @@ each page's p95 as a ratio to it. Target: every page p95 < 200 ms. The database 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432").rstrip("/")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the project root
+
+from bench.harness import PG_URL, admin_sql, close_and_drop, print_figures, run_child  # noqa: E402
+
 DB_NAME = os.environ.get("BENCH_DASHBOARD_DB", "bp_monitor_bench")
 REQUESTS = int(os.environ.get("BENCH_DASHBOARD_REQUESTS", "30"))
 MEMBERS = 10_000
@@ -41,18 +41,7 @@ TARGET_MS = 200
 
 def run() -> dict:
     """Run the benchmark in a child process (it needs Django set up on its own database); return its figures."""
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--json"], cwd=ROOT,
-                          capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"dashboard_bench failed: {proc.stderr.strip()[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def _admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
-        conn.execute(sql)
+    return run_child(__file__, "dashboard_bench")
 
 
 def _seeded() -> bool:
@@ -176,11 +165,10 @@ def _bench() -> dict:
     os.environ["AXES_ENABLED"] = "false"
     os.environ["CONN_MAX_AGE"] = "600"
     os.environ["DJANGO_SETTINGS_MODULE"] = "billing_portal.settings"
-    sys.path.insert(0, str(ROOT))
     reuse = os.environ.get("BENCH_REUSE_DB") == "1" and _seeded()
     if not reuse:
-        _admin(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        _admin(f'CREATE DATABASE "{DB_NAME}"')
+        admin_sql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        admin_sql(f'CREATE DATABASE "{DB_NAME}"')
     try:
         import django
 
@@ -268,24 +256,11 @@ def _bench() -> dict:
         })
         return results
     finally:
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:  # noqa: BLE001 - Django may not have been set up
-            pass
-        if os.environ.get("BENCH_KEEP_DB") != "1":
-            _admin(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        close_and_drop(DB_NAME)
 
 
 def main() -> int:
-    figures = _bench()
-    if "--json" in sys.argv:
-        print(json.dumps(figures))
-    else:
-        for key, value in figures.items():
-            print(f"{key:28} {value}")
-    return 0
+    return print_figures(_bench())
 
 
 if __name__ == "__main__":

@@ -22,15 +22,15 @@ postgres://postgres@127.0.0.1:5432).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432").rstrip("/")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the project root
+
+from bench.harness import PG_URL, admin_sql, close_and_drop, print_figures, run_child  # noqa: E402
+
 DB_NAME = os.environ.get("BENCH_INVOICE_DB", "bp_invoice_bench")
 EVENTS = int(os.environ.get("BENCH_INVOICE_EVENTS", "1500000"))
 MEMBERS = 10_000
@@ -40,20 +40,8 @@ ISSUE_AT = dt.datetime(2026, 12, 1, 0, 20, tzinfo=dt.UTC)
 
 
 def run() -> dict:
-    """Run the benchmark in a child process (it needs a Django set up on its own database) and return its
-    figures."""
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--json"], cwd=ROOT,
-                          capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"invoice_bench failed: {proc.stderr.strip()[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def _admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
-        conn.execute(sql)
+    """Run the benchmark in a child process (it needs Django set up on its own database); return its figures."""
+    return run_child(__file__, "invoice_bench")
 
 
 class _BulkLoad:
@@ -169,9 +157,8 @@ def _bench() -> dict:
     os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
     os.environ["DEBUG"] = "false"
     os.environ["DJANGO_SETTINGS_MODULE"] = "billing_portal.settings"
-    sys.path.insert(0, str(ROOT))
-    _admin(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-    _admin(f'CREATE DATABASE "{DB_NAME}"')
+    admin_sql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+    admin_sql(f'CREATE DATABASE "{DB_NAME}"')
     try:
         import django
 
@@ -251,24 +238,11 @@ def _bench() -> dict:
             "target_seconds": 30,
         }
     finally:
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:  # noqa: BLE001 - Django may not have been set up
-            pass
-        if os.environ.get("BENCH_KEEP_DB") != "1":
-            _admin(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        close_and_drop(DB_NAME)
 
 
 def main() -> int:
-    figures = _bench()
-    if "--json" in sys.argv:
-        print(json.dumps(figures))
-    else:
-        for key, value in figures.items():
-            print(f"{key:28} {value}")
-    return 0
+    return print_figures(_bench())
 
 
 if __name__ == "__main__":

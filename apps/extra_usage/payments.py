@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -26,11 +27,12 @@ class PaymentResult:
     error: str = ""
 
 
-class PaymentProvider:
+class PaymentProvider(ABC):
     """Charge `amount` (dollars, two decimals) to the organization's payment method on file."""
 
+    @abstractmethod
     def charge(self, *, organization, amount: Decimal, description: str, idempotency_key: str) -> PaymentResult:
-        raise NotImplementedError
+        """Charge once per idempotency key: a repeated key returns the first result and charges nothing."""
 
 
 class RecordingProvider(PaymentProvider):

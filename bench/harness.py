@@ -1,0 +1,54 @@
+"""Plumbing shared by the benchmarks that seed a database of their own and run in a child process
+(bench/invoice_bench.py, bench/dashboard_bench.py): the server, the child-process runner, the admin
+connection, dropping the database at the end, and printing the figures."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432").rstrip("/")
+
+
+def run_child(script: str, name: str) -> dict:
+    """Run a benchmark script in a child process (it sets Django up on its own database) and return the figures
+    it prints as JSON on its last line."""
+    proc = subprocess.run([sys.executable, str(Path(script).resolve()), "--json"], cwd=ROOT,
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{name} failed: {proc.stderr.strip()[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def admin_sql(sql: str) -> None:
+    """Run one statement on the server's maintenance database (CREATE / DROP DATABASE)."""
+    import psycopg
+
+    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def close_and_drop(db_name: str) -> None:
+    """Close Django's connections and drop the benchmark database, unless BENCH_KEEP_DB=1 keeps it."""
+    try:
+        from django.db import connections
+
+        connections.close_all()
+    except Exception:  # noqa: BLE001 - Django may not have been set up
+        pass
+    if os.environ.get("BENCH_KEEP_DB") != "1":
+        admin_sql(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+
+
+def print_figures(figures: dict) -> int:
+    """`--json`: one line of JSON (what run_child reads); otherwise one figure a line."""
+    if "--json" in sys.argv:
+        print(json.dumps(figures))
+    else:
+        for key, value in figures.items():
+            print(f"{key:28} {value}")
+    return 0
