@@ -298,6 +298,13 @@ class TierRow:
 TOP_PER_TIER = 5
 
 
+def _decimal(value) -> Decimal:
+    """A raw-SQL sum as a Decimal: PostgreSQL returns one; the demo's SQLite returns a float, read via str()."""
+    if value is None:
+        return ZERO
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
 def tier_dashboard(*, organization: Organization, now: dt.datetime) -> tuple[Clock, list[TierRow]]:
     """Spend and members per seat tier (members without a seat in their own row), with average and top
     spenders per tier. Two queries."""
@@ -319,7 +326,8 @@ def tier_dashboard(*, organization: Organization, now: dt.datetime) -> tuple[Clo
             f"), ranked AS ("
             f"  SELECT tier_id, id, user_id, spend, ROW_NUMBER() OVER ("
             # Ranked on a float copy (cheap to sort); the exact amounts are what the page shows.
-            f"    PARTITION BY tier_id ORDER BY spend::float8 DESC, id) AS rank FROM base WHERE spend > 0"
+            f"    PARTITION BY tier_id ORDER BY CAST(spend AS DOUBLE PRECISION) DESC, id) AS rank "
+            f"  FROM base WHERE spend > 0"
             f") "
             f"SELECT 0 AS kind, tier_id, COUNT(*), SUM(spend), SUM(included), NULL, NULL, 0 FROM base "
             f"GROUP BY tier_id "
@@ -331,8 +339,9 @@ def tier_dashboard(*, organization: Organization, now: dt.datetime) -> tuple[Clo
             [clock.period.start, organization.pk],
         )
         result = cursor.fetchall()
-    totals = [(tier_id, count, spend, included) for kind, tier_id, count, spend, included, *_ in result if kind == 0]
-    top_rows = [(tier_id, mid, email, name, spend)
+    totals = [(tier_id, count, _decimal(spend), _decimal(included))
+              for kind, tier_id, count, spend, included, *_ in result if kind == 0]
+    top_rows = [(tier_id, mid, email, name, _decimal(spend))
                 for kind, tier_id, mid, spend, _, email, name, _ in result if kind == 1]
     tiers = {t.pk: t for t in SeatTier.objects.filter(organization=organization)}
     rows = {tier_id: TierRow(tiers.get(tier_id), count, spend, included) for tier_id, count, spend, included in totals}

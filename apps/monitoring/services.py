@@ -65,8 +65,10 @@ def org_daily_refresh(*, organization: Organization, period_start: dt.date) -> i
     sums = ["cost", "included_cost", "input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens",
             "event_count"]
     with connection.cursor() as cursor:
-        # Serialize rebuilds of one organization so two of them cannot interleave their upserts.
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ORG_DAILY_LOCK, organization.pk])
+        # Serialize rebuilds of one organization so two of them cannot interleave their upserts (SQLite, the
+        # demo's database, already runs one writer at a time).
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ORG_DAILY_LOCK, organization.pk])
         cursor.execute(
             f"INSERT INTO {target} (organization_id, period_start, day, model_id, product, {', '.join(sums)}) "
             f"SELECT organization_id, period_start, day, model_id, product, "
