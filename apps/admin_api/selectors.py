@@ -19,6 +19,7 @@ from apps.common.periods import period_containing
 from apps.extra_usage.models import ExtraUsageRequest
 from apps.extra_usage.selectors import extra_usage_settings
 from apps.organizations.models import Membership, Organization, PlanKind
+from apps.organizations.services import api_key_digest
 from apps.seats.models import SeatAssignment, SeatTier
 from apps.usage.models import CapScope, SpendCap
 from apps.usage.selectors import (
@@ -31,7 +32,6 @@ from apps.usage.selectors import (
 )
 
 from .models import AdminApiKey
-from .services import admin_api_key_digest
 
 # The preview list groups rows by level, least specific first.
 SCOPE_RANK = {CapScope.ORGANIZATION: 0, CapScope.SEAT_TIER: 1, CapScope.MEMBER: 4}
@@ -41,7 +41,7 @@ def admin_api_key_authenticate(*, raw_key: str) -> AdminApiKey | None:
     """The active key matching a raw key, with its organization, or None (unknown or revoked)."""
     if not raw_key or len(raw_key) > 200:
         return None
-    key = AdminApiKey.objects.select_related("organization").filter(digest=admin_api_key_digest(raw_key)).first()
+    key = AdminApiKey.objects.select_related("organization").filter(digest=api_key_digest(raw_key)).first()
     if key is None or key.revoked_at is not None:
         return None
     return key

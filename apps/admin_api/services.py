@@ -9,14 +9,13 @@ labelled `apikey:<public id>`.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from apps.organizations.models import Organization
-from apps.organizations.services import audit_record
+from apps.organizations.services import api_key_digest, audit_record
 from apps.usage.models import CapScope, SpendCap
 from apps.usage.services import cap_set
 
@@ -25,11 +24,6 @@ from .models import AdminApiKey, AdminScope
 # Shaped like the published Admin API's keys so scripts that sniff the prefix keep working.
 ADMIN_KEY_PREFIX = "sk-ant-admin01-"
 ADMIN_KEY_MAX_NAME = 100
-
-
-def admin_api_key_digest(raw_key: str) -> str:
-    # 256 bits of randomness: a fast unsalted digest is enough and keeps authentication one indexed lookup.
-    return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
 def actor_label_for(key: AdminApiKey) -> str:
@@ -64,7 +58,7 @@ def admin_api_key_create(*, organization: Organization, name: str, scopes, actor
     raw = ADMIN_KEY_PREFIX + secrets.token_urlsafe(32)
     key = AdminApiKey.objects.create(
         organization=organization, name=name, scopes=scopes, prefix=raw[: len(ADMIN_KEY_PREFIX) + 6],
-        digest=admin_api_key_digest(raw), created_by=actor if getattr(actor, "pk", None) else None,
+        digest=api_key_digest(raw), created_by=actor if getattr(actor, "pk", None) else None,
         created_at=now,
     )
     audit_record(organization=organization, actor=actor, action="admin_api_key.create", target=key.public_id,

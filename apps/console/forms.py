@@ -1,9 +1,8 @@
 import re
-from decimal import Decimal
 
 from django import forms
 
-from apps.common.money import MAX_CAP_AMOUNT, parse_amount
+from apps.common.money import CENT, MAX_CAP_AMOUNT, parse_amount
 from apps.organizations.models import Role
 
 # Plain decimal notation only (no exponent, no NaN/Infinity); the sign is allowed so "-5" gets a clear message.
@@ -39,7 +38,7 @@ class CapForm(forms.Form):
         elif amount > MAX_CAP_AMOUNT:
             self.add_error("amount", f"The limit cannot exceed ${MAX_CAP_AMOUNT:,.2f} a month.")
         else:
-            data["amount"] = amount.quantize(Decimal("0.01"))
+            data["amount"] = amount.quantize(CENT)  # exact: at most two places were accepted
         return data
 
 

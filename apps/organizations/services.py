@@ -43,7 +43,8 @@ def audit_record(
 
 
 def api_key_digest(raw_key: str) -> str:
-    # Keys carry 240 bits of randomness, so a fast unsalted digest is enough and keeps the hot path cheap.
+    """The stored form of a machine or Admin API key. Keys carry at least 240 bits of randomness, so a fast
+    unsalted digest is enough and keeps authentication one indexed lookup."""
     return hashlib.sha256(raw_key.encode()).hexdigest()
 
 

@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.common.money import CENT, MAX_CAP_AMOUNT, ZERO
+from apps.common.money import CENT, INVOICE_ROUNDING, MAX_CAP_AMOUNT, ZERO
 from apps.organizations.models import Membership, Organization, PlanKind
 from apps.organizations.services import audit_record
 from apps.seats.models import SeatTier
@@ -54,8 +54,9 @@ def _cap_target_label(cap: SpendCap) -> str:
 
 
 def _money_json(amount: Decimal | None) -> str | None:
-    # Always two places, whether the amount came from the form ("10") or the database ("10.00").
-    return None if amount is None else str(amount.quantize(CENT))
+    # Always two places, whether the amount came from the form ("10") or the database ("10.00"). Caps are whole
+    # cents (cap_amount_validate), so this widens and never rounds.
+    return None if amount is None else str(amount.quantize(CENT, rounding=INVOICE_ROUNDING))
 
 
 @transaction.atomic

@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from apps.admin_api.models import AdminApiKey
 from apps.admin_api.selectors import admin_api_key_authenticate
-from apps.admin_api.services import admin_api_key_create, admin_api_key_digest
+from apps.admin_api.services import admin_api_key_create
 from apps.organizations.models import AuditEntry, PlanKind, Role
+from apps.organizations.services import api_key_digest
 from tests.factories import OrganizationFactory, UserFactory, member
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +42,7 @@ def test_primary_owner_creates_a_key_shown_once_and_stored_hashed(org):
     html = response.content.decode()
     raw = re.search(r'value="(sk-ant-admin01-[^"]+)"', html).group(1)
     key = AdminApiKey.objects.get(organization=org)
-    assert key.digest == admin_api_key_digest(raw) and raw not in (key.prefix, key.digest)
+    assert key.digest == api_key_digest(raw) and raw not in (key.prefix, key.digest)
     assert key.scopes == ["read:spend_limits", "write:spend_limits"] and key.created_by == owner.user
     assert admin_api_key_authenticate(raw_key=raw) == key
     assert AuditEntry.objects.filter(organization=org, action="admin_api_key.create", target=key.public_id).exists()

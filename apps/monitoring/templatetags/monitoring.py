@@ -1,4 +1,4 @@
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 
@@ -15,10 +15,10 @@ def usd(amount):
 
 @register.filter
 def pct(ratio):
-    """A 0–1 ratio as a whole percentage ("37%"); an em dash when there is none."""
+    """A 0–1 ratio as a whole percentage, rounded half up ("37%"); an em dash when there is none."""
     if ratio is None:
         return "—"
-    return f"{(Decimal(ratio) * 100).quantize(Decimal('1')):,}%"
+    return f"{(Decimal(str(ratio)) * 100).quantize(Decimal('1'), rounding=ROUND_HALF_UP):,}%"
 
 
 @register.filter
