@@ -63,20 +63,24 @@ STALE_CHARGE_AFTER = dt.timedelta(minutes=5)
 
 # --- Ledger draw (called by the gateway inside the event's transaction) -------------------------------------
 
-def prepaid_draw(*, event: UsageEvent, amount: Decimal, now: dt.datetime) -> None:
-    """Draw an event's extra usage from the Team organization's prepaid balance: one ledger row (unique per
-    event) and the balance counter, in the event's transaction. The balance may go below zero by the requests
-    already admitted; admission refuses the next one."""
-    PrepaidLedgerEntry.objects.create(
-        organization_id=event.organization_id,
-        kind=LedgerKind.USAGE,
-        amount=-amount,
-        event=event,
-        period_start=event.period_start,
-        created_at=now,
-    )
-    ExtraUsageSettings.objects.filter(organization_id=event.organization_id).update(
-        prepaid_balance=F("prepaid_balance") - amount
+def prepaid_draw(*, events: list[UsageEvent], now: dt.datetime) -> None:
+    """Draw the stored events' extra usage (cost − included_cost) from a Team organization's prepaid balance:
+    one ledger row per event (unique per event) and the balance counter, in the events' transaction, in two
+    statements whatever the batch size. The balance may go below zero by the requests already admitted;
+    admission refuses the next one."""
+    rows = [
+        PrepaidLedgerEntry(organization_id=event.organization_id, kind=LedgerKind.USAGE,
+                           amount=-(event.cost - event.included_cost), event=event,
+                           period_start=event.period_start, created_at=now)
+        for event in events
+        if event.cost > event.included_cost
+    ]
+    if not rows:
+        return
+    PrepaidLedgerEntry.objects.bulk_create(rows)
+    drawn = sum((-row.amount for row in rows), ZERO)
+    ExtraUsageSettings.objects.filter(organization_id=rows[0].organization_id).update(
+        prepaid_balance=F("prepaid_balance") - drawn
     )
 
 

@@ -258,9 +258,7 @@ def _store(*, organization: Organization, pending: list[_Pending], seats: dict, 
         now=now,
     )
     if organization.plan_kind == PlanKind.TEAM:
-        for event in new_events:
-            if event.cost > event.included_cost:
-                prepaid_draw(event=event, amount=event.cost - event.included_cost, now=now)
+        prepaid_draw(events=new_events, now=now)
     member_ids = sorted({e.membership_id for e in new_events})
     transaction.on_commit(lambda: _enqueue_followups(organization.pk, member_ids))
 
