@@ -258,6 +258,11 @@ def _charge_settle(*, charge_id: int, result: PaymentResult, now: dt.datetime) -
     """Record the provider's answer once. Success: the ledger row and the balance, together. Failure: the
     charge is marked failed and nothing else moves; a failed auto-reload also switches auto-reload off (so a
     declined card is not retried every minute) until an owner turns it back on."""
+    organization_id = PrepaidCharge.objects.filter(pk=charge_id).values_list("organization_id", flat=True).get()
+    # Lock the settings row before the charge, in the order _reload_claim takes them (settings, then a charge
+    # row): the other order deadlocks a settling reload against a worker claiming the same crossing.
+    list(ExtraUsageSettings.objects.select_for_update().filter(organization_id=organization_id)
+         .values_list("pk", flat=True))
     charge = (PrepaidCharge.objects.select_for_update(of=("self",)).select_related("organization", "created_by")
               .get(pk=charge_id))
     if charge.status != ChargeStatus.PENDING:

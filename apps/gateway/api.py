@@ -30,7 +30,7 @@ from apps.usage.pricing import Tokens, UnknownModel, price_lookup
 
 from .ratelimit import rate_limit_hit
 from .schemas import AdmissionIn, AdmissionOut, BatchIn, BatchOut, ErrorOut, UsageIn, UsageOut
-from .selectors import admission_for_email
+from .selectors import admission_for_key
 from .services import UsageInput, usage_record_batch
 
 logger = logging.getLogger(__name__)
@@ -41,14 +41,36 @@ class RateLimited(Exception):
         self.decision = decision
 
 
+class CheckedInAdmission:
+    """The bearer token of an admission request, checked by the admission statement itself (one round trip
+    for key, member and decision: see admission_for_key)."""
+
+    def __init__(self, token: str):
+        self.token = token
+
+
 class ApiKeyBearer(HttpBearer):
+    """`Authorization: Bearer <machine API key>`, then the key's rate limit. With `in_view=True` (admission
+    only) the look-up is left to the view's own statement; a malformed body is then reported (400) before an
+    unknown key (401)."""
+
+    def __init__(self, *, in_view: bool = False):
+        super().__init__()
+        self.in_view = in_view
+
     def authenticate(self, request, token):
+        if self.in_view:
+            return CheckedInAdmission(token) if token else None
         key = api_key_authenticate(raw_key=token)
         if key is not None:
-            decision = rate_limit_hit(key_id=key.public_id)
-            if not decision.allowed:
-                raise RateLimited(decision)
+            rate_limit_check(key)
         return key
+
+
+def rate_limit_check(key) -> None:
+    decision = rate_limit_hit(key_id=key.public_id)
+    if not decision.allowed:
+        raise RateLimited(decision)
 
 
 class UnsupportedContentType(Exception):
@@ -90,8 +112,24 @@ def _validation_message(errors: list[dict]) -> tuple[str, str]:
     return field, f"{field}: {first.get('msg', 'is invalid')}"
 
 
+def _deferred_key_refusal(request) -> JsonResponse | None:
+    """Admission checks its key in its own statement (see ApiKeyBearer). When its body is refused before that,
+    check the key here, so that a bad key is still answered 401 first and a good key's request still counts
+    toward its rate limit, as on every other endpoint."""
+    credential = getattr(request, "auth", None)
+    if not isinstance(credential, CheckedInAdmission):
+        return None
+    key = api_key_authenticate(raw_key=credential.token)
+    if key is None:
+        return on_auth_error(request, None)
+    decision = rate_limit_hit(key_id=key.public_id)
+    return None if decision.allowed else on_rate_limited(request, RateLimited(decision))
+
+
 @api.exception_handler(NinjaValidationError)
 def on_validation_error(request, exc):
+    if refusal := _deferred_key_refusal(request):
+        return refusal
     errors = exc.errors or [{"loc": ("body",), "msg": "invalid request"}]
     field, message = _validation_message(errors)
     return error(400, "invalid_request", message, field)
@@ -104,6 +142,8 @@ def on_auth_error(request, exc):
 
 @api.exception_handler(HttpError)
 def on_http_error(request, exc):
+    if refusal := _deferred_key_refusal(request):
+        return refusal
     # django-ninja turns any body-parsing failure into a 400; say which one it was, naming the culprit.
     if isinstance(exc.__cause__, UnsupportedContentType):
         return error(415, "invalid_request", "Content-Type: send the body as JSON with Content-Type: "
@@ -158,28 +198,32 @@ def on_rate_limited(request, exc):
 
 @api.exception_handler(RequestDataTooBig)
 def on_too_big(request, exc):
+    if refusal := _deferred_key_refusal(request):
+        return refusal
     return error(413, "request_too_large", "The request body is too large.", "body")
 
 
-@api.post("/admission", response={200: AdmissionOut, 400: ErrorOut, 401: ErrorOut}, summary="May this member spend?")
+@api.post("/admission", response={200: AdmissionOut, 400: ErrorOut, 401: ErrorOut}, summary="May this member spend?",
+          auth=ApiKeyBearer(in_view=True))
 def admission(request, payload: AdmissionIn):
     """Decide, before a model request, whether the member may spend now."""
-    organization = request.auth.organization
     now = timezone.now()
+    email = payload.member.strip().lower()
+    # One statement for the key, member, seat, counters, caps and extra-usage switches (the hot path: see
+    # make bench).
+    keyed = admission_for_key(raw_key=request.auth.token, email=email, product=payload.product, now=now)
+    if keyed is None:
+        raise AuthenticationError()
+    rate_limit_check(keyed.key)
     try:
         price_lookup(model_name=payload.model, at=now)
-    except Exception as exc:
-        if isinstance(exc, UnknownModel):
-            return Status(400, {"error": {"type": "invalid_request", "field": "model",
-                                   "message": f"model: unknown model {payload.model!r}"}})
-        raise
-    email = payload.member.strip().lower()
-    # One query for the member, seat, counters, caps and extra-usage switches (the hot path: see make bench).
-    decision = admission_for_email(organization=organization, email=email, product=payload.product, now=now)
+    except UnknownModel:
+        return error(400, "invalid_request", f"model: unknown model {payload.model!r}", "model")
+    decision = keyed.admission
     if decision is None:
-        return Status(400, {"error": {"type": "invalid_request", "field": "member",
-                               "message": "member: is not a member of this organization"}})
-    return Status(200, {
+        return error(400, "invalid_request", "member: is not a member of this organization", "member")
+    # A plain JsonResponse: the body is AdmissionOut's fields exactly, without a second validation pass.
+    return JsonResponse({
         "allowed": decision.allowed,
         "reason": decision.reason,
         "funding": decision.funding,

@@ -14,10 +14,14 @@ organization's extra-usage switches and prepaid balance, and the spend caps at e
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
+
+from django.db import connection
 
 from apps.common.money import ZERO
 from apps.common.periods import Period, period_containing
+from apps.common.sql import JoinedRow, prepared_fetchone
 from apps.extra_usage.models import ExtraUsageSettings
 from apps.extra_usage.selectors import (
     extra_usage_settings,
@@ -25,7 +29,10 @@ from apps.extra_usage.selectors import (
     members_with_extra_usage,
     reload_possible,
 )
-from apps.organizations.models import Membership, Organization, PlanKind
+from apps.monitoring.models import DEFAULT_THRESHOLDS
+from apps.organizations.models import ApiKey, Membership, Organization, PlanKind
+from apps.organizations.selectors import api_key_authenticate
+from apps.organizations.services import API_KEY_MAX_LENGTH, api_key_digest, api_key_mark_used_if_stale
 from apps.seats.models import SeatAssignment, SeatTier
 from apps.usage.selectors import (
     Counters,
@@ -75,6 +82,8 @@ class OrgContext:
     extra_enabled_members: set[int] = field(default_factory=set)
     cannot_request: set[int] = field(default_factory=set)
     reload_possible: bool = False
+    # The organization's notice thresholds (percentages), when already loaded.
+    notice_thresholds: list[int] | None = None
 
 
 def member_seats(*, organization: Organization, emails: list[str]) -> dict[str, tuple[Membership, SeatTier | None]]:
@@ -181,92 +190,85 @@ def admission_check(*, organization: Organization, membership: Membership, tier:
     )
 
 
-# --- The hot path: admission for one member in one query ----------------------------------------------------
-# The same decision as member_seats + admission_check (admission_decide is shared), with everything it reads
-# loaded by a single SQL statement: the active membership by email, its open seat and tier, the member's
-# counters, the member / tier / organization caps, the organization's counter slots (summed only when an
-# organization cap is set), the extra-usage settings and the member's extra-usage switch. Measured by
-# `make bench` (docs/scaling.md): one round trip instead of six.
+# --- The hot path: key, member and everything admission reads, in one statement ------------------------------
+# The same reads as api_key_authenticate + member_seats + org_context_load (+ the member's counters), loaded by
+# a single prepared SQL statement: the active API key by digest and its organization (or the organization by
+# id), the billing period containing `at` (the organization's local month, computed by PostgreSQL from its
+# billing time zone), the active membership by email, its open seat and tier, the member's counters, the
+# member / tier / organization caps, the organization's counter slots (summed only when an organization cap is
+# set), the extra-usage settings and the member's extra-usage switch. Measured by `make bench`
+# (docs/scaling.md): one round trip and no ORM query building, instead of six to eight queries.
 
-_ADMISSION_JOINS = """
-FROM organizations_membership m
-JOIN accounts_user u ON u.id = m.user_id
+_MEMBER_CONTEXT_JOINS = """
+CROSS JOIN LATERAL (
+    SELECT date_trunc('month', %(at)s::timestamptz AT TIME ZONE o.billing_timezone)::date AS period
+) p
+LEFT JOIN organizations_membership m ON m.organization_id = o.id AND m.removed_at IS NULL
+    AND m.user_id = (SELECT u.id FROM accounts_user u WHERE u.email = %(email)s)
 LEFT JOIN seats_seatassignment sa ON sa.membership_id = m.id AND sa.ended_at IS NULL
 LEFT JOIN seats_seattier t ON t.id = sa.tier_id
-LEFT JOIN usage_memberperiodusage mpu ON mpu.membership_id = m.id AND mpu.period_start = %(period)s
+LEFT JOIN usage_memberperiodusage mpu ON mpu.membership_id = m.id AND mpu.period_start = p.period
 LEFT JOIN usage_spendcap mc ON mc.membership_id = m.id AND mc.scope = 'member'
 LEFT JOIN usage_spendcap tc ON tc.tier_id = sa.tier_id AND tc.scope = 'seat_tier'
-LEFT JOIN usage_spendcap oc ON oc.organization_id = m.organization_id AND oc.scope = 'organization'
+LEFT JOIN usage_spendcap oc ON oc.organization_id = o.id AND oc.scope = 'organization'
 LEFT JOIN LATERAL (
     SELECT sum(s.spend) AS spend, sum(s.included_spend) AS included FROM usage_orgusageslot s
-    WHERE s.organization_id = m.organization_id AND s.period_start = %(period)s AND oc.amount IS NOT NULL
+    WHERE s.organization_id = o.id AND s.period_start = p.period AND oc.amount IS NOT NULL
 ) os ON true
-LEFT JOIN extra_usage_extrausagesettings eus ON eus.organization_id = m.organization_id
+LEFT JOIN extra_usage_extrausagesettings eus ON eus.organization_id = o.id
 LEFT JOIN extra_usage_memberextrausage meu ON meu.membership_id = m.id
-WHERE m.organization_id = %(organization)s AND u.email = %(email)s AND m.removed_at IS NULL
-LIMIT 1
+LEFT JOIN monitoring_notificationsettings ns ON ns.organization_id = o.id
 """
-_admission_sql_cache: dict = {}
+_statements: dict = {}
 
 
-def _admission_sql():
-    """The statement and, per joined model, the slice of the row holding its columns (built once, from the
-    models' own field lists, so a column added by a migration is picked up)."""
-    if not _admission_sql_cache:
+def _member_context_sql(by: str) -> tuple[str, JoinedRow]:
+    """The statement and its row layout: `by="key"` finds the organization from an API key digest,
+    `by="organization"` from its id."""
+    if by not in _statements:
         from apps.usage.models import SpendCap
 
-        parts, slices, start = [], {}, 0
-        for alias, model in (("m", Membership), ("t", SeatTier), ("mc", SpendCap), ("tc", SpendCap),
-                             ("oc", SpendCap), ("eus", ExtraUsageSettings)):
-            names = [f.attname for f in model._meta.concrete_fields]
-            parts += [f'{alias}."{f.column}"' for f in model._meta.concrete_fields]
-            slices[alias] = (model, names, slice(start, start + len(names)))
-            start += len(names)
-        parts += ["mpu.spend", "mpu.included_spend", "meu.enabled", "os.spend", "os.included"]
-        _admission_sql_cache.update(sql="SELECT " + ", ".join(parts) + _ADMISSION_JOINS, slices=slices, tail=start)
-    return _admission_sql_cache
+        models = [("o", Organization), ("m", Membership), ("t", SeatTier), ("mc", SpendCap), ("tc", SpendCap),
+                  ("oc", SpendCap), ("eus", ExtraUsageSettings)]
+        if by == "key":
+            models.insert(0, ("k", ApiKey))
+            head = "FROM organizations_apikey k JOIN organizations_organization o ON o.id = k.organization_id"
+            where = "WHERE k.digest = %(digest)s AND k.revoked_at IS NULL"
+        else:
+            head, where = "FROM organizations_organization o", "WHERE o.id = %(organization)s"
+        layout = JoinedRow(
+            models, extra=["p.period", "mpu.spend", "mpu.included_spend", "meu.enabled", "os.spend", "os.included",
+                   "ns.thresholds"]
+        )
+        _statements[by] = (f"SELECT {layout.select_list} {head} {_MEMBER_CONTEXT_JOINS} {where}", layout)
+    return _statements[by]
 
 
-def admission_for_email(*, organization: Organization, email: str, product: str | None,
-                        now: dt.datetime) -> Admission | None:
-    """Admission for the active member with this (lower-cased) email now, or None if there is none: the same
-    answer as member_seats + admission_check, read in one query (refusals may read a little more, to tell
-    whether the member can request extra usage)."""
-    from django.db import connection
+@dataclass
+class MemberContext:
+    """One member's seat, counters and organization context for the billing period containing a moment."""
 
-    if connection.vendor != "postgresql":  # the demo's SQLite: the plain ORM reads
-        found = member_seats(organization=organization, emails=[email]).get(email)
-        if found is None:
-            return None
-        return admission_check(organization=organization, membership=found[0], tier=found[1], product=product,
-                               now=now)
-    import psycopg
+    membership: Membership
+    tier: SeatTier | None
+    member: Counters
+    context: OrgContext
 
-    period = period_containing(now, organization.billing_timezone)
-    built = _admission_sql()
-    params = {"period": period.start, "organization": organization.pk, "email": email}
-    # A server-side prepared statement on the persistent connection: planning this eleven-table join costs far
-    # more than running it (EXPLAIN ANALYZE: ~0.5 ms to run, several times that to plan), so plan it once.
-    connection.ensure_connection()
-    raw = connection.connection
-    if raw.prepare_threshold is None:
-        # Django turns psycopg's prepared statements off (None); re-enable them for explicit prepare=True only
-        # (Django's own cursors bind client-side and are never prepared). Not for PgBouncer transaction pooling.
-        raw.prepare_threshold = 2**31
-    with psycopg.Cursor(raw) as cursor:
-        cursor.execute(built["sql"], params, prepare=True)
-        row = cursor.fetchone()
-    if row is None:
+
+def _member_context(row: tuple, layout: JoinedRow, organization: Organization,
+                    at: dt.datetime) -> MemberContext | None:
+    """The member's context from a fetched row; None when the organization has no such active member."""
+    membership = layout.load(row, "m")
+    if membership is None:
         return None
-
-    def load(alias):
-        model, names, part = built["slices"][alias]
-        values = row[part]
-        return None if values[0] is None else model.from_db(connection.alias, names, values)
-
-    membership, tier = load("m"), load("t")
-    member_cap, tier_cap, org_cap = load("mc"), load("tc"), load("oc")
-    spend, included_spend, member_extra, org_spend, org_included = row[built["tail"]:]
+    membership.organization = organization
+    period_start, spend, included_spend, member_extra, org_spend, org_included, thresholds = layout.trailing(row)
+    period = period_containing(at, organization.billing_timezone)
+    tier = layout.load(row, "t")
+    if period.start != period_start:  # PostgreSQL's and Python's time zone data disagree: trust Python's
+        context = org_context_load(organization=organization, membership_ids=[membership.pk], now=at, period=period)
+        counters = members_counters(membership_ids=[membership.pk], period_start=period.start)
+        return MemberContext(membership, tier, counters.get(membership.pk, Counters()), context)
+    member_cap, tier_cap, org_cap = layout.load(row, "mc"), layout.load(row, "tc"), layout.load(row, "oc")
     caps = OrgCaps(
         org_cap,
         {tier_cap.tier_id: tier_cap} if tier_cap is not None else {},
@@ -274,19 +276,73 @@ def admission_for_email(*, organization: Organization, email: str, product: str 
     )
     org = (Counters(org_spend or ZERO, org_included or ZERO)
            if org_cap is not None and org_cap.amount is not None else Counters())
-    context = OrgContext(organization=organization, period=period, caps=caps, org=org,
-                         settings=ExtraUsageSettings(organization=organization))
+    settings = None
     if organization.plan_kind != PlanKind.ENTERPRISE_USAGE:
-        settings = load("eus")
-        if settings is None:
-            settings = ExtraUsageSettings(organization=organization)
-        else:
+        settings = layout.load(row, "eus")
+        if settings is not None:
             settings.organization = organization
-        context.settings = settings
+    context = OrgContext(organization=organization, period=period, caps=caps, org=org,
+                         settings=settings or ExtraUsageSettings(organization=organization),
+                         notice_thresholds=_thresholds(thresholds))
+    if settings is not None:
         if settings.enabled and not settings.all_members and member_extra:
             context.extra_enabled_members = {membership.pk}
         if organization.plan_kind == PlanKind.TEAM and settings.prepaid_balance <= 0:
             context.reload_possible = reload_possible(settings=settings, period_start=period.start)
     member = Counters(spend, included_spend) if spend is not None else Counters()
-    return admission_decide(context=context, membership=membership, tier=tier, product=product, member=member,
-                            now=now)
+    return MemberContext(membership, tier, member, context)
+
+
+def _thresholds(raw) -> list[int]:
+    """NotificationSettings.thresholds as read by raw SQL (Django hands jsonb over as text), or the defaults."""
+    values = json.loads(raw) if isinstance(raw, str) else raw
+    return sorted(values) if values else list(DEFAULT_THRESHOLDS)
+
+
+def member_context_load(*, organization: Organization, email: str, at: dt.datetime) -> MemberContext | None:
+    """One active member's (by lower-cased email) seat, counters and organization context for the period
+    containing `at`, in one statement; None when there is no such member. PostgreSQL only (callers fall back to
+    member_seats + org_context_load elsewhere)."""
+    sql, layout = _member_context_sql("organization")
+    row = prepared_fetchone(sql, {"organization": organization.pk, "email": email, "at": at})
+    if row is None:
+        return None
+    return _member_context(row, layout, organization, at)
+
+
+@dataclass(frozen=True)
+class KeyedAdmission:
+    """An authenticated admission request: the API key (with its organization) and the decision, or no
+    decision (None) when the organization has no active member with that email."""
+
+    key: ApiKey
+    admission: Admission | None
+
+
+def admission_for_key(*, raw_key: str, email: str, product: str | None, now: dt.datetime) -> KeyedAdmission | None:
+    """Admission for the active member with this (lower-cased) email, asked with this raw API key; None when the
+    key is unknown or revoked. The same answer as api_key_authenticate + member_seats + admission_check, read
+    in one statement (refusals may read a little more, to tell whether the member can request extra usage)."""
+    if connection.vendor != "postgresql":  # the demo's SQLite: the plain ORM reads
+        key = api_key_authenticate(raw_key=raw_key)
+        if key is None:
+            return None
+        found = member_seats(organization=key.organization, emails=[email]).get(email)
+        if found is None:
+            return KeyedAdmission(key, None)
+        return KeyedAdmission(key, admission_check(organization=key.organization, membership=found[0],
+                                                   tier=found[1], product=product, now=now))
+    if not raw_key or len(raw_key) > API_KEY_MAX_LENGTH:
+        return None
+    sql, layout = _member_context_sql("key")
+    row = prepared_fetchone(sql, {"digest": api_key_digest(raw_key), "email": email, "at": now})
+    if row is None:
+        return None
+    key, organization = layout.load(row, "k"), layout.load(row, "o")
+    key.organization = organization
+    api_key_mark_used_if_stale(key=key, now=now)
+    found = _member_context(row, layout, organization, now)
+    if found is None:
+        return KeyedAdmission(key, None)
+    return KeyedAdmission(key, admission_decide(context=found.context, membership=found.membership,
+                                                tier=found.tier, product=product, member=found.member, now=now))

@@ -25,13 +25,15 @@ from django.db import models as db_models
 from apps.common.money import ZERO, decimal_str
 from apps.common.periods import local_date, period_containing
 from apps.extra_usage.services import prepaid_draw
+from apps.monitoring.selectors import notification_thresholds
+from apps.monitoring.services import spend_thresholds_newly_reached
 from apps.organizations.models import Organization, PlanKind
 from apps.usage.models import Funding, UsageEvent
 from apps.usage.pricing import NoPriceForDate, Tokens, UnknownModel, price_lookup, quote
 from apps.usage.selectors import Counters
 from apps.usage.services import ledger_apply, member_counters_lock
 
-from .selectors import admission_decide, member_seats, org_context_load
+from .selectors import admission_decide, member_context_load, member_seats, org_context_load
 
 logger = logging.getLogger(__name__)
 MAX_PAST = dt.timedelta(days=400)
@@ -126,7 +128,15 @@ def usage_record_batch(*, organization: Organization, items: list[UsageInput], n
                      quote(price, item.tokens), item.member.strip().lower())
         )
 
-    seats = member_seats(organization=organization, emails=sorted({p.email for p in pending}))
+    contexts = None
+    if connection.vendor == "postgresql" and len(pending) == 1:
+        # One event (the common request): its member and organization context in one prepared statement.
+        found = member_context_load(organization=organization, email=pending[0].email, at=pending[0].occurred_at)
+        seats = {pending[0].email: (found.membership, found.tier)} if found is not None else {}
+        if found is not None:
+            contexts = {found.context.period.start: found.context}
+    else:
+        seats = member_seats(organization=organization, emails=sorted({p.email for p in pending}))
     valid = []
     for p in pending:
         if p.email not in seats:
@@ -139,12 +149,16 @@ def usage_record_batch(*, organization: Organization, items: list[UsageInput], n
     if valid:
         for attempt in range(3):
             try:
-                _store(organization=organization, pending=valid, seats=seats, now=now)
+                # A single event is inserted without looking for its key first: the unique constraint catches
+                # a retry, and the second attempt then answers it as a replay or a conflict.
+                _store(organization=organization, pending=valid, seats=seats, now=now,
+                       contexts=dict(contexts) if contexts and attempt == 0 else None,
+                       look_up_keys=attempt > 0 or len(valid) > 1)
                 break
             except IntegrityError:
-                # Another transaction stored one of these keys between our look-up and our insert (only
-                # possible when one key is reused for different members at once): start again, so that
-                # event is answered as a replay or a conflict.
+                # The key was stored before (a retry of a single event), or another transaction stored one of
+                # these keys between our look-up and our insert (only possible when one key is reused for
+                # different members at once): start again, so that event is answered as a replay or a conflict.
                 if attempt == 2:
                     raise
         for p in valid:
@@ -153,7 +167,8 @@ def usage_record_batch(*, organization: Organization, items: list[UsageInput], n
 
 
 @transaction.atomic
-def _store(*, organization: Organization, pending: list[_Pending], seats: dict, now: dt.datetime) -> None:
+def _store(*, organization: Organization, pending: list[_Pending], seats: dict, now: dt.datetime,
+           contexts: dict | None = None, look_up_keys: bool = True) -> None:
     by_period: dict[dt.date, list[_Pending]] = defaultdict(list)
     for p in pending:
         by_period[p.period_start].append(p)
@@ -171,13 +186,16 @@ def _store(*, organization: Organization, pending: list[_Pending], seats: dict, 
         for e in UsageEvent.objects.filter(organization=organization, idempotency_key__in=keys).select_related(
             "organization"
         )
-    }
+    } if look_up_keys else {}
     seen_in_batch: dict[str, _Pending] = {}
     new_events: list[UsageEvent] = []
     new_pending: list[_Pending] = []
     memberships = {m.pk: (m, tier) for m, tier in seats.values()}
-    contexts = {}
+    contexts = contexts or {}
     org_running: dict[dt.date, Decimal] = defaultdict(lambda: ZERO)
+    # Follow-ups (notices, auto-reload) are queued only when this usage may have made one due.
+    notify_members: set[int] = set()
+    notify_organization = False
 
     for p in pending:
         key = p.item.idempotency_key
@@ -190,7 +208,7 @@ def _store(*, organization: Organization, pending: list[_Pending], seats: dict, 
             )
             continue
         membership, tier = memberships[p.membership_id]
-        counters = locked[(p.membership_id, p.period_start)]
+        counters = before = locked[(p.membership_id, p.period_start)]
         cost = p.quote.cost
         included = ZERO
         if organization.plan_kind != PlanKind.ENTERPRISE_USAGE and tier is not None:
@@ -210,6 +228,7 @@ def _store(*, organization: Organization, pending: list[_Pending], seats: dict, 
             )
         context = contexts[p.period_start]
         org_running[p.period_start] += cost - included
+        org_before = context.org
         context.org = Counters(context.org.spend + cost, context.org.included_spend + included)
         decision = admission_decide(
             context=context, membership=membership, tier=tier, product=None, member=counters, now=now,
@@ -217,6 +236,20 @@ def _store(*, organization: Organization, pending: list[_Pending], seats: dict, 
         )
         if organization.plan_kind == PlanKind.TEAM and cost > included:
             context.settings.prepaid_balance -= cost - included
+        if context.notice_thresholds is None:
+            context.notice_thresholds = notification_thresholds(organization=organization)
+        if spend_thresholds_newly_reached(
+            thresholds=context.notice_thresholds, caps=context.caps, membership_id=p.membership_id, tier=tier,
+            seat_based=organization.is_seat_based, before=before, after=counters, org_before=org_before,
+            org_after=context.org,
+        ):
+            notify_members.add(p.membership_id)
+            notify_organization = True
+        settings_now = context.settings
+        if (organization.plan_kind == PlanKind.TEAM and settings_now.auto_reload_enabled
+                and settings_now.reload_threshold is not None
+                and settings_now.prepaid_balance <= settings_now.reload_threshold):
+            notify_organization = True
 
         event = UsageEvent(
             organization=organization,
@@ -259,8 +292,9 @@ def _store(*, organization: Organization, pending: list[_Pending], seats: dict, 
     )
     if organization.plan_kind == PlanKind.TEAM:
         prepaid_draw(events=new_events, now=now)
-    member_ids = sorted({e.membership_id for e in new_events})
-    transaction.on_commit(lambda: _enqueue_followups(organization.pk, member_ids))
+    if notify_organization:
+        member_ids = sorted(notify_members)
+        transaction.on_commit(lambda: _enqueue_followups(organization.pk, member_ids))
 
 
 # Field types whose Python values psycopg stores as they are (no Django conversion needed).

@@ -157,6 +157,25 @@ def _personal_limit(caps, membership_id: int, tier_id: int | None) -> Decimal | 
     return min(amounts) if amounts else None
 
 
+def spend_thresholds_newly_reached(*, thresholds: list[int], caps, membership_id: int, tier, seat_based: bool,
+                                   before, after, org_before, org_after) -> bool:
+    """Whether usage that moved a member's counters from `before` to `after` (and the organization's from
+    `org_before` to `org_after`) reached a notice threshold not reached before, at any scope (module docstring).
+    The recording path queues spend_notifications_check only then; the periodic sweep catches what this misses
+    (a limit lowered below the spend, or concurrent events that each saw the organization total below a
+    threshold)."""
+    limit = _personal_limit(caps, membership_id, tier.pk if tier is not None else None)
+    if len(_reached(thresholds, after.capped, limit)) > len(_reached(thresholds, before.capped, limit)):
+        return True
+    if seat_based and tier is not None and tier.included_usage.amount > 0:
+        allowance = tier.included_usage.amount
+        if len(_reached(thresholds, after.included_spend, allowance)) > len(
+                _reached(thresholds, before.included_spend, allowance)):
+            return True
+    org_cap = caps.organization.amount if caps.organization is not None else None
+    return len(_reached(thresholds, org_after.capped, org_cap)) > len(_reached(thresholds, org_before.capped, org_cap))
+
+
 def spend_crossings(*, organization: Organization, membership_ids: list[int] | None,
                     period_start: dt.date) -> list[Crossing]:
     """Every threshold currently reached, per scope (see the module docstring). A fixed number of queries;

@@ -1,0 +1,75 @@
+"""Hand-written SQL for the machine API's hot path: server-side prepared statements whose rows load back into
+model instances.
+
+The ORM builds each query afresh (about 1 ms of Python per query on this hardware) and Django binds parameters
+client-side, so PostgreSQL re-plans every time. The hot path (admission and usage recording, measured by
+`make bench`, see docs/scaling.md) instead joins what it needs into one statement, prepared once per
+connection; the select list is built from the models' own field lists, so a column added by a migration is
+picked up without editing the SQL.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import Model
+
+
+@dataclass(frozen=True)
+class _Part:
+    model: type[Model]
+    attnames: list[str]
+    span: slice
+
+
+class JoinedRow:
+    """The select list of a join: every concrete column of each (alias, model), then extra expressions.
+
+    `JoinedRow([("k", ApiKey), ("o", Organization)], extra=["p.period"])` gives `select_list` to put after
+    SELECT, then `load(row, "o")` builds the Organization from a fetched row (None when its columns are NULL,
+    i.e. a LEFT JOIN found nothing) and `trailing(row)` returns the extra values in order.
+    """
+
+    def __init__(self, models: list[tuple[str, type[Model]]], extra: list[str] = ()):
+        columns, self._parts, start = [], {}, 0
+        for alias, model in models:
+            fields = model._meta.concrete_fields
+            columns += [f'{alias}."{f.column}"' for f in fields]
+            self._parts[alias] = _Part(model, [f.attname for f in fields], slice(start, start + len(fields)))
+            start += len(fields)
+        self._extra_start = start
+        self.select_list = ", ".join(columns + list(extra))
+
+    def load(self, row: tuple, alias: str) -> Model | None:
+        part = self._parts[alias]
+        values = row[part.span]
+        # The first column is the primary key: NULL only when an outer join matched no row.
+        return None if values[0] is None else part.model.from_db(connection.alias, part.attnames, values)
+
+    def trailing(self, row: tuple) -> tuple:
+        return tuple(row[self._extra_start:])
+
+
+def prepared_fetchone(sql: str, params: dict) -> tuple | None:
+    """Run one statement as a server-side prepared statement on the default connection; its first row.
+
+    Planning a many-table join costs several times more than running it (EXPLAIN ANALYZE), so it is planned
+    once per persistent connection. PostgreSQL only; not for PgBouncer in transaction-pooling mode.
+    """
+    import psycopg
+
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        # Django turns psycopg's automatic preparation off (None); allow explicit prepare=True only, so Django's
+        # own client-side-bound queries are never prepared.
+        raw.prepare_threshold = 2**31
+    started = time.monotonic()
+    with psycopg.Cursor(raw) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        row = cursor.fetchone()
+    if connection.queries_logged:  # DEBUG or a test counting queries: log it as Django logs its own
+        connection.queries_log.append({"sql": f"/* prepared */ {sql}", "time": f"{time.monotonic() - started:.3f}"})
+    return row
