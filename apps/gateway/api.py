@@ -266,7 +266,8 @@ def usage(request, payload: UsageIn):
     if outcome.status == "conflict":
         return Status(409, {"error": {"type": "idempotency_conflict", "field": outcome.field,
                                "message": f"{outcome.field}: {outcome.message}"}})
-    return Status(201 if outcome.status == "created" else 200, outcome.answer())
+    # A plain JsonResponse: the body is UsageOut's fields exactly, without a second validation pass.
+    return JsonResponse(outcome.answer(), status=201 if outcome.status == "created" else 200)
 
 
 _usage_adapter = TypeAdapter(UsageIn)
@@ -283,7 +284,7 @@ def usage_batch(request, payload: BatchIn):
     items, positions = [], []
     for index, raw in enumerate(payload.events):
         if not isinstance(raw, dict):
-            results[index] = {"index": index, "status": 400,
+            results[index] = {"index": index, "status": 400, "result": None,
                               "error": {"type": "invalid_request", "field": f"events[{index}]",
                                         "message": f"events[{index}]: must be an object like POST /usage's body"}}
             continue
@@ -291,7 +292,7 @@ def usage_batch(request, payload: BatchIn):
             parsed = _usage_adapter.validate_python(raw)
         except PydanticValidationError as exc:
             field, message = _validation_message(exc.errors())
-            results[index] = {"index": index, "status": 400,
+            results[index] = {"index": index, "status": 400, "result": None,
                               "error": {"type": "invalid_request", "field": f"events[{index}].{field}",
                                         "message": message}}
             continue
@@ -301,17 +302,19 @@ def usage_batch(request, payload: BatchIn):
     for index, outcome in zip(positions, outcomes, strict=True):
         # Each result's `field` is the full path in the batch (events[i].model), like schema errors above.
         if outcome.status == "invalid":
-            results[index] = {"index": index, "status": 400, "error": {
+            results[index] = {"index": index, "status": 400, "result": None, "error": {
                 "type": "invalid_request", "field": f"events[{index}].{outcome.field}",
                 "message": f"{outcome.field}: {outcome.message}"}}
         elif outcome.status == "conflict":
-            results[index] = {"index": index, "status": 409, "error": {
+            results[index] = {"index": index, "status": 409, "result": None, "error": {
                 "type": "idempotency_conflict", "field": f"events[{index}].{outcome.field}",
                 "message": f"{outcome.field}: {outcome.message}"}}
         else:
             results[index] = {"index": index, "status": 201 if outcome.status == "created" else 200,
-                              "result": outcome.answer()}
-    return Status(200, {"results": results})
+                              "result": outcome.answer(), "error": None}
+    # A plain JsonResponse: BatchOut's shape exactly (both keys on every result), without validating 1,000
+    # results a second time (that was a sixth of a batch's time; see make bench).
+    return JsonResponse({"results": results})
 
 
 def _json_method_not_allowed(view):

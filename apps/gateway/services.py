@@ -20,7 +20,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db import models as db_models
 
 from apps.common.money import ZERO, decimal_str
 from apps.common.periods import local_date, period_containing
@@ -31,7 +30,7 @@ from apps.organizations.models import Organization, PlanKind
 from apps.usage.models import Funding, UsageEvent
 from apps.usage.pricing import NoPriceForDate, Tokens, UnknownModel, price_lookup, quote
 from apps.usage.selectors import Counters
-from apps.usage.services import ledger_apply, member_counters_lock
+from apps.usage.services import ledger_record, member_counters_lock
 
 from .selectors import admission_decide, member_context_load, member_seats, org_context_load
 
@@ -284,8 +283,7 @@ def _store(*, organization: Organization, pending: list[_Pending], seats: dict, 
 
     if not new_events:
         return
-    _events_insert(new_events)
-    ledger_apply(
+    ledger_record(
         events=new_events,
         local_days=[local_date(e.occurred_at, organization.billing_timezone) for e in new_events],
         now=now,
@@ -295,48 +293,6 @@ def _store(*, organization: Organization, pending: list[_Pending], seats: dict, 
     if notify_organization:
         member_ids = sorted(notify_members)
         transaction.on_commit(lambda: _enqueue_followups(organization.pk, member_ids))
-
-
-# Field types whose Python values psycopg stores as they are (no Django conversion needed).
-_PLAIN_FIELDS = (db_models.BigIntegerField, db_models.IntegerField, db_models.SmallIntegerField, db_models.CharField,
-                 db_models.TextField, db_models.DecimalField, db_models.DateField, db_models.BooleanField,
-                 db_models.ForeignKey)
-_insert_plan: dict = {}
-
-
-def _event_insert_plan() -> tuple[str, list[str]] | None:
-    """`INSERT … SELECT FROM unnest(column arrays) RETURNING id` for UsageEvent (the statement Django 5.2's
-    bulk_create builds), or None when a field needs Django's own value conversion."""
-    if "plan" not in _insert_plan:
-        fields = [f for f in UsageEvent._meta.concrete_fields if not f.primary_key]
-        plain = all(isinstance(f, _PLAIN_FIELDS) and not getattr(f, "auto_now", False)
-                    and not getattr(f, "auto_now_add", False) for f in fields)
-        if not plain:
-            _insert_plan["plan"] = None
-        else:
-            qn = connection.ops.quote_name
-            casts = ", ".join(f"%s::{f.cast_db_type(connection) or f.db_type(connection)}[]" for f in fields)
-            sql = (f"INSERT INTO {qn(UsageEvent._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
-                   f"SELECT * FROM unnest({casts}) RETURNING {qn(UsageEvent._meta.pk.column)}")
-            _insert_plan["plan"] = (sql, [f.attname for f in fields])
-    return _insert_plan["plan"]
-
-
-def _events_insert(events: list[UsageEvent]) -> None:
-    """Insert new events in one statement, like bulk_create but handing the values to psycopg as they are
-    (bulk_create's per-value preparation was the largest cost of a 1,000-event batch; see make bench)."""
-    plan = _event_insert_plan() if connection.vendor == "postgresql" else None
-    if plan is None:
-        UsageEvent.objects.bulk_create(events)
-        return
-    sql, attnames = plan
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [[getattr(event, name) for event in events] for name in attnames])
-        ids = [row[0] for row in cursor.fetchall()]
-    for event, pk in zip(events, ids, strict=True):
-        event.pk = pk
-        event._state.adding = False
-        event._state.db = connection.alias
 
 
 def _enqueue_followups(organization_id: int, membership_ids: list[int]) -> None:

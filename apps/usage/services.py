@@ -12,13 +12,14 @@ Ledger rules:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 from collections import defaultdict
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from apps.common.money import CENT, INVOICE_ROUNDING, MAX_CAP_AMOUNT, ZERO
@@ -185,43 +186,19 @@ def _decimal(value) -> Decimal:
 
 
 def _org_slots_add(slots: dict[tuple, list]) -> None:
-    """Add to the organization's counter slots without queueing behind another transaction: take the first
-    slot row nobody holds (FOR UPDATE SKIP LOCKED), and only when every existing slot is held fall back to the
-    random slot (created if missing, up to ORG_COUNTER_SLOTS), which may wait. Each addition still goes to
-    exactly one slot in this transaction, so the slots' sum stays the organization's exact total."""
-    table = _table(OrgUsageSlot)
-    if connection.vendor != "postgresql":  # the demo's SQLite: no row locks to skip
-        _additive_upsert(OrgUsageSlot, keys=["organization_id", "period_start", "slot"],
-                         added=["spend", "included_spend", "event_count"],
-                         rows=[(*key, *values) for key, values in slots.items()])
-        return
-    fallback = []
-    with connection.cursor() as cursor:
-        for (organization_id, period_start, slot), (spend, included, count) in slots.items():
-            cursor.execute(
-                f"WITH free AS (SELECT id FROM {table} WHERE organization_id = %s AND period_start = %s "
-                f"LIMIT 1 FOR UPDATE SKIP LOCKED) "
-                f"UPDATE {table} AS s SET spend = s.spend + %s, included_spend = s.included_spend + %s, "
-                f"event_count = s.event_count + %s FROM free WHERE s.id = free.id RETURNING s.id",
-                [organization_id, period_start, spend, included, count],
-            )
-            if cursor.fetchone() is None:
-                fallback.append((organization_id, period_start, slot, spend, included, count))
+    """Add to the organization's counter slots, one statement per slot key (the portable path; on PostgreSQL
+    ledger_record does this inside its single statement)."""
     _additive_upsert(OrgUsageSlot, keys=["organization_id", "period_start", "slot"],
-                     added=["spend", "included_spend", "event_count"], rows=fallback)
+                     added=["spend", "included_spend", "event_count"],
+                     rows=[(*key, *values) for key, values in slots.items()])
 
 
-def ledger_apply(*, events: list[UsageEvent], local_days: list[dt.date], now: dt.datetime) -> None:
-    """Add stored events to the member counters, the organization's slots and the daily rollups.
-
-    Call in the transaction that inserted the events, after member_counters_lock for their members.
-    `local_days[i]` is event i's day in the organization's billing time zone.
-    """
+def _ledger_sums(events: list[UsageEvent], local_days: list[dt.date]) -> tuple[dict, dict, dict]:
+    """What the events add to each member counter, organization slot and daily rollup."""
     members: dict[tuple, list] = defaultdict(lambda: [ZERO, ZERO, 0, None])
     slots: dict[tuple, list] = defaultdict(lambda: [ZERO, ZERO, 0])
     rollups: dict[tuple, list] = defaultdict(lambda: [ZERO, ZERO, 0, 0, 0, 0, 0, None])
-    slot_count = settings.ORG_COUNTER_SLOTS
-    slot = random.randrange(slot_count)  # one slot per call: a batch touches one org row per period
+    slot = random.randrange(settings.ORG_COUNTER_SLOTS)  # one slot per call: a batch touches one org row per period
     for event, day in zip(events, local_days, strict=True):
         m = members[(event.membership_id, event.period_start)]
         m[0] += event.cost
@@ -242,41 +219,137 @@ def ledger_apply(*, events: list[UsageEvent], local_days: list[dt.date], now: dt
         r[5] += event.cache_read_tokens
         r[6] += 1
         r[7] = (event.organization_id, event.period_start)
+    return members, slots, rollups
 
+
+_ROLLUP_ADDED = ["cost", "included_cost", "input_tokens", "output_tokens", "cache_write_tokens",
+                 "cache_read_tokens", "event_count"]
+
+
+def ledger_apply(*, events: list[UsageEvent], local_days: list[dt.date], now: dt.datetime) -> None:
+    """Add stored events to the member counters, the organization's slots and the daily rollups, one statement
+    per row (the portable path, used by the demo's SQLite; PostgreSQL uses ledger_record).
+
+    Call in the transaction that inserted the events, after member_counters_lock for their members.
+    `local_days[i]` is event i's day in the organization's billing time zone.
+    """
+    members, slots, rollups = _ledger_sums(events, local_days)
     table = _table(MemberPeriodUsage)
-    # All members' counters in one UPDATE … FROM (VALUES …): their rows are already locked by
-    # member_counters_lock in this transaction, so the statement's row order cannot deadlock.
-    values = ", ".join(["(%s::bigint, %s::date, %s::numeric, %s::numeric, %s::bigint, %s::timestamptz)"] * len(members))
-    params = []
-    for (membership_id, period_start), (spend, included, count, extra_at) in members.items():
-        params += [membership_id, period_start, spend, included, count, extra_at]
-    if members and connection.vendor != "postgresql":
-        # The demo's SQLite has no UPDATE … FROM (VALUES …) with casts: one UPDATE per member instead.
-        with connection.cursor() as cursor:
-            for (membership_id, period_start), (spend, included, count, extra_at) in members.items():
-                cursor.execute(
-                    f"UPDATE {table} SET spend = spend + %s, included_spend = included_spend + %s, "
-                    f"event_count = event_count + %s, "
-                    f"extra_usage_started_at = COALESCE(extra_usage_started_at, %s) "
-                    f"WHERE membership_id = %s AND period_start = %s",
-                    [spend, included, count, extra_at, membership_id, period_start],
-                )
-    elif members:
-        with connection.cursor() as cursor:
+    with connection.cursor() as cursor:
+        for (membership_id, period_start), (spend, included, count, extra_at) in members.items():
             cursor.execute(
-                f"UPDATE {table} AS t SET spend = t.spend + v.spend, included_spend = t.included_spend + v.included, "
-                f"event_count = t.event_count + v.n, "
-                f"extra_usage_started_at = COALESCE(t.extra_usage_started_at, v.extra_at) "
-                f"FROM (VALUES {values}) AS v (membership_id, period_start, spend, included, n, extra_at) "
-                f"WHERE t.membership_id = v.membership_id AND t.period_start = v.period_start",
-                params,
+                f"UPDATE {table} SET spend = spend + %s, included_spend = included_spend + %s, "
+                f"event_count = event_count + %s, "
+                f"extra_usage_started_at = COALESCE(extra_usage_started_at, %s) "
+                f"WHERE membership_id = %s AND period_start = %s",
+                [spend, included, count, extra_at, membership_id, period_start],
             )
     _org_slots_add(slots)
     _additive_upsert(
-        UsageDailyRollup,
-        keys=["membership_id", "day", "model_id", "product"],
-        fixed=("organization_id", "period_start"),
-        added=["cost", "included_cost", "input_tokens", "output_tokens", "cache_write_tokens",
-               "cache_read_tokens", "event_count"],
+        UsageDailyRollup, keys=["membership_id", "day", "model_id", "product"],
+        fixed=("organization_id", "period_start"), added=_ROLLUP_ADDED,
         rows=[(*key, *values[7], *values[:7]) for key, values in rollups.items()],
     )
+
+
+# Field types whose Python values psycopg stores as they are (no Django conversion needed; DateField includes
+# DateTimeField).
+_PLAIN_FIELDS = (models.BigIntegerField, models.IntegerField, models.SmallIntegerField, models.CharField,
+                 models.TextField, models.DecimalField, models.DateField, models.BooleanField, models.ForeignKey)
+
+
+@functools.cache
+def _event_insert_plan() -> tuple[str, list[str]]:
+    """`INSERT … SELECT FROM unnest(column arrays) RETURNING id` for UsageEvent (the statement Django 5.2's
+    bulk_create builds, without its per-value preparation: the largest cost of a 1,000-event batch)."""
+    fields = [f for f in UsageEvent._meta.concrete_fields if not f.primary_key]
+    for f in fields:
+        if not isinstance(f, _PLAIN_FIELDS) or getattr(f, "auto_now", False) \
+                or getattr(f, "auto_now_add", False):
+            raise ImproperlyConfigured(f"UsageEvent.{f.name} needs Django's value conversion; extend ledger_record")
+    qn = connection.ops.quote_name
+    casts = ", ".join(f"%s::{f.cast_db_type(connection) or f.db_type(connection)}[]" for f in fields)
+    sql = (f"INSERT INTO {qn(UsageEvent._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+           f"SELECT * FROM unnest({casts}) RETURNING {qn(UsageEvent._meta.pk.column)}")
+    return sql, [f.attname for f in fields]
+
+
+def ledger_record(*, events: list[UsageEvent], local_days: list[dt.date], now: dt.datetime) -> None:
+    """Store new events and add them to the member counters, the organization's slots and the daily rollups.
+
+    On PostgreSQL this is one statement (data-modifying CTEs): the events' insert, one UPDATE of every member
+    counter, one upsert of every daily rollup, and per period the first organization slot nobody holds (FOR
+    UPDATE SKIP LOCKED). Only when every slot of a period is held (or none exists yet) does a second statement
+    add to a random slot, which may wait. Each addition goes to exactly one slot in this transaction, so the
+    slots' sum stays the organization's exact total. A reused idempotency key fails the whole statement on the
+    unique constraint (IntegrityError), and nothing is written.
+
+    Call in the transaction that decided the events' funding, after member_counters_lock for their members.
+    `local_days[i]` is event i's day in the organization's billing time zone. Sets each event's primary key.
+    """
+    if connection.vendor != "postgresql":  # the demo's SQLite
+        UsageEvent.objects.bulk_create(events)
+        ledger_apply(events=events, local_days=local_days, now=now)
+        return
+    members, slots, rollups = _ledger_sums(events, local_days)
+    qn = connection.ops.quote_name
+    insert_sql, attnames = _event_insert_plan()
+    ctes = [f"ins AS ({insert_sql})"]
+    params: list = [[getattr(event, name) for event in events] for name in attnames]
+
+    member_table = _table(MemberPeriodUsage)
+    # Every member's counters in one UPDATE … FROM (VALUES …): their rows are already locked by
+    # member_counters_lock in this transaction, so the statement's row order cannot deadlock.
+    values = ", ".join(["(%s::bigint, %s::date, %s::numeric, %s::numeric, %s::bigint, %s::timestamptz)"] * len(members))
+    ctes.append(
+        f"mem AS (UPDATE {member_table} AS t SET spend = t.spend + v.spend, "
+        f"included_spend = t.included_spend + v.included, event_count = t.event_count + v.n, "
+        f"extra_usage_started_at = COALESCE(t.extra_usage_started_at, v.extra_at) "
+        f"FROM (VALUES {values}) AS v (membership_id, period_start, spend, included, n, extra_at) "
+        f"WHERE t.membership_id = v.membership_id AND t.period_start = v.period_start RETURNING 1)"
+    )
+    for (membership_id, period_start), (spend, included, count, extra_at) in members.items():
+        params += [membership_id, period_start, spend, included, count, extra_at]
+
+    rollup_table = _table(UsageDailyRollup)
+    columns = ["membership_id", "day", "model_id", "product", "organization_id", "period_start", *_ROLLUP_ADDED]
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    updates = ", ".join(f"{qn(c)} = {rollup_table}.{qn(c)} + EXCLUDED.{qn(c)}" for c in _ROLLUP_ADDED)
+    ctes.append(
+        f"roll AS (INSERT INTO {rollup_table} ({', '.join(qn(c) for c in columns)}) VALUES "
+        + ", ".join([row] * len(rollups))
+        + f" ON CONFLICT (membership_id, day, model_id, product) DO UPDATE SET {updates} RETURNING 1)"
+    )
+    for key, added in rollups.items():
+        params += [*key, *added[7], *added[:7]]
+
+    slot_table = _table(OrgUsageSlot)
+    slot_keys = list(slots)
+    for n, (organization_id, period_start, _slot) in enumerate(slot_keys):
+        spend, included, count = slots[(organization_id, period_start, _slot)]
+        ctes.append(
+            f"free{n} AS (SELECT id FROM {slot_table} WHERE organization_id = %s AND period_start = %s "
+            f"LIMIT 1 FOR UPDATE SKIP LOCKED)"
+        )
+        ctes.append(
+            f"slot{n} AS (UPDATE {slot_table} AS s SET spend = s.spend + %s, included_spend = s.included_spend + %s, "
+            f"event_count = s.event_count + %s FROM free{n} WHERE s.id = free{n}.id RETURNING {n} AS n)"
+        )
+        params += [organization_id, period_start, spend, included, count]
+    # Slot rows first (which periods found a free slot), then the new events' ids in insertion order.
+    select = " UNION ALL ".join(
+        [f"SELECT -1 - n, NULL::bigint FROM slot{n}" for n in range(len(slot_keys))]
+        + [f"SELECT 0, {qn(UsageEvent._meta.pk.column)} FROM ins"]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(ctes)} {select}", params)
+        rows = cursor.fetchall()
+    ids = [pk for tag, pk in rows if tag == 0]
+    for event, pk in zip(events, ids, strict=True):
+        event.pk = pk
+        event._state.adding = False
+        event._state.db = connection.alias
+    added_to = {-1 - tag for tag, _ in rows if tag < 0}
+    _additive_upsert(OrgUsageSlot, keys=["organization_id", "period_start", "slot"],
+                     added=["spend", "included_spend", "event_count"],
+                     rows=[(*key, *slots[key]) for n, key in enumerate(slot_keys) if n not in added_to])
