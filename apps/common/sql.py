@@ -52,12 +52,12 @@ class JoinedRow:
         return tuple(row[self._extra_start:])
 
 
-def prepared_fetchone(sql: str, params: dict) -> tuple | None:
-    """Run one statement as a server-side prepared statement on the default connection; its first row.
-
-    Planning a many-table join costs several times more than running it (EXPLAIN ANALYZE), so it is planned
-    once per persistent connection. PostgreSQL only; not for PgBouncer in transaction-pooling mode.
-    """
+def server_bound_fetchall(sql: str, params: list | dict, *, prepare: bool) -> list[tuple]:
+    """Run one statement on the default connection with server-side parameter binding (values travel apart
+    from the SQL text, so psycopg does not quote them into it); all its rows. With `prepare`, it is planned
+    once per persistent connection: for statements whose text does not vary (the variable-length ones would
+    fill psycopg's cache of prepared statements). PostgreSQL only; not for PgBouncer in transaction-pooling
+    mode. Takes part in the connection's current transaction, like any query."""
     import psycopg
 
     connection.ensure_connection()
@@ -67,9 +67,21 @@ def prepared_fetchone(sql: str, params: dict) -> tuple | None:
         # own client-side-bound queries are never prepared.
         raw.prepare_threshold = 2**31
     started = time.monotonic()
-    with psycopg.Cursor(raw) as cursor:
-        cursor.execute(sql, params, prepare=True)
-        row = cursor.fetchone()
+    # Errors surface as Django's exceptions (IntegrityError, OperationalError, …), as from Django's own cursors,
+    # and a broken connection is marked unusable so Django replaces it.
+    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
+        cursor.execute(sql, params, prepare=prepare)
+        rows = cursor.fetchall() if cursor.description is not None else []
     if connection.queries_logged:  # DEBUG or a test counting queries: log it as Django logs its own
-        connection.queries_log.append({"sql": f"/* prepared */ {sql}", "time": f"{time.monotonic() - started:.3f}"})
-    return row
+        connection.queries_log.append({"sql": f"/* server-bound */ {sql}", "time": f"{time.monotonic() - started:.3f}"})
+    return rows
+
+
+def prepared_fetchone(sql: str, params: dict) -> tuple | None:
+    """Run one statement as a server-side prepared statement on the default connection; its first row.
+
+    Planning a many-table join costs several times more than running it (EXPLAIN ANALYZE), so it is planned
+    once per persistent connection. PostgreSQL only; not for PgBouncer in transaction-pooling mode.
+    """
+    rows = server_bound_fetchall(sql, params, prepare=True)
+    return rows[0] if rows else None

@@ -35,8 +35,8 @@ from apps.organizations.services import audit_record
 from apps.seats.models import SeatTier, TierCode
 from apps.seats.selectors import seat_current
 from apps.seats.services import seat_assign
-from apps.usage.models import CapScope, SpendCap, UsageEvent
-from apps.usage.services import cap_amount_validate, cap_set
+from apps.usage.models import CapScope, SpendCap
+from apps.usage.services import NewUsageEvent, cap_amount_validate, cap_set
 
 from .models import (
     ChargeKind,
@@ -63,14 +63,14 @@ STALE_CHARGE_AFTER = dt.timedelta(minutes=5)
 
 # --- Ledger draw (called by the gateway inside the event's transaction) -------------------------------------
 
-def prepaid_draw(*, events: list[UsageEvent], now: dt.datetime) -> None:
+def prepaid_draw(*, events: list[NewUsageEvent], now: dt.datetime) -> None:
     """Draw the stored events' extra usage (cost − included_cost) from a Team organization's prepaid balance:
     one ledger row per event (unique per event) and the balance counter, in the events' transaction, in two
     statements whatever the batch size. The balance may go below zero by the requests already admitted;
     admission refuses the next one."""
     rows = [
         PrepaidLedgerEntry(organization_id=event.organization_id, kind=LedgerKind.USAGE,
-                           amount=-(event.cost - event.included_cost), event=event,
+                           amount=-(event.cost - event.included_cost), event_id=event.pk,
                            period_start=event.period_start, created_at=now)
         for event in events
         if event.cost > event.included_cost

@@ -271,6 +271,7 @@ def usage(request, payload: UsageIn):
 
 
 _usage_adapter = TypeAdapter(UsageIn)
+_usage_list_adapter = TypeAdapter(list[UsageIn])
 
 
 @api.post("/usage/batch", response={200: BatchOut, 400: ErrorOut, 401: ErrorOut}, summary="Record many requests")
@@ -282,7 +283,14 @@ def usage_batch(request, payload: BatchIn):
                                "message": f"events: at most {limit} events per batch"}})
     results: list[dict | None] = [None] * len(payload.events)
     items, positions = [], []
-    for index, raw in enumerate(payload.events):
+    try:
+        # Usually every event is well formed: validate them in one pass, and one by one only otherwise.
+        items = [_usage_input(parsed) for parsed in _usage_list_adapter.validate_python(payload.events)]
+        positions = list(range(len(items)))
+        events_to_check = []
+    except PydanticValidationError:
+        events_to_check = payload.events
+    for index, raw in enumerate(events_to_check):
         if not isinstance(raw, dict):
             results[index] = {"index": index, "status": 400, "result": None,
                               "error": {"type": "invalid_request", "field": f"events[{index}]",

@@ -30,7 +30,7 @@ from apps.organizations.models import Organization, PlanKind
 from apps.usage.models import Funding, UsageEvent
 from apps.usage.pricing import NoPriceForDate, Tokens, UnknownModel, price_lookup, quote
 from apps.usage.selectors import Counters
-from apps.usage.services import ledger_record, member_counters_lock
+from apps.usage.services import NewUsageEvent, ledger_record, member_counters_lock
 
 from .selectors import admission_decide, member_context_load, member_seats, org_context_load
 
@@ -54,7 +54,7 @@ class UsageOutcome:
     conflict (same key, different body), or invalid (`field` and `message` say why; nothing stored)."""
 
     status: str
-    event: UsageEvent | None = None
+    event: UsageEvent | NewUsageEvent | None = None
     field: str | None = None
     message: str | None = None
 
@@ -187,7 +187,7 @@ def _store(*, organization: Organization, pending: list[_Pending], seats: dict, 
         )
     } if look_up_keys else {}
     seen_in_batch: dict[str, _Pending] = {}
-    new_events: list[UsageEvent] = []
+    new_events: list[NewUsageEvent] = []
     new_pending: list[_Pending] = []
     memberships = {m.pk: (m, tier) for m, tier in seats.values()}
     contexts = contexts or {}
@@ -250,14 +250,14 @@ def _store(*, organization: Organization, pending: list[_Pending], seats: dict, 
                 and settings_now.prepaid_balance <= settings_now.reload_threshold):
             notify_organization = True
 
-        event = UsageEvent(
+        event = NewUsageEvent(
             organization=organization,
             membership_id=p.membership_id,
             idempotency_key=key,
             fingerprint=p.fingerprint,
             product=p.item.product,
             model_id=p.model_id,
-            price=p.price,
+            price_id=p.price.pk,
             input_tokens=p.item.tokens.input,
             output_tokens=p.item.tokens.output,
             cache_write_tokens=p.item.tokens.cache_write,

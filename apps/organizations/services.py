@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.common.sql import prepared_fetchone
 
 from .models import ApiKey, AuditEntry, Invitation, Membership, Organization, Role
 
@@ -61,13 +62,17 @@ def api_key_mark_used_if_stale(*, key: ApiKey, now: dt.datetime) -> None:
     admissions across many keys paid one)."""
     if key.last_used_at is not None and now - key.last_used_at <= API_KEY_USED_RESOLUTION:
         return
+    key.last_used_at = now
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         return
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    # One statement, its own transaction (autocommit): set_config(…, true) turns synchronous commit off for
+    # that transaction only, so no separate BEGIN / SET LOCAL / COMMIT round trips.
+    prepared_fetchone(
+        "WITH async AS (SELECT set_config('synchronous_commit', 'off', true)) "
+        "UPDATE organizations_apikey SET last_used_at = %(now)s FROM async WHERE id = %(id)s RETURNING id",
+        {"now": now, "id": key.pk},
+    )
 
 
 @transaction.atomic

@@ -119,7 +119,10 @@ class UsageEvent(models.Model):
     was priced at. `included_cost` is the part funded by the seat's included usage; the rest (`cost` −
     `included_cost`) is pooled spend (usage-based Enterprise) or extra usage (seat-based plans)."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="usage_events")
+    # No index of its own: the (organization, idempotency_key) and (organization, period_start, membership)
+    # indexes lead with it, and every index is written again by each insert into this, the largest table.
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="usage_events",
+                                     db_index=False)
     membership = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="usage_events")
     idempotency_key = models.CharField(max_length=200)
     fingerprint = models.CharField(max_length=64, help_text="Digest of the request body, to spot key reuse.")
@@ -218,8 +221,10 @@ class UsageDailyRollup(models.Model):
     """Spend and tokens per member, model, product and local day, kept in the event's transaction.
     Dashboards read these instead of raw events."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
+    # No indexes of their own: the unique (membership, day, model, product) and the (organization, …) indexes
+    # lead with them, and every index is written again by each new rollup row.
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+", db_index=False)
     model = models.ForeignKey(AIModel, on_delete=models.PROTECT, related_name="+")
     product = models.CharField(max_length=20, choices=Product.choices)
     day = models.DateField()

@@ -15,6 +15,7 @@ import datetime as dt
 import functools
 import random
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
@@ -23,6 +24,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from apps.common.money import CENT, INVOICE_ROUNDING, MAX_CAP_AMOUNT, ZERO
+from apps.common.sql import server_bound_fetchall
 from apps.organizations.models import Membership, Organization, PlanKind
 from apps.organizations.services import audit_record
 from apps.seats.models import SeatTier
@@ -169,14 +171,15 @@ def member_counters_lock(*, organization_id: int, membership_ids: list[int], per
     # One statement creates the missing rows and locks the existing ones: ON CONFLICT DO UPDATE (here a no-op
     # update) takes the row lock and RETURNING gives the latest committed values, as SELECT … FOR UPDATE would.
     # Rows are taken in VALUES order, i.e. by membership id.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (organization_id, membership_id, period_start, spend, included_spend, "
-            f"event_count) VALUES {placeholders} ON CONFLICT (membership_id, period_start) "
-            f"DO UPDATE SET event_count = {table}.event_count RETURNING membership_id, spend, included_spend",
-            params,
-        )
-        rows = cursor.fetchall()
+    sql = (f"INSERT INTO {table} (organization_id, membership_id, period_start, spend, included_spend, "
+           f"event_count) VALUES {placeholders} ON CONFLICT (membership_id, period_start) "
+           f"DO UPDATE SET event_count = {table}.event_count RETURNING membership_id, spend, included_spend")
+    if connection.vendor == "postgresql":
+        rows = server_bound_fetchall(sql, params, prepare=len(ids) == 1)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
     return {mid: Counters(_decimal(spend), _decimal(included)) for mid, spend, included in rows}
 
 
@@ -193,7 +196,7 @@ def _org_slots_add(slots: dict[tuple, list]) -> None:
                      rows=[(*key, *values) for key, values in slots.items()])
 
 
-def _ledger_sums(events: list[UsageEvent], local_days: list[dt.date]) -> tuple[dict, dict, dict]:
+def _ledger_sums(events: list[NewUsageEvent], local_days: list[dt.date]) -> tuple[dict, dict, dict]:
     """What the events add to each member counter, organization slot and daily rollup."""
     members: dict[tuple, list] = defaultdict(lambda: [ZERO, ZERO, 0, None])
     slots: dict[tuple, list] = defaultdict(lambda: [ZERO, ZERO, 0])
@@ -226,7 +229,7 @@ _ROLLUP_ADDED = ["cost", "included_cost", "input_tokens", "output_tokens", "cach
                  "cache_read_tokens", "event_count"]
 
 
-def ledger_apply(*, events: list[UsageEvent], local_days: list[dt.date], now: dt.datetime) -> None:
+def ledger_apply(*, events: list[NewUsageEvent], local_days: list[dt.date], now: dt.datetime) -> None:
     """Add stored events to the member counters, the organization's slots and the daily rollups, one statement
     per row (the portable path, used by the demo's SQLite; PostgreSQL uses ledger_record).
 
@@ -268,13 +271,54 @@ def _event_insert_plan() -> tuple[str, list[str]]:
                 or getattr(f, "auto_now_add", False):
             raise ImproperlyConfigured(f"UsageEvent.{f.name} needs Django's value conversion; extend ledger_record")
     qn = connection.ops.quote_name
-    casts = ", ".join(f"%s::{f.cast_db_type(connection) or f.db_type(connection)}[]" for f in fields)
+    # %b: each column array travels in binary, about half the cost of dumping it as text (make bench).
+    casts = ", ".join(f"%b::{f.cast_db_type(connection) or f.db_type(connection)}[]" for f in fields)
     sql = (f"INSERT INTO {qn(UsageEvent._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
            f"SELECT * FROM unnest({casts}) RETURNING {qn(UsageEvent._meta.pk.column)}")
     return sql, [f.attname for f in fields]
 
 
-def ledger_record(*, events: list[UsageEvent], local_days: list[dt.date], now: dt.datetime) -> None:
+@dataclass(slots=True)
+class NewUsageEvent:
+    """A priced event for ledger_record to store: UsageEvent's columns under the same attribute names, without
+    building a model instance per event (about 40 µs each, a fifth of a 1,000-event batch; see make bench)."""
+
+    organization: Organization
+    membership_id: int
+    idempotency_key: str
+    fingerprint: str
+    product: str
+    model_id: int
+    price_id: int
+    input_tokens: int
+    output_tokens: int
+    cache_write_tokens: int
+    cache_read_tokens: int
+    long_context: bool
+    rate_input: Decimal
+    rate_output: Decimal
+    rate_cache_write: Decimal
+    rate_cache_read: Decimal
+    cost: Decimal
+    included_cost: Decimal
+    funding: str
+    occurred_at: dt.datetime
+    received_at: dt.datetime
+    period_start: dt.date
+    member_month_to_date: Decimal
+    blocked_after: bool
+    pk: int | None = None
+
+    @property
+    def organization_id(self) -> int:
+        return self.organization.pk
+
+    def as_model(self) -> UsageEvent:
+        values = {name: getattr(self, name) for name in _event_insert_plan()[1] if name != "organization_id"}
+        return UsageEvent(**values, organization=self.organization)
+
+
+def ledger_record(*, events: list[NewUsageEvent], local_days: list[dt.date], now: dt.datetime) -> None:
     """Store new events and add them to the member counters, the organization's slots and the daily rollups.
 
     On PostgreSQL this is one statement (data-modifying CTEs): the events' insert, one UPDATE of every member
@@ -288,7 +332,9 @@ def ledger_record(*, events: list[UsageEvent], local_days: list[dt.date], now: d
     `local_days[i]` is event i's day in the organization's billing time zone. Sets each event's primary key.
     """
     if connection.vendor != "postgresql":  # the demo's SQLite
-        UsageEvent.objects.bulk_create(events)
+        stored = UsageEvent.objects.bulk_create([event.as_model() for event in events])
+        for event, model in zip(events, stored, strict=True):
+            event.pk = model.pk
         ledger_apply(events=events, local_days=local_days, now=now)
         return
     members, slots, rollups = _ledger_sums(events, local_days)
@@ -341,14 +387,12 @@ def ledger_record(*, events: list[UsageEvent], local_days: list[dt.date], now: d
         [f"SELECT -1 - n, NULL::bigint FROM slot{n}" for n in range(len(slot_keys))]
         + [f"SELECT 0, {qn(UsageEvent._meta.pk.column)} FROM ins"]
     )
-    with connection.cursor() as cursor:
-        cursor.execute(f"WITH {', '.join(ctes)} {select}", params)
-        rows = cursor.fetchall()
+    # Server-side binding: psycopg sends the column arrays as values instead of quoting them into the SQL
+    # text; a single event's statement never changes shape, so it is also planned once per connection.
+    rows = server_bound_fetchall(f"WITH {', '.join(ctes)} {select}", params, prepare=len(events) == 1)
     ids = [pk for tag, pk in rows if tag == 0]
     for event, pk in zip(events, ids, strict=True):
         event.pk = pk
-        event._state.adding = False
-        event._state.db = connection.alias
     added_to = {-1 - tag for tag, _ in rows if tag < 0}
     _additive_upsert(OrgUsageSlot, keys=["organization_id", "period_start", "slot"],
                      added=["spend", "included_spend", "event_count"],
