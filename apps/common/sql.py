@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
 
 
@@ -46,22 +46,24 @@ class JoinedRow:
         part = self._parts[alias]
         values = row[part.span]
         # The first column is the primary key: NULL only when an outer join matched no row.
-        return None if values[0] is None else part.model.from_db(connection.alias, part.attnames, values)
+        return None if values[0] is None else part.model.from_db(DEFAULT_DB_ALIAS, part.attnames, values)
 
     def trailing(self, row: tuple) -> tuple:
         return tuple(row[self._extra_start:])
 
 
 def server_bound_fetchall(sql: str, params: list | dict, *, prepare: bool) -> list[tuple]:
-    """Run one statement on the default connection with server-side parameter binding (values travel apart
-    from the SQL text, so psycopg does not quote them into it); all its rows. With `prepare`, it is planned
-    once per persistent connection: for statements whose text does not vary (the variable-length ones would
-    fill psycopg's cache of prepared statements). PostgreSQL only; not for PgBouncer in transaction-pooling
-    mode. Takes part in the connection's current transaction, like any query."""
+    """Run one statement that returns rows (a SELECT, or a write with RETURNING) on the default connection with
+    server-side parameter binding (values travel apart from the SQL text, so psycopg does not quote them into
+    it); all its rows. With `prepare`, it is planned once per persistent connection: for statements whose text
+    does not vary (the variable-length ones would fill psycopg's cache of prepared statements). PostgreSQL
+    only; not for PgBouncer in transaction-pooling mode. Takes part in the connection's current transaction,
+    like any query."""
     import psycopg
 
-    connection.ensure_connection()
-    raw = connection.connection
+    db = connections[DEFAULT_DB_ALIAS]  # looked up once: each `connection.x` goes through a thread-local proxy
+    db.ensure_connection()
+    raw = db.connection
     if raw.prepare_threshold is None:
         # Django turns psycopg's automatic preparation off (None); allow explicit prepare=True only, so Django's
         # own client-side-bound queries are never prepared.
@@ -69,11 +71,11 @@ def server_bound_fetchall(sql: str, params: list | dict, *, prepare: bool) -> li
     started = time.monotonic()
     # Errors surface as Django's exceptions (IntegrityError, OperationalError, …), as from Django's own cursors,
     # and a broken connection is marked unusable so Django replaces it.
-    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
+    with db.wrap_database_errors, psycopg.Cursor(raw) as cursor:
         cursor.execute(sql, params, prepare=prepare)
-        rows = cursor.fetchall() if cursor.description is not None else []
-    if connection.queries_logged:  # DEBUG or a test counting queries: log it as Django logs its own
-        connection.queries_log.append({"sql": f"/* server-bound */ {sql}", "time": f"{time.monotonic() - started:.3f}"})
+        rows = cursor.fetchall()
+    if db.queries_logged:  # DEBUG or a test counting queries: log it as Django logs its own
+        db.queries_log.append({"sql": f"/* server-bound */ {sql}", "time": f"{time.monotonic() - started:.3f}"})
     return rows
 
 
