@@ -193,3 +193,27 @@ def test_a_wrong_method_is_a_json_405_naming_the_allowed_one(client):
     assert response["Allow"] == "POST"
     assert response.json()["error"]["field"] == "method"
     assert "POST" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("send", [
+    pytest.param(lambda c: c.client.post("/api/v1/admission", data="{not json", content_type="application/json",
+                                         HTTP_AUTHORIZATION="Bearer bp_live_wrong"), id="not-json"),
+    pytest.param(lambda c: c.client.post("/api/v1/admission", data="member=x", content_type="text/plain",
+                                         HTTP_AUTHORIZATION="Bearer bp_live_wrong"), id="not-json-content-type"),
+    pytest.param(lambda c: ApiClient("bp_live_wrong").post("/admission", {"member": 5}), id="bad-fields"),
+    pytest.param(lambda c: ApiClient("bp_live_wrong").post("/admission", {"member": "dev@example.com",
+                                                                         "product": "chat", "model": "nope"}),
+                 id="unknown-model"),
+])
+def test_admission_with_a_bad_key_is_401_whatever_is_wrong_with_its_body(usage_org, send):
+    # Admission checks its key in the same statement as its decision, after the body; a bad key still wins.
+    _, _, client = usage_org
+    response = send(client)
+    assert response.status_code == 401, response.content
+    assert response.json()["error"]["type"] == "authentication_error"
+
+
+def test_admission_with_a_good_key_and_a_bad_body_names_the_field(usage_org):
+    _, _, client = usage_org
+    assert_field_error(client.post("/admission", {"member": "dev@example.com", "product": "chat", "model": "nope"}),
+                       400, "model")
