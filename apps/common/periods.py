@@ -6,6 +6,7 @@ WARNING: changing how a period's bounds or a day's length are computed changes p
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -42,6 +43,7 @@ def local_midnight(day: dt.date, tz: ZoneInfo) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=tz).astimezone(dt.UTC)
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and asked once per event on the recording path
 def period_for_start(start: dt.date, tz_name: str) -> Period:
     tz = ZoneInfo(tz_name)
     return Period(
