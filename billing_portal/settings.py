@@ -54,6 +54,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    # Last, so nearest the views: it sees the login redirect of any view an expired session reaches.
+    "billing_portal.middleware.HtmxLoginRedirectMiddleware",
 ]
 
 ROOT_URLCONF = "billing_portal.urls"
