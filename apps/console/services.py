@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
@@ -40,6 +41,20 @@ def member_invite(*, organization: Organization, email: str, role: str, seat_tie
         f"You're invited to {organization.name}", body, None, [invitation.email], fail_silently=False,
     ))
     return invitation
+
+
+@transaction.atomic
+def member_invitation_resend(*, invitation: Invitation, actor_membership: Membership,
+                             now: dt.datetime) -> Invitation:
+    """Send a pending or expired invitation again: a new link, valid for 7 days, for the same address, role and
+    seat tier; the old link stops working. An accepted or withdrawn invitation is not sent again (invite the
+    person afresh instead). Audited like an invitation."""
+    if invitation.accepted_at is not None or invitation.revoked_at is not None:
+        raise ValidationError({"invitation": "This invitation was accepted or withdrawn; invite the person again."})
+    return member_invite(
+        organization=invitation.organization, email=invitation.email, role=invitation.role,
+        seat_tier_code=invitation.seat_tier_code, actor_membership=actor_membership, now=now,
+    )
 
 
 @transaction.atomic

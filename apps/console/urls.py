@@ -22,5 +22,7 @@ urlpatterns = [
     path("orgs/<slug:slug>/members/<int:membership_id>/remove/", views.member_remove_view, name="member_remove"),
     path("orgs/<slug:slug>/members/invitations/<int:invitation_id>/revoke/", views.invitation_revoke_view,
          name="invitation_revoke"),
+    path("orgs/<slug:slug>/members/invitations/<int:invitation_id>/resend/", views.invitation_resend_view,
+         name="invitation_resend"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
 ]

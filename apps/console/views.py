@@ -7,6 +7,7 @@ modal; success answers 204 with HX-Trigger events that close the modal and refre
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from urllib.parse import urlencode
 
@@ -43,7 +44,10 @@ from .selectors import (
     org_cap_summary,
     tier_cap_rows,
 )
-from .services import member_invite, member_join, member_remove
+from .services import member_invitation_resend, member_invite, member_join, member_remove
+
+# Unanswered invitations stay listed (and can be sent again) this long after they expire.
+INVITATION_RESEND_WINDOW = dt.timedelta(days=30)
 
 CHANGES_PER_PAGE = 20
 
@@ -271,10 +275,13 @@ def members(request, slug):
     membership = _viewer(request, slug)
     now = timezone.now()
     context = {**_base_context(membership, now), **_members_context(request, membership, now)}
+    # Pending invitations, and those that expired in the last 30 days unanswered (they can be sent again).
     context["pending_invitations"] = list(
         membership.organization.invitations.filter(accepted_at__isnull=True, revoked_at__isnull=True,
-                                                   expires_at__gt=now)[:20]
+                                                   expires_at__gt=now - INVITATION_RESEND_WINDOW)
+        .order_by("-created_at")[:20]
     )
+    context["now"] = now
     context.update(_changes_context(request, membership))
     return render(request, "console/members.html", context)
 
@@ -427,6 +434,21 @@ def invitation_revoke_view(request, slug, invitation_id):
     invitation = get_object_or_404(Invitation, organization=membership.organization, pk=invitation_id)
     invitation_revoke(invitation=invitation, actor_membership=membership, now=timezone.now())
     messages.success(request, f"The invitation to {invitation.email} was withdrawn.")
+    return redirect("console:members", slug=slug)
+
+
+@login_required
+@require_POST
+def invitation_resend_view(request, slug, invitation_id):
+    """Send a pending or expired invitation again, with a new link (the old one stops working)."""
+    membership = _editor(request, slug, Capability.MANAGE_MEMBERS)
+    invitation = get_object_or_404(Invitation, organization=membership.organization, pk=invitation_id)
+    try:
+        member_invitation_resend(invitation=invitation, actor_membership=membership, now=timezone.now())
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"A new invitation was sent to {invitation.email}.")
     return redirect("console:members", slug=slug)
 
 

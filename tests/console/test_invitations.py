@@ -140,3 +140,53 @@ def test_invitation_of_another_org_cannot_be_withdrawn(team, outbox):
     response = client_for(team.outsider).post(f"/orgs/{other}/members/invitations/{invitation.pk}/revoke/")
     assert response.status_code == 404
     assert Invitation.objects.get().revoked_at is None
+
+
+def resend(team, invitation, by=None):
+    return client_for(by or team.owner).post(
+        f"/orgs/{team.org.slug}/members/invitations/{invitation.pk}/resend/")
+
+
+def test_an_expired_invitation_is_listed_and_sent_again_with_a_new_link(team, outbox,
+                                                                          django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        invite(team, outbox)
+    old_path = link_path(outbox[0])
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=8)
+    with time_machine.travel(later):
+        page = client_for(team.owner).get(f"/orgs/{team.org.slug}/members/").content.decode()
+        assert "new@acme.test" in page and "expired" in page and "Send again" in page
+        with django_capture_on_commit_callbacks(execute=True):
+            assert resend(team, Invitation.objects.get()).status_code == 302
+        assert len(outbox) == 2 and outbox[1].to == ["new@acme.test"]
+        new_path = link_path(outbox[1])
+        assert new_path != old_path
+        assert Client().get(old_path).status_code == 410
+        response = Client().post(new_path, {"name": "New", "password": "s3cret-pass",
+                                            "password_confirm": "s3cret-pass"})
+        assert response.status_code == 302
+    membership = Membership.objects.get(user__email="new@acme.test", organization=team.org)
+    assert seat_current(membership=membership).tier.code == "premium"  # same role and tier as first invited
+    assert AuditEntry.objects.filter(action="member.invite", target="new@acme.test").count() == 2
+
+
+def test_a_pending_invitation_sent_again_replaces_its_link(team, outbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        invite(team, outbox, role="admin")
+        resend(team, Invitation.objects.get())
+    assert Client().get(link_path(outbox[0])).status_code == 410
+    assert Client().get(link_path(outbox[1])).status_code == 200
+    pending = Invitation.objects.get(accepted_at__isnull=True, revoked_at__isnull=True)
+    assert pending.role == "admin"
+
+
+def test_a_withdrawn_invitation_is_not_sent_again(team, outbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        invite(team, outbox)
+    invitation = Invitation.objects.get()
+    owner = client_for(team.owner)
+    owner.post(f"/orgs/{team.org.slug}/members/invitations/{invitation.pk}/revoke/")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner.post(f"/orgs/{team.org.slug}/members/invitations/{invitation.pk}/resend/", follow=True)
+    assert len(outbox) == 1
+    assert "accepted or withdrawn" in response.content.decode()

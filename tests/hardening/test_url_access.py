@@ -107,6 +107,8 @@ URLS: dict[str, list[tuple[str, dict]]] = {
     "console:member_remove": [("GET", {**org_page("owner", lacking=404), "admin": 403})],
     "console:invitation_revoke": [("GET", {**everyone(405), "anonymous": LOGIN}),
                                   ("POST", {**org_page("owner", lacking=404, allowed=302), "admin": 403})],
+    "console:invitation_resend": [("GET", {**everyone(405), "anonymous": LOGIN}),
+                                  ("POST", {**org_page("owner", lacking=404, allowed=302), "admin": 403})],
     # The invitation link works without a login: the form to join (a logged-in user is told whom it is for).
     "console:invitation_accept": [("GET", everyone(200))],
     # Invoicing: owners and admins (read-only) see invoices and download them; members get a 404.
@@ -213,6 +215,7 @@ def _invitation_id_kwargs(w: World) -> dict:
 
 
 KWARGS["console:invitation_revoke"] = _invitation_id_kwargs
+KWARGS["console:invitation_resend"] = _invitation_id_kwargs
 
 
 def _invoice_kwargs(w: World) -> dict:
