@@ -51,8 +51,8 @@ class CheckedInAdmission:
 
 class ApiKeyBearer(HttpBearer):
     """`Authorization: Bearer <machine API key>`, then the key's rate limit. With `in_view=True` (admission
-    only) the look-up is left to the view's own statement; a malformed body is then reported (400) before an
-    unknown key (401)."""
+    only) the look-up is left to the view's own statement; a request refused for its body before that checks the
+    key then (_deferred_key_refusal), so a bad key is answered 401 on every endpoint alike."""
 
     def __init__(self, *, in_view: bool = False):
         super().__init__()
