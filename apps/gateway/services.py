@@ -194,7 +194,7 @@ def _store(*, organization: Organization, pending: list[_Pending], seats: dict, 
     org_running: dict[dt.date, Decimal] = defaultdict(lambda: ZERO)
     # Follow-ups (notices, auto-reload) are queued only when this usage may have made one due.
     notify_members: set[int] = set()
-    notify_organization = False
+    followups_due = False
 
     for p in pending:
         key = p.item.idempotency_key
@@ -243,12 +243,12 @@ def _store(*, organization: Organization, pending: list[_Pending], seats: dict, 
             org_after=context.org,
         ):
             notify_members.add(p.membership_id)
-            notify_organization = True
+            followups_due = True
         settings_now = context.settings
         if (organization.plan_kind == PlanKind.TEAM and settings_now.auto_reload_enabled
                 and settings_now.reload_threshold is not None
                 and settings_now.prepaid_balance <= settings_now.reload_threshold):
-            notify_organization = True
+            followups_due = True
 
         event = NewUsageEvent(
             organization=organization,
@@ -290,7 +290,7 @@ def _store(*, organization: Organization, pending: list[_Pending], seats: dict, 
     )
     if organization.plan_kind == PlanKind.TEAM:
         prepaid_draw(events=new_events, now=now)
-    if notify_organization:
+    if followups_due:
         member_ids = sorted(notify_members)
         transaction.on_commit(lambda: _enqueue_followups(organization.pk, member_ids))
 
