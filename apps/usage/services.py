@@ -384,8 +384,9 @@ def ledger_record(*, events: list[NewUsageEvent], local_days: list[dt.date], now
 
     slot_table = _table(OrgUsageSlot)
     slot_keys = list(slots)
-    for n, (organization_id, period_start, _slot) in enumerate(slot_keys):
-        spend, included, count = slots[(organization_id, period_start, _slot)]
+    for n, key in enumerate(slot_keys):
+        organization_id, period_start, _ = key
+        spend, included, count = slots[key]
         ctes.append(
             f"free{n} AS (SELECT id FROM {slot_table} WHERE organization_id = %s AND period_start = %s "
             f"LIMIT 1 FOR UPDATE SKIP LOCKED)"
