@@ -196,8 +196,8 @@ def admission_check(*, organization: Organization, membership: Membership, tier:
 # id), the billing period containing `at` (the organization's local month, computed by PostgreSQL from its
 # billing time zone), the active membership by email, its open seat and tier, the member's counters, the
 # member / tier / organization caps, the organization's counter slots (summed only when an organization cap is
-# set), the extra-usage settings and the member's extra-usage switch. Measured by `make bench`
-# (docs/scaling.md): one round trip and no ORM query building, instead of six to eight queries.
+# set), the extra-usage settings, the member's extra-usage switch and the notice thresholds. Measured by
+# `make bench` (docs/scaling.md): one round trip and no ORM query building, instead of six to eight queries.
 
 _MEMBER_CONTEXT_JOINS = """
 CROSS JOIN LATERAL (
