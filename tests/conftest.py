@@ -126,3 +126,61 @@ def login(page, email: str, password: str = "demo-password") -> None:
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
+
+
+def run_concurrently(count: int, target, *, timeout: float = 300.0) -> None:
+    """Call `target(index)` from `count` threads released together (a barrier), each on its own database
+    connection, and fail with whatever any of them raised."""
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(count)
+    errors = []
+
+    def work(index):
+        try:
+            barrier.wait()
+            target(index)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    assert not any(thread.is_alive() for thread in threads), "a thread did not finish"
+    assert errors == [], errors
+
+
+def wait_for(predicate, *, timeout: float, interval: float = 0.2) -> bool:
+    """Poll `predicate` until it is true (True) or `timeout` seconds have passed (False)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def worker_env(tmp_path: Path, broker: str, **extra) -> dict:
+    """The environment of a Celery worker subprocess on the test database and `broker`, mailing to files."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "billing_portal.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "CELERY_BROKER_URL": broker,
+        "SECRET_KEY": "worker-test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+        "DEBUG": "false",
+        "SECURE_SSL_REDIRECT": "false",
+        "EMAIL_URL": f"filemail:///{tmp_path / 'mail'}",  # four slashes: an absolute path
+        **extra,
+    }

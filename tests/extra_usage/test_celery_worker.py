@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import redis
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -18,7 +17,7 @@ from apps.extra_usage.models import ChargeStatus, DigestDelivery, PrepaidCharge
 from apps.extra_usage.services import extra_usage_request_create
 from apps.extra_usage.tasks import auto_reload_task, digest_send_daily
 from billing_portal.celery import app
-from tests.conftest import celery_use_broker
+from tests.conftest import celery_use_broker, wait_for, worker_env
 
 from .conftest import assert_ledger_invariant, ledger_kinds, spend
 from .test_prepaid import setup_team
@@ -29,30 +28,11 @@ BROKER = os.environ.get("EXTRA_USAGE_TEST_BROKER_URL", "redis://127.0.0.1:6379/3
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def wait_for(predicate, timeout=180.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.5)
-    return False
-
-
 @pytest.fixture
 def worker(tmp_path):
     """A `celery -A billing_portal worker` on the test database and the Redis broker; this process enqueues to it."""
     redis.Redis.from_url(BROKER).flushdb()
-    db = settings.DATABASES["default"]
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "billing_portal.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "CELERY_BROKER_URL": BROKER,
-        "SECRET_KEY": "worker-test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-        "DEBUG": "false",
-        "SECURE_SSL_REDIRECT": "false",
-        "EMAIL_URL": f"filemail:///{tmp_path / 'mail'}",  # four slashes: an absolute path
-    }
+    env = worker_env(tmp_path, BROKER)
     log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 (closed after the worker stops)
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "billing_portal", "worker", "--pool=solo", "--loglevel=INFO",
@@ -81,7 +61,10 @@ def test_digest_and_auto_reload_run_once_on_a_real_worker(seat_org, team, worker
     extra_usage_request_create(membership=prem, now=timezone.now())
     digest_send_daily.delay()
     digest_send_daily.delay()
-    assert wait_for(lambda: DigestDelivery.objects.filter(organization=org).count() == 2), (  # owner and admin
+    def delivered():
+        return DigestDelivery.objects.filter(organization=org).count() == 2  # the owner and the admin
+
+    assert wait_for(delivered, timeout=180), (
         (worker / "worker.log").read_text()[-3000:])
 
     team_org, owner, _, _ = team
@@ -91,7 +74,7 @@ def test_digest_and_auto_reload_run_once_on_a_real_worker(seat_org, team, worker
     auto_reload_task.delay(team_org.pk)
     auto_reload_task.delay(team_org.pk)
     assert wait_for(lambda: PrepaidCharge.objects.filter(
-        organization=team_org, kind="auto_reload", status=ChargeStatus.SUCCEEDED).exists()), (
+        organization=team_org, kind="auto_reload", status=ChargeStatus.SUCCEEDED).exists(), timeout=180), (
         (worker / "worker.log").read_text()[-3000:])
     time.sleep(3)  # let the duplicates run
     assert ledger_kinds(team_org).count("auto_reload") == 1

@@ -1,41 +1,19 @@
 """Many events crossing the reload threshold at once buy exactly one reload (real threads, real PostgreSQL)."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from apps.extra_usage.models import PrepaidCharge
 from apps.extra_usage.services import auto_reload_check
 from apps.extra_usage.tasks import auto_reload_task
+from tests.conftest import run_concurrently
 
 from .conftest import assert_ledger_invariant, ledger_kinds, spend
 from .test_prepaid import setup_team
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-
-
-def run_threads(count, target):
-    barrier = threading.Barrier(count)
-    errors = []
-
-    def work(index):
-        try:
-            barrier.wait()
-            target(index)
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
 
 
 def test_twenty_concurrent_events_crossing_the_threshold_buy_exactly_one_reload(team, provider):
@@ -44,9 +22,9 @@ def test_twenty_concurrent_events_crossing_the_threshold_buy_exactly_one_reload(
     spend(org, "dev@team.example", "25.00")  # the included usage, used up
     # 20 events of $1 at once: the balance passes the $10 threshold half-way; every event's after-commit
     # step (eager Celery, in its own thread) checks for a reload concurrently.
-    run_threads(20, lambda i: spend(org, "dev@team.example", "1.00", key=f"c{i}"))
+    run_concurrently(20, lambda i: spend(org, "dev@team.example", "1.00", key=f"c{i}"))
     # and 20 more checks at once, as if the task had been delivered again to many workers
-    run_threads(20, lambda i: auto_reload_check(organization=org, now=timezone.now()))
+    run_concurrently(20, lambda i: auto_reload_check(organization=org, now=timezone.now()))
     auto_reload_task(org.pk)
     assert ledger_kinds(org).count("auto_reload") == 1
     reload_calls = [c for c in provider.calls if not c[2].startswith("purchase:")]

@@ -38,7 +38,7 @@ from apps.invoicing.models import Invoice, InvoiceLine, InvoiceRunClaim
 from apps.invoicing.tasks import invoice_issue
 from apps.organizations.models import PlanKind, Role
 from billing_portal.celery import app
-from tests.conftest import celery_use_broker
+from tests.conftest import celery_use_broker, wait_for, worker_env
 from tests.factories import OrganizationFactory, member
 
 pytestmark = [pytest.mark.django_db(transaction=True),
@@ -53,28 +53,8 @@ PAUSE_AT = ",".join([
 ])
 
 
-def wait_for(predicate, timeout=60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def start_worker(tmp_path: Path, name: str, **extra) -> subprocess.Popen:
-    db = settings.DATABASES["default"]
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "billing_portal.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "CELERY_BROKER_URL": BROKER,
-        "SECRET_KEY": "worker-test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-        "DEBUG": "false", "SECURE_SSL_REDIRECT": "false",
-        "EMAIL_URL": f"filemail:///{tmp_path / 'mail'}",
-        "HARDENING_PAUSE_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1",
-        **extra,
-    }
+    env = worker_env(tmp_path, BROKER, HARDENING_PAUSE_DIR=str(tmp_path), PYTHONUNBUFFERED="1", **extra)
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
     return subprocess.Popen([sys.executable, "tests/hardening/worker_with_pause.py"], cwd=ROOT, env=env,
@@ -123,7 +103,7 @@ def test_sigkill_mid_invoice_run_reload_and_digest_then_restart_completes_each_o
         digest_send_organization_task.delay(reviewed.pk)
 
         markers = [tmp_path / f"{name}.paused" for name in ("_lines_write", "payment_provider", "pending_requests")]
-        assert wait_for(lambda: all(m.exists() for m in markers), 90), (tmp_path / "worker-1.log").read_text()
+        assert wait_for(lambda: all(m.exists() for m in markers), timeout=90), (tmp_path / "worker-1.log").read_text()
         time.sleep(0.5)
         worker.send_signal(signal.SIGKILL)  # no warm shutdown, no acknowledgement, no cleanup
         worker.wait(10)
@@ -140,7 +120,7 @@ def test_sigkill_mid_invoice_run_reload_and_digest_then_restart_completes_each_o
     second = start_worker(tmp_path, "worker-2", HARDENING_VISIBILITY="1")
     try:
         assert wait_for(lambda: Invoice.objects.filter(organization=invoiced).exists()
-                        and DigestDelivery.objects.filter(organization=reviewed).count() == 2, 90), \
+                        and DigestDelivery.objects.filter(organization=reviewed).count() == 2, timeout=90), \
             (tmp_path / "worker-2.log").read_text()[-3000:]
         time.sleep(2)  # let any duplicate delivery run too
     finally:

@@ -1,16 +1,15 @@
 """Two workers issuing the same organization's month at once: one invoice, the other worker gets it back."""
 
 import datetime as dt
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from apps.invoicing.models import Invoice, InvoiceRunClaim
 from apps.invoicing.services import invoice_issue_for_period
 from apps.organizations.models import PlanKind
 from apps.usage.models import UsageEvent
+from tests.conftest import run_concurrently
 from tests.factories import OrganizationFactory, member
 
 from .helpers import at, event
@@ -24,26 +23,13 @@ def test_concurrent_runs_issue_one_invoice():
     members = [member(org, since=at("UTC", 2026, 10, 1)) for _ in range(20)]
     UsageEvent.objects.bulk_create([event(m, occurred_at=at("UTC", 2026, 11, 7), period_start=NOV,
                                           cost=Decimal("0.7777777777")) for m in members])
-    barrier = threading.Barrier(4)
-    results, errors = [], []
+    results = []
 
-    def worker():
-        try:
-            barrier.wait()
-            results.append(invoice_issue_for_period(organization=org, period_start=NOV,
-                                                    now=at("UTC", 2026, 12, 1, 0, 20)).pk)
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+    def worker(_):
+        results.append(invoice_issue_for_period(organization=org, period_start=NOV,
+                                                now=at("UTC", 2026, 12, 1, 0, 20)).pk)
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
+    run_concurrently(4, worker)
     assert Invoice.objects.filter(organization=org).count() == 1
     assert set(results) == {Invoice.objects.get(organization=org).pk}
     assert InvoiceRunClaim.objects.get(organization=org).status == "done"

@@ -2,12 +2,10 @@
 checks and task reruns; thresholds configurable per organization (audited)."""
 
 import datetime as dt
-import threading
 from decimal import Decimal
 
 import pytest
 from django.core import mail
-from django.db import connection
 from django.urls import reverse
 
 from apps.monitoring.models import NoticeScope, NotificationSettings, SpendNotice
@@ -16,6 +14,7 @@ from apps.monitoring.tasks import monitoring_sweep, spend_notifications_task
 from apps.organizations.models import AuditEntry, PlanKind, Role
 from apps.usage.models import CapScope
 from apps.usage.services import cap_set
+from tests.conftest import run_concurrently
 from tests.factories import OrganizationFactory, UserFactory, member
 
 from .conftest import NOW
@@ -167,24 +166,7 @@ def test_concurrent_checks_send_each_notice_once(frozen, outbox):
     record(org, "dev@race.test", "10", now=NOW)
     mail.outbox.clear()
     SpendNotice.objects.all().delete()
-    barrier = threading.Barrier(8)
-    errors = []
-
-    def check():
-        try:
-            barrier.wait()
-            spend_notifications_check(organization=org, membership_ids=[dev.pk], now=NOW)
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=check) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    run_concurrently(8, lambda _: spend_notifications_check(organization=org, membership_ids=[dev.pk], now=NOW))
     assert sorted((n.scope, n.threshold) for n in SpendNotice.objects.all()) == [
         ("member_limit", 80), ("member_limit", 100), ("org_cap", 80), ("org_cap", 100)]
     assert sorted(m.subject for m in mail.outbox if "dev@race.test" in m.to) == [

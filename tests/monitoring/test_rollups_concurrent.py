@@ -3,12 +3,10 @@ exactly after many threads record usage at once through the gateway, retries inc
 
 import datetime as dt
 import random
-import threading
 from collections import defaultdict
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.db.models import Sum
 
 from apps.gateway.services import UsageInput, usage_record_batch
@@ -18,6 +16,7 @@ from apps.monitoring.services import org_daily_refresh
 from apps.organizations.models import PlanKind
 from apps.usage.models import OrgUsageSlot, UsageDailyRollup, UsageEvent
 from apps.usage.pricing import Tokens
+from tests.conftest import run_concurrently
 from tests.factories import OrganizationFactory, member
 
 from .conftest import NOW
@@ -43,40 +42,27 @@ def test_rollups_equal_the_raw_events_after_a_concurrent_load(frozen):
     emails = [f"dev{n}@busy.test" for n in range(5)]
     for email in emails:
         member(org, email=email, since=NOW - dt.timedelta(days=90))
-    barrier = threading.Barrier(THREADS)
-    errors = []
 
     def worker(n):
         rng = random.Random(n)
-        try:
-            barrier.wait()
-            for b in range(BATCHES):
-                items = []
-                for i in range(BATCH_SIZE):
-                    # Keys overlap between threads 0/1 so some events are replays of another thread's event.
-                    key = f"t{0 if n < 2 else n}-b{b}-i{i}"
-                    r = random.Random(key)  # same key, same body: a genuine retry
-                    items.append(UsageInput(
-                        idempotency_key=key, member=r.choice(emails), product=r.choice(["chat", "claude_code"]),
-                        model=r.choice(["claude-haiku-4-5", "claude-sonnet-4-5"]),
-                        tokens=Tokens(input=r.randint(1, 90_000), output=r.randint(0, 9_000),
-                                      cache_write=r.randint(0, 500), cache_read=r.randint(0, 5_000)),
-                        occurred_at=NOW - dt.timedelta(days=r.choice([0, 1, 2, 20, 25]), minutes=r.randint(0, 600)),
-                    ))
-                rng.shuffle(items)
-                outcomes = usage_record_batch(organization=org, items=items, now=NOW)
-                assert all(o.status in ("created", "replayed") for o in outcomes), outcomes
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-        finally:
-            connection.close()
+        for b in range(BATCHES):
+            items = []
+            for i in range(BATCH_SIZE):
+                # Keys overlap between threads 0/1 so some events are replays of another thread's event.
+                key = f"t{0 if n < 2 else n}-b{b}-i{i}"
+                r = random.Random(key)  # same key, same body: a genuine retry
+                items.append(UsageInput(
+                    idempotency_key=key, member=r.choice(emails), product=r.choice(["chat", "claude_code"]),
+                    model=r.choice(["claude-haiku-4-5", "claude-sonnet-4-5"]),
+                    tokens=Tokens(input=r.randint(1, 90_000), output=r.randint(0, 9_000),
+                                  cache_write=r.randint(0, 500), cache_read=r.randint(0, 5_000)),
+                    occurred_at=NOW - dt.timedelta(days=r.choice([0, 1, 2, 20, 25]), minutes=r.randint(0, 600)),
+                ))
+            rng.shuffle(items)
+            outcomes = usage_record_batch(organization=org, items=items, now=NOW)
+            assert all(o.status in ("created", "replayed") for o in outcomes), outcomes
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    run_concurrently(THREADS, worker)
     expected = _events_by_key()
     assert UsageEvent.objects.count() == (THREADS - 1) * BATCHES * BATCH_SIZE  # threads 0 and 1 share keys
     rollups = {
