@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the project root
 
-from bench.harness import PG_URL, admin_sql, close_and_drop, print_figures, run_child  # noqa: E402
+from bench.harness import PG_URL, close_and_drop, django_on_own_database, print_figures, run_child  # noqa: E402
 
 DB_NAME = os.environ.get("BENCH_DASHBOARD_DB", "bp_monitor_bench")
 REQUESTS = int(os.environ.get("BENCH_DASHBOARD_REQUESTS", "30"))
@@ -156,25 +156,11 @@ def _measure(client, url: str, requests: int) -> dict:
 
 
 def _bench() -> dict:
-    os.environ["DATABASE_URL"] = f"{PG_URL}/{DB_NAME}"
-    os.environ.setdefault("SECRET_KEY", "dashboard-bench-only-0123456789abcdefghijklmnopqrstuvwxyz")
-    os.environ["SECURE_SSL_REDIRECT"] = "false"
-    os.environ["DEBUG"] = "false"
-    os.environ["ALLOWED_HOSTS"] = "testserver"
-    os.environ["BENCH_BASELINE_VIEW"] = "true"
-    os.environ["AXES_ENABLED"] = "false"
-    os.environ["CONN_MAX_AGE"] = "600"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "billing_portal.settings"
     reuse = os.environ.get("BENCH_REUSE_DB") == "1" and _seeded()
-    if not reuse:
-        admin_sql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        admin_sql(f'CREATE DATABASE "{DB_NAME}"')
     try:
-        import django
-
-        django.setup()
+        django_on_own_database(DB_NAME, fresh=not reuse, ALLOWED_HOSTS="testserver", BENCH_BASELINE_VIEW="true",
+                               AXES_ENABLED="false", CONN_MAX_AGE="600")
         import time_machine
-        from django.core.management import call_command
         from django.db import connection
         from django.test import Client
         from django.urls import reverse
@@ -184,7 +170,6 @@ def _bench() -> dict:
         from apps.monitoring.services import org_daily_refresh
         from apps.organizations.models import Organization
 
-        call_command("migrate", verbosity=0, interactive=False)
         t0 = time.monotonic()
         with connection.cursor() as cur:
             if not reuse:

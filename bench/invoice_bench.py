@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the project root
 
-from bench.harness import PG_URL, admin_sql, close_and_drop, print_figures, run_child  # noqa: E402
+from bench.harness import close_and_drop, django_on_own_database, print_figures, run_child  # noqa: E402
 
 DB_NAME = os.environ.get("BENCH_INVOICE_DB", "bp_invoice_bench")
 EVENTS = int(os.environ.get("BENCH_INVOICE_EVENTS", "1500000"))
@@ -152,18 +152,8 @@ def _seed_org(cur, *, org_id: int, members: int, events: int, first_id: int) -> 
 
 
 def _bench() -> dict:
-    os.environ["DATABASE_URL"] = f"{PG_URL}/{DB_NAME}"
-    os.environ.setdefault("SECRET_KEY", "invoice-bench-only-0123456789abcdefghijklmnopqrstuvwxyz")
-    os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
-    os.environ["DEBUG"] = "false"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "billing_portal.settings"
-    admin_sql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-    admin_sql(f'CREATE DATABASE "{DB_NAME}"')
     try:
-        import django
-
-        django.setup()
-        from django.core.management import call_command
+        django_on_own_database(DB_NAME)
         from django.db import connection
         from django.db.models import Sum
         from django.test.utils import CaptureQueriesContext
@@ -173,7 +163,6 @@ def _bench() -> dict:
         from apps.organizations.models import Organization
         from apps.usage.models import UsageEvent
 
-        call_command("migrate", verbosity=0, interactive=False)
         t0 = time.monotonic()
         with connection.cursor() as cur:
             with _BulkLoad(cur, ["usage_usageevent", "usage_usagedailyrollup"]):
