@@ -35,7 +35,10 @@ def audit_record(
     new: Any = None,
     now=None,
 ) -> AuditEntry:
-    """Write one audit row. Call it inside the transaction of the change it records."""
+    """Write one audit row, in the transaction of the change it records: the change and its record commit or
+    roll back together. Refused (RuntimeError) outside a transaction, as Zulip's audited actions are."""
+    if not _in_own_transaction():
+        raise RuntimeError("audit_record must run inside the transaction of the change it records")
     return AuditEntry.objects.create(
         organization=organization,
         actor=actor if actor is not None and getattr(actor, "pk", None) else None,
@@ -46,6 +49,11 @@ def audit_record(
         new_value=new,
         created_at=now or timezone.now(),
     )
+
+
+def _in_own_transaction() -> bool:
+    """Whether an atomic block opened by the code (not only a test case's wrapping transaction) is active."""
+    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
 
 
 def api_key_digest(raw_key: str) -> str:
@@ -269,11 +277,15 @@ def primary_owner_transfer(*, to_membership: Membership, actor_membership: Membe
 
 
 @transaction.atomic
-def membership_remove(*, membership: Membership, actor_membership: Membership, now) -> Membership:
-    """Remove a member: they lose access at once; the row stays for their usage, seat history and invoices.
-    Owners remove admins and members; only the primary owner removes an owner; the primary owner cannot be
-    removed (transfer the role first), and nobody removes themselves here. Seats are closed by the caller in
-    the same transaction (seats sit above organizations)."""
+def membership_access_end(*, membership: Membership, actor_membership: Membership, now) -> Membership:
+    """End a member's access (the organizations half of removing a member): they lose access at once; the row
+    stays for their usage, seat history and invoices. Owners remove admins and members; only the primary owner
+    removes an owner; the primary owner cannot be removed (transfer the role first), and nobody removes
+    themselves here.
+
+    Remove members with seats.services.membership_remove, which calls this and closes the seat in the same
+    transaction (seats sit above organizations, so this function cannot): ending access alone would leave a
+    billed seat open."""
     organization = membership.organization
     _require_owner(actor_membership, organization)
     membership = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
