@@ -252,6 +252,8 @@ LOGGING = {
 # Server-side prepared statements on the machine API's hot path (apps/common/sql.py). On by default; turn off
 # behind a transaction-mode pooler (PgBouncer 1.18 cannot keep prepared statements across transactions).
 DATABASE_PREPARED_STATEMENTS = read_bool("DATABASE_PREPARED_STATEMENTS", default=True)
+# Server-side cursors do not survive transaction pooling either (Django's own advice for PgBouncer).
+DATABASES["default"].setdefault("DISABLE_SERVER_SIDE_CURSORS", not DATABASE_PREPARED_STATEMENTS)
 # After any write request (a non-GET), that session reads from the primary for this many seconds, so a person
 # who just changed a setting sees it even while the replica lags (billing_portal/db_router.py).
 REPLICA_PIN_SECONDS = read("REPLICA_PIN_SECONDS", lambda: env.int("REPLICA_PIN_SECONDS", default=10))
