@@ -293,3 +293,6 @@ CELERY_TASK_ROUTES = {
     "apps.extra_usage.tasks.digest_send_daily": {"queue": "digests"},
     "apps.extra_usage.tasks.digest_send_organization_task": {"queue": "digests"},
 }
+# A worker started without -Q consumes every queue; `-Q followups,notices` gives one its own share (README).
+CELERY_TASK_QUEUES = {name: {"exchange": name, "routing_key": name}
+                      for name in ("followups", "notices", "invoicing", "digests", "default")}
