@@ -4,6 +4,7 @@ root) from a temporary directory, on free ports, and are stopped when their fixt
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import socket
@@ -12,7 +13,9 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from django.conf import settings
+from django.db import connections
 
 
 def free_port() -> int:
@@ -76,3 +79,73 @@ def pgbouncer_transaction_mode():
             pid = (path / "pgbouncer.pid").read_text().strip() if (path / "pgbouncer.pid").exists() else None
             if pid:
                 os.kill(int(pid), 15)  # the PgBouncer this fixture started, by its pid
+
+
+def _allow_replication(cursor) -> None:
+    """The test server must accept replication connections from 127.0.0.1 (pg_basebackup, the standby). A fresh
+    Debian server has wal_level=replica and max_wal_senders=10 but no `replication` line in pg_hba.conf: add one
+    (trust, loopback only, as for its other local connections) and reload."""
+    cursor.execute("SHOW wal_level")
+    assert cursor.fetchone()[0] in ("replica", "logical"), "the test server needs wal_level=replica (restart)"
+    cursor.execute("SELECT count(*) FROM pg_hba_file_rules WHERE 'replication' = ANY(database) "
+                   "AND (type = 'local' OR address = '127.0.0.1')")
+    if cursor.fetchone()[0] and "host" in _hba_types(cursor):
+        return
+    cursor.execute("SHOW hba_file")
+    hba = Path(cursor.fetchone()[0])
+    assert os.access(hba, os.W_OK), f"allow replication from 127.0.0.1 in {hba} (host replication all 127.0.0.1/32)"
+    with hba.open("a") as file:
+        file.write("\n# Added by billing_portal's tests (tests/scale): streaming replica on this machine.\n"
+                   "host replication all 127.0.0.1/32 trust\n")
+    cursor.execute("SELECT pg_reload_conf()")
+
+
+def _hba_types(cursor) -> set[str]:
+    cursor.execute("SELECT type FROM pg_hba_file_rules WHERE 'replication' = ANY(database)")
+    return {row[0] for row in cursor.fetchall()}
+
+
+# Hot-standby settings that must be at least the primary's, or the standby refuses to start.
+_STANDBY_AT_LEAST = ("max_connections", "max_worker_processes", "max_wal_senders", "max_prepared_transactions",
+                     "max_locks_per_transaction")
+
+
+@pytest.fixture(scope="session")
+def streaming_replica(django_db_setup, django_db_blocker):
+    """A second PostgreSQL cluster on a free port, streaming from the test server (pg_basebackup -R after the
+    test database is created), added to Django as the "replica" alias (a test mirror, so tests never flush it).
+    Stopped, and its data directory removed, at the end of the session."""
+    server, port = primary(), free_port()
+    with django_db_blocker.unblock(), connections["default"].cursor() as cursor:
+        _allow_replication(cursor)
+        values = {}
+        for name in _STANDBY_AT_LEAST:
+            cursor.execute(f"SHOW {name}")
+            values[name] = cursor.fetchone()[0]
+    pg_ctl = postgres_bin("pg_ctl")
+    with workdir("bp-replica-") as path:
+        data = path / "data"
+        as_postgres([postgres_bin("pg_basebackup"), "-h", server["host"], "-p", str(server["port"]), "-U",
+                     server["user"], "-D", str(data), "-R", "-X", "stream", "-c", "fast"])
+        settings_lines = [f"port = {port}", "listen_addresses = '127.0.0.1'", f"unix_socket_directories = '{path}'",
+                          "hot_standby = on", *(f"{name} = {value}" for name, value in values.items())]
+        conf, hba = data / "postgresql.conf", data / "pg_hba.conf"
+        conf.write_text("\n".join(settings_lines) + "\n")
+        hba.write_text("local all all trust\nhost all all 127.0.0.1/32 trust\n")
+        if os.geteuid() == 0:
+            for item in (conf, hba):
+                shutil.chown(item, "postgres", "postgres")
+        as_postgres([pg_ctl, "-D", str(data), "-l", str(path / "replica.log"), "-w", "-t", "60", "start"])
+        alias = "replica"
+        try:
+            replica = {**copy.deepcopy(connections["default"].settings_dict), "HOST": "127.0.0.1", "PORT": port}
+            replica["TEST"] = {**replica.get("TEST", {}), "MIRROR": "default"}
+            connections.settings[alias] = settings.DATABASES[alias] = replica
+            yield alias
+        finally:
+            if alias in connections.settings:
+                connections[alias].close()
+                del connections[alias]
+                del connections.settings[alias]
+                settings.DATABASES.pop(alias, None)
+            as_postgres([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"])
