@@ -88,8 +88,8 @@ def _allow_replication(cursor) -> None:
     cursor.execute("SHOW wal_level")
     assert cursor.fetchone()[0] in ("replica", "logical"), "the test server needs wal_level=replica (restart)"
     cursor.execute("SELECT count(*) FROM pg_hba_file_rules WHERE 'replication' = ANY(database) "
-                   "AND (type = 'local' OR address = '127.0.0.1')")
-    if cursor.fetchone()[0] and "host" in _hba_types(cursor):
+                   "AND type = 'host' AND address = '127.0.0.1'")
+    if cursor.fetchone()[0]:
         return
     cursor.execute("SHOW hba_file")
     hba = Path(cursor.fetchone()[0])
@@ -98,11 +98,6 @@ def _allow_replication(cursor) -> None:
         file.write("\n# Added by billing_portal's tests (tests/scale): streaming replica on this machine.\n"
                    "host replication all 127.0.0.1/32 trust\n")
     cursor.execute("SELECT pg_reload_conf()")
-
-
-def _hba_types(cursor) -> set[str]:
-    cursor.execute("SELECT type FROM pg_hba_file_rules WHERE 'replication' = ANY(database)")
-    return {row[0] for row in cursor.fetchall()}
 
 
 # Hot-standby settings that must be at least the primary's, or the standby refuses to start.
