@@ -68,6 +68,14 @@ class PrimaryReplicaRouter:
         return db == DEFAULT_DB_ALIAS
 
 
+def _replica_stream(chunks):
+    token = _replica_reads.set(True)
+    try:
+        yield from chunks
+    finally:
+        _replica_reads.reset(token)
+
+
 def _pinned_until(request) -> float:
     try:
         return float(request.COOKIES.get(PIN_COOKIE, 0))
@@ -91,6 +99,9 @@ class ReplicaPinMiddleware:
             token = getattr(request, "_replica_reads_token", None)
             if token is not None:
                 _replica_reads.reset(token)
+        if request.reads_from_replica and response.streaming:
+            # An export streams its rows after the view returned: they are read from the replica too.
+            response.streaming_content = _replica_stream(response.streaming_content)
         if request.method not in _SAFE_METHODS and settings.SESSION_COOKIE_NAME in request.COOKIES:
             seconds = settings.REPLICA_PIN_SECONDS
             response.set_cookie(PIN_COOKIE, f"{time.time() + seconds:.3f}", max_age=seconds, httponly=True,

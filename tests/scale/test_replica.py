@@ -10,8 +10,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.invoicing.services import invoice_issue_for_period
 from apps.organizations.models import PlanKind, Role
 from apps.usage.models import UsageEvent
+from apps.usage.partitions import month_add
 from billing_portal.db_router import PIN_COOKIE, replica_data_as_of
 from tests.conftest import ApiClient, wait_for
 from tests.factories import OrganizationFactory, api_key, member
@@ -85,3 +87,19 @@ def test_after_a_form_post_the_same_person_reads_the_primary_for_a_few_seconds(o
     with CaptureQueriesContext(connections["replica"]) as on_replica:
         assert client.get(url).status_code == 200
     assert _dashboard_reads(on_replica.captured_queries)
+
+
+def test_an_invoice_export_streams_its_rows_from_the_replica(org_with_usage, client):
+    organization, owner = org_with_usage
+    last_month = month_add(timezone.now().date().replace(day=1), -1)
+    invoice = invoice_issue_for_period(organization=organization, period_start=last_month, now=timezone.now())
+    assert wait_for(lambda: type(invoice).objects.using("replica").filter(pk=invoice.pk).exists(), timeout=30)
+    client.force_login(owner.user)
+    with CaptureQueriesContext(connections["default"]) as on_primary, \
+            CaptureQueriesContext(connections["replica"]) as on_replica:
+        response = client.get(reverse("invoicing:invoice_csv", args=[organization.slug, invoice.number]))
+        body = b"".join(response.streaming_content).decode()
+    assert response.status_code == 200 and invoice.number in response["Content-Disposition"]
+    assert body.count("\n") >= 2
+    assert [q for q in on_primary.captured_queries if '"invoicing_' in q["sql"]] == []
+    assert [q for q in on_replica.captured_queries if '"invoicing_' in q["sql"]]
