@@ -247,3 +247,52 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
 }
+
+# --- Scale-out (docs/scaling.md) -----------------------------------------------------------------------------
+# Server-side prepared statements on the machine API's hot path (apps/common/sql.py). On by default; turn off
+# behind a transaction-mode pooler (PgBouncer 1.18 cannot keep prepared statements across transactions).
+DATABASE_PREPARED_STATEMENTS = read_bool("DATABASE_PREPARED_STATEMENTS", default=True)
+# Server-side cursors do not survive transaction pooling either (Django's own advice for PgBouncer).
+DATABASES["default"].setdefault("DISABLE_SERVER_SIDE_CURSORS", not DATABASE_PREPARED_STATEMENTS)
+# After any write request (a non-GET), that session reads from the primary for this many seconds, so a person
+# who just changed a setting sees it even while the replica lags (billing_portal/db_router.py).
+REPLICA_PIN_SECONDS = read("REPLICA_PIN_SECONDS", lambda: env.int("REPLICA_PIN_SECONDS", default=10))
+MIDDLEWARE.append("billing_portal.db_router.ReplicaPinMiddleware")
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("billing_portal.db_router.replica_freshness")
+# The reporting pages whose reads of reporting models go to the replica (DASHBOARD_DB_ALIAS), by URL name.
+REPLICA_READ_VIEWS = frozenset({
+    "monitoring:dashboard", "monitoring:dashboard_tiers", "monitoring:dashboard_members",
+    "monitoring:member_detail", "monitoring:my_usage", "invoicing:invoice_csv",
+})
+# Monthly partitions of the usage ledger kept ready ahead of the current month (apps/usage/partitions.py).
+USAGE_PARTITION_MONTHS_AHEAD = read(
+    "USAGE_PARTITION_MONTHS_AHEAD", lambda: env.int("USAGE_PARTITION_MONTHS_AHEAD", default=3)
+)
+# Daily at 03:10 UTC: create the ledger's partitions for the coming months (idempotent).
+CELERY_BEAT_SCHEDULE["usage-partitions-ahead"] = {
+    "task": "apps.usage.tasks.usage_partitions_ensure",
+    "schedule": crontab(hour=3, minute=10),
+}
+# One queue per kind of work, so a month's invoicing or a digest run never delays the after-usage follow-ups.
+# Workers: see README "Scaling". A task not listed goes to "default".
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    # After-usage follow-ups and their sweeps: auto-reload, dashboard totals (latency matters: minutes).
+    "apps.gateway.tasks.usage_followups": {"queue": "followups"},
+    "apps.extra_usage.tasks.auto_reload_task": {"queue": "followups"},
+    "apps.extra_usage.tasks.auto_reload_sweep": {"queue": "followups"},
+    "apps.monitoring.tasks.monitoring_sweep": {"queue": "followups"},
+    "apps.monitoring.tasks.org_daily_refresh_task": {"queue": "followups"},
+    # Notices: emails a person waits for (spend-limit notices, a decision on their request).
+    "apps.monitoring.tasks.spend_notifications_task": {"queue": "notices"},
+    "apps.extra_usage.tasks.request_decision_notify_task": {"queue": "notices"},
+    # Invoicing: period close, invoices and their emails; and the ledger's monthly partitions.
+    "apps.invoicing.tasks.*": {"queue": "invoicing"},
+    "apps.usage.tasks.*": {"queue": "invoicing"},
+    # Digests: the daily batch of summaries to admins.
+    "apps.extra_usage.tasks.digest_send_daily": {"queue": "digests"},
+    "apps.extra_usage.tasks.digest_send_organization_task": {"queue": "digests"},
+}
+# A worker started without -Q consumes every queue; `-Q followups,notices` gives one its own share (README).
+CELERY_TASK_QUEUES = {name: {"exchange": name, "routing_key": name}
+                      for name in ("followups", "notices", "invoicing", "digests", "default")}

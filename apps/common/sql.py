@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
 
@@ -56,9 +57,10 @@ def server_bound_fetchall(sql: str, params: list | dict, *, prepare: bool) -> li
     """Run one statement that returns rows (a SELECT, or a write with RETURNING) on the default connection with
     server-side parameter binding (values travel apart from the SQL text, so psycopg does not quote them into
     it); all its rows. With `prepare`, it is planned once per persistent connection: for statements whose text
-    does not vary (the variable-length ones would fill psycopg's cache of prepared statements). PostgreSQL
-    only; not for PgBouncer in transaction-pooling mode. Takes part in the connection's current transaction,
-    like any query."""
+    does not vary (the variable-length ones would fill psycopg's cache of prepared statements), unless
+    settings.DATABASE_PREPARED_STATEMENTS is off (behind PgBouncer in transaction-pooling mode, where the next
+    transaction may run on a server connection that never saw the statement). PostgreSQL only. Takes part in
+    the connection's current transaction, like any query."""
     import psycopg
 
     db = connections[DEFAULT_DB_ALIAS]  # looked up once: each `connection.x` goes through a thread-local proxy
@@ -72,7 +74,7 @@ def server_bound_fetchall(sql: str, params: list | dict, *, prepare: bool) -> li
     # Errors surface as Django's exceptions (IntegrityError, OperationalError, …), as from Django's own cursors,
     # and a broken connection is marked unusable so Django replaces it.
     with db.wrap_database_errors, psycopg.Cursor(raw) as cursor:
-        cursor.execute(sql, params, prepare=prepare)
+        cursor.execute(sql, params, prepare=prepare and settings.DATABASE_PREPARED_STATEMENTS)
         rows = cursor.fetchall()
     if db.queries_logged:  # DEBUG or a test counting queries: log it as Django logs its own
         db.queries_log.append({"sql": f"/* server-bound */ {sql}", "time": f"{time.monotonic() - started:.3f}"})
@@ -83,7 +85,8 @@ def prepared_fetchone(sql: str, params: dict) -> tuple | None:
     """Run one statement as a server-side prepared statement on the default connection; its first row.
 
     Planning a many-table join costs several times more than running it (EXPLAIN ANALYZE), so it is planned
-    once per persistent connection. PostgreSQL only; not for PgBouncer in transaction-pooling mode.
+    once per persistent connection (when settings.DATABASE_PREPARED_STATEMENTS is on: the default; off behind
+    PgBouncer in transaction-pooling mode, where it is bound server-side but planned each time). PostgreSQL only.
     """
     rows = server_bound_fetchall(sql, params, prepare=True)
     return rows[0] if rows else None

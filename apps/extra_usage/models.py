@@ -56,8 +56,12 @@ class PrepaidLedgerEntry(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="prepaid_ledger")
     kind = models.CharField(max_length=20, choices=LedgerKind.choices)
     amount = models.DecimalField(**MONEY)
+    # No database foreign key: the event table is partitioned by month and its ids are unique only with their
+    # month (PostgreSQL needs the partition key in any key referenced), and an archived month is detached. The
+    # draw is written in the event's transaction, with the id the event's insert returned.
     event = models.OneToOneField(
-        UsageEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="prepaid_draw"
+        UsageEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="prepaid_draw",
+        db_constraint=False,
     )
     payment_reference = models.CharField(max_length=100, blank=True)
     # Auto-reloads: one per (organization, reload_key); the key names the threshold crossing it answers.

@@ -27,7 +27,7 @@ from apps.extra_usage.services.prepaid import prepaid_draw
 from apps.monitoring.selectors import notification_thresholds
 from apps.monitoring.services import spend_thresholds_newly_reached
 from apps.organizations.models import Organization, PlanKind
-from apps.usage.models import Funding, UsageEvent
+from apps.usage.models import Funding, UsageEvent, UsageEventKey
 from apps.usage.pricing import NoPriceForDate, Tokens, UnknownModel, price_lookup, quote
 from apps.usage.selectors import Counters
 from apps.usage.services import NewUsageEvent, ledger_record, member_counters_lock
@@ -152,7 +152,7 @@ def usage_record_batch(*, organization: Organization, items: list[UsageInput], n
                 # a retry, and the second attempt then answers it as a replay or a conflict.
                 _store(organization=organization, pending=valid, seats=seats, now=now,
                        contexts=dict(contexts) if contexts and attempt == 0 else None,
-                       look_up_keys=attempt > 0 or len(valid) > 1)
+                       look_up_keys=attempt > 0 or len(valid) > 1, look_up_archived=attempt > 0)
                 break
             except IntegrityError:
                 # The key was stored before (a retry of a single event), or another transaction stored one of
@@ -167,7 +167,7 @@ def usage_record_batch(*, organization: Organization, items: list[UsageInput], n
 
 @transaction.atomic
 def _store(*, organization: Organization, pending: list[_Pending], seats: dict, now: dt.datetime,
-           contexts: dict | None = None, look_up_keys: bool = True) -> None:
+           contexts: dict | None = None, look_up_keys: bool = True, look_up_archived: bool = False) -> None:
     by_period: dict[dt.date, list[_Pending]] = defaultdict(list)
     for p in pending:
         by_period[p.period_start].append(p)
@@ -186,6 +186,10 @@ def _store(*, organization: Organization, pending: list[_Pending], seats: dict, 
             "organization"
         )
     } if look_up_keys else {}
+    # A key whose event sits in an archived (detached) month of the ledger: still used, never charged again.
+    archived = set(UsageEventKey.objects.filter(
+        organization=organization, idempotency_key__in=set(keys) - existing.keys()
+    ).values_list("idempotency_key", flat=True)) if look_up_archived else set()
     seen_in_batch: dict[str, _Pending] = {}
     new_events: list[NewUsageEvent] = []
     new_pending: list[_Pending] = []
@@ -205,6 +209,10 @@ def _store(*, organization: Organization, pending: list[_Pending], seats: dict, 
                 "conflict", field="idempotency_key",
                 message="was already used with a different request body",
             )
+            continue
+        if key in archived:  # its first answer went with the archived month: say so, charge nothing
+            p.outcome = UsageOutcome("conflict", field="idempotency_key",
+                                     message="was already used by an event of an archived month")
             continue
         membership, tier = memberships[p.membership_id]
         counters = before = locked[(p.membership_id, p.period_start)]

@@ -117,7 +117,12 @@ class Funding(models.TextChoices):
 class UsageEvent(models.Model):
     """One priced model request. Immutable: stored once per (organization, idempotency key), with the rates it
     was priced at. `included_cost` is the part funded by the seat's included usage; the rest (`cost` −
-    `included_cost`) is pooled spend (usage-based Enterprise) or extra usage (seat-based plans)."""
+    `included_cost`) is pooled spend (usage-based Enterprise) or extra usage (seat-based plans).
+
+    On PostgreSQL the table is partitioned by month of `period_start` (apps/usage/partitions.py; migration
+    0004). A unique key of a partitioned table must include the partition key, so the exactly-once guard across
+    months is UsageEventKey, written by the same statement; the database's primary key is
+    (id, organization_id, period_start), `id` still coming from one sequence."""
 
     # No index of its own: the (organization, idempotency_key) and (organization, period_start, membership)
     # indexes lead with it, and every index is written again by each insert into this, the largest table.
@@ -151,7 +156,9 @@ class UsageEvent(models.Model):
     class Meta:
         ordering = ("-occurred_at",)
         constraints = [
-            models.UniqueConstraint(fields=["organization", "idempotency_key"], name="event_idempotency_key"),
+            # Within a month; across months UsageEventKey guards the key. Also the index replays are found by.
+            models.UniqueConstraint(fields=["organization", "idempotency_key", "period_start"],
+                                    name="event_idempotency_key_month"),
             models.CheckConstraint(
                 condition=Q(input_tokens__gte=0, output_tokens__gte=0, cache_write_tokens__gte=0,
                             cache_read_tokens__gte=0),
@@ -175,6 +182,24 @@ class UsageEvent(models.Model):
         return self.cost - self.included_cost
 
 
+class UsageEventKey(models.Model):
+    """The ledger's exactly-once guard: one row per (organization, idempotency key) ever stored, inserted by the
+    same statement as its event (ledger_record), so a second event with the key fails that statement on this
+    primary key and nothing of it is written. Kept apart from the partitioned event table because PostgreSQL
+    enforces uniqueness across partitions only for keys that include the partition key; a few narrow columns
+    per event. Rows stay when a month's partition is archived, so an archived key is still never charged twice.
+    """
+
+    pk = models.CompositePrimaryKey("organization_id", "idempotency_key")
+    # No database foreign key: the value is copied from the event row in the same statement, whose own foreign
+    # key checks it, and every check costs the hot path an index probe at commit.
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+",
+                                     db_constraint=False, db_index=False)
+    idempotency_key = models.CharField(max_length=200)
+    period_start = models.DateField(help_text="The month (partition) holding the event.")
+    event_id = models.BigIntegerField()
+
+
 class MemberPeriodUsage(models.Model):
     """A member's month-to-date counters, changed in the same transaction as each event (F() updates).
     `spend` is everything; `included_spend` the part funded by included usage."""
@@ -190,7 +215,10 @@ class MemberPeriodUsage(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["membership", "period_start"], name="member_usage_one_per_period")
+            # organization last: the index still serves look-ups by member, and with organization_id in every
+            # key the table could be distributed by organization (Citus; docs/scaling.md).
+            models.UniqueConstraint(fields=["membership", "period_start", "organization"],
+                                    name="member_usage_one_per_period_org")
         ]
         indexes = [models.Index(fields=["organization", "period_start"])]
 
@@ -239,8 +267,9 @@ class UsageDailyRollup(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["membership", "day", "model", "product"], name="rollup_unique_member_day_model_product"
+            models.UniqueConstraint(  # organization last, as for MemberPeriodUsage
+                fields=["membership", "day", "model", "product", "organization"],
+                name="rollup_unique_member_day_model_product_org",
             )
         ]
         indexes = [

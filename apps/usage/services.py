@@ -1,7 +1,9 @@
 """Writes for usage: spend caps, and the ledger primitives that store priced events with their counters.
 
 Ledger rules:
-- An event is stored once per (organization, idempotency key): the unique constraint is the guard.
+- An event is stored once per (organization, idempotency key): the primary key of UsageEventKey, written by
+  the event's own insert statement, is the guard (the event table is partitioned by month, and a partitioned
+  table's unique keys can only hold within a month).
 - The member's counter row is locked (SELECT … FOR UPDATE through an upsert) before the event's funding is
   split, so concurrent events of one member serialize on that member only.
 - The organization's total lives in ORG_COUNTER_SLOTS rows; each event adds to one at random, so a large
@@ -29,7 +31,7 @@ from apps.organizations.models import Membership, Organization, PlanKind
 from apps.organizations.services import audit_record
 from apps.seats.models import SeatTier
 
-from .models import CapScope, MemberPeriodUsage, OrgUsageSlot, SpendCap, UsageDailyRollup, UsageEvent
+from .models import CapScope, MemberPeriodUsage, OrgUsageSlot, SpendCap, UsageDailyRollup, UsageEvent, UsageEventKey
 from .selectors import Counters
 
 
@@ -177,7 +179,7 @@ def member_counters_lock(*, organization_id: int, membership_ids: list[int], per
     # update) takes the row lock and RETURNING gives the latest committed values, as SELECT … FOR UPDATE would.
     # Rows are taken in VALUES order, i.e. by membership id.
     sql = (f"INSERT INTO {table} (organization_id, membership_id, period_start, spend, included_spend, "
-           f"event_count) VALUES {placeholders} ON CONFLICT (membership_id, period_start) "
+           f"event_count) VALUES {placeholders} ON CONFLICT (membership_id, period_start, organization_id) "
            f"DO UPDATE SET event_count = {table}.event_count RETURNING membership_id, spend, included_spend")
     if connection.vendor == "postgresql":
         rows = server_bound_fetchall(sql, params, prepare=len(ids) == 1)
@@ -254,8 +256,8 @@ def ledger_apply(*, events: list[NewUsageEvent], local_days: list[dt.date], now:
             )
     _org_slots_add(slots)
     _additive_upsert(
-        UsageDailyRollup, keys=["membership_id", "day", "model_id", "product"],
-        fixed=("organization_id", "period_start"), added=_ROLLUP_ADDED,
+        UsageDailyRollup, keys=["membership_id", "day", "model_id", "product", "organization_id"],
+        fixed=("period_start",), added=_ROLLUP_ADDED,
         rows=[(*key, *values[7], *values[:7]) for key, values in rollups.items()],
     )
 
@@ -268,8 +270,9 @@ _PLAIN_FIELDS = (models.BigIntegerField, models.IntegerField, models.SmallIntege
 
 @dataclass(frozen=True)
 class _EventInsert:
-    many: str  # INSERT … SELECT FROM unnest(one array per column) RETURNING id
-    one: str  # INSERT … VALUES (one value per column) RETURNING id
+    many: str  # INSERT … SELECT FROM unnest(one array per column) RETURNING id and the idempotency key's columns
+    one: str  # INSERT … VALUES (one value per column) RETURNING the same
+    keys: str  # INSERT INTO the idempotency-key table SELECT … FROM the insert's rows (the CTE "ins")
     attnames: list[str]
 
 
@@ -285,11 +288,14 @@ def _event_insert_plan() -> _EventInsert:
     qn = connection.ops.quote_name
     types = [f.cast_db_type(connection) or f.db_type(connection) for f in fields]
     head = f"INSERT INTO {qn(UsageEvent._meta.db_table)} ({', '.join(qn(f.column) for f in fields)})"
-    returning = f"RETURNING {qn(UsageEvent._meta.pk.column)}"
+    returning = f"RETURNING {qn(UsageEvent._meta.pk.column)}, organization_id, idempotency_key, period_start"
     # %b: each column array travels in binary, about half the cost of dumping it as text (make bench).
     many = f"{head} SELECT * FROM unnest({', '.join(f'%b::{t}[]' for t in types)}) {returning}"
     one = f"{head} VALUES ({', '.join(f'%s::{t}' for t in types)}) {returning}"
-    return _EventInsert(many, one, [f.attname for f in fields])
+    keys = (f"INSERT INTO {qn(UsageEventKey._meta.db_table)} (organization_id, idempotency_key, period_start, "
+            f"event_id) SELECT organization_id, idempotency_key, period_start, {qn(UsageEvent._meta.pk.column)} "
+            f"FROM ins RETURNING 1")
+    return _EventInsert(many, one, keys, [f.attname for f in fields])
 
 
 @dataclass(slots=True)
@@ -339,8 +345,9 @@ def ledger_record(*, events: list[NewUsageEvent], local_days: list[dt.date], now
     counter, one upsert of every daily rollup, and per period the first organization slot nobody holds (FOR
     UPDATE SKIP LOCKED). Only when every slot of a period is held (or none exists yet) does a second statement
     add to a random slot, which may wait. Each addition goes to exactly one slot in this transaction, so the
-    slots' sum stays the organization's exact total. A reused idempotency key fails the whole statement on the
-    unique constraint (IntegrityError), and nothing is written.
+    slots' sum stays the organization's exact total. The same statement inserts each event's idempotency key
+    into UsageEventKey: a reused key fails the whole statement on that table's primary key (IntegrityError),
+    and nothing is written.
 
     Call in the transaction that decided the events' funding, after member_counters_lock for their members.
     `local_days[i]` is event i's day in the organization's billing time zone. Sets each event's primary key.
@@ -349,6 +356,10 @@ def ledger_record(*, events: list[NewUsageEvent], local_days: list[dt.date], now
         stored = UsageEvent.objects.bulk_create([event.as_model() for event in events])
         for event, model in zip(events, stored, strict=True):
             event.pk = model.pk
+        UsageEventKey.objects.bulk_create([
+            UsageEventKey(organization_id=e.organization_id, idempotency_key=e.idempotency_key,
+                          period_start=e.period_start, event_id=e.pk) for e in events
+        ])
         ledger_apply(events=events, local_days=local_days, now=now)
         return
     members, slots, rollups = _ledger_sums(events, local_days)
@@ -360,6 +371,7 @@ def ledger_record(*, events: list[NewUsageEvent], local_days: list[dt.date], now
     else:
         ctes = [f"ins AS ({plan.many})"]
         params = [[getattr(event, name) for event in events] for name in plan.attnames]
+    ctes.append(f"keys AS ({plan.keys})")  # the exactly-once guard, in the same statement as the events
 
     member_table = _table(MemberPeriodUsage)
     # Every member's counters in one UPDATE … FROM (VALUES …): their rows are already locked by
@@ -382,7 +394,7 @@ def ledger_record(*, events: list[NewUsageEvent], local_days: list[dt.date], now
     ctes.append(
         f"roll AS (INSERT INTO {rollup_table} ({', '.join(qn(c) for c in columns)}) VALUES "
         + ", ".join([row] * len(rollups))
-        + f" ON CONFLICT (membership_id, day, model_id, product) DO UPDATE SET {updates} RETURNING 1)"
+        + f" ON CONFLICT (membership_id, day, model_id, product, organization_id) DO UPDATE SET {updates} RETURNING 1)"
     )
     for key, added in rollups.items():
         params += [*key, *added[7], *added[:7]]
