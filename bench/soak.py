@@ -76,7 +76,9 @@ def seed(out: Path) -> None:
     django.setup()
     from django.utils import timezone
 
-    from apps.extra_usage.services import auto_reload_configure, extra_usage_enable, prepaid_purchase
+    from apps.extra_usage.services.auto_reload import auto_reload_configure
+    from apps.extra_usage.services.prepaid import prepaid_purchase
+    from apps.extra_usage.services.switches import extra_usage_enable
     from apps.organizations.models import PlanKind, Role
     from apps.organizations.services import api_key_create
     from apps.usage.models import CapScope

@@ -36,8 +36,8 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from apps.common.ids import is_tagged_id, new_public_id
-from apps.extra_usage import services as extra_usage_services
 from apps.extra_usage.models import RequestStatus
+from apps.extra_usage.services import usage_requests as extra_usage_services
 from apps.organizations.models import Organization
 from apps.usage.models import CapScope
 from apps.usage.services import cap_delete, cap_set

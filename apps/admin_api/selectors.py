@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 
+from apps.common.ids import api_key_digest
 from apps.common.periods import period_containing
 from apps.extra_usage.models import ExtraUsageRequest
 from apps.extra_usage.selectors import extra_usage_settings
 from apps.organizations.models import Membership, Organization, PlanKind
-from apps.organizations.services import api_key_digest
 from apps.seats.models import SeatAssignment, SeatTier
 from apps.usage.models import CapScope, SpendCap
 from apps.usage.selectors import (

@@ -14,8 +14,9 @@ import secrets
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from apps.common.ids import api_key_digest
 from apps.organizations.models import Organization
-from apps.organizations.services import api_key_digest, audit_record
+from apps.organizations.services import audit_record
 from apps.usage.models import CapScope, SpendCap
 from apps.usage.services import cap_set
 

@@ -1,5 +1,7 @@
-"""Public, tagged identifiers (`user_…`, `spl_…`) so that database keys never leave the system."""
+"""Public, tagged identifiers (`user_…`, `spl_…`) so that database keys never leave the system, and the stored
+digest of a secret API key."""
 
+import hashlib
 import secrets
 import string
 
@@ -16,3 +18,13 @@ def is_tagged_id(value: object, prefix: str) -> bool:
         return False
     body = value[len(prefix) + 1 :]
     return 0 < len(body) <= 64 and all(c in _ALPHABET for c in body)
+
+
+# Longer bearer tokens are refused without a look-up (real keys are about 50 characters).
+API_KEY_MAX_LENGTH = 200
+
+
+def api_key_digest(raw_key: str) -> str:
+    """The stored form of a machine or Admin API key. Keys carry at least 240 bits of randomness, so a fast
+    unsalted digest is enough and keeps authentication one indexed lookup."""
+    return hashlib.sha256(raw_key.encode()).hexdigest()

@@ -15,7 +15,6 @@ from apps.organizations.services import (
     invitation_accept,
     invitation_create,
     invitation_for_token,
-    membership_remove,
 )
 from apps.seats.models import SeatTier
 from apps.seats.selectors import seat_current, seat_tiers
@@ -68,12 +67,4 @@ def member_join(*, raw_token: str, user=None, name: str = "", password: str = ""
     tier = tier or (tiers[0] if tiers else None)
     if tier is not None and seat_current(membership=membership) is None:
         seat_assign(membership=membership, tier=tier, actor=membership.user, now=now)
-    return membership
-
-
-@transaction.atomic
-def member_remove(*, membership: Membership, actor_membership: Membership, now: dt.datetime) -> Membership:
-    """Remove a member and close their seat interval at `now` (their seat is billed up to that moment)."""
-    membership = membership_remove(membership=membership, actor_membership=actor_membership, now=now)
-    seat_assign(membership=membership, tier=None, actor=actor_membership.user, now=now)
     return membership

@@ -30,7 +30,7 @@ from apps.organizations.selectors import audit_entries
 from apps.organizations.services import invitation_for_token, invitation_revoke, membership_role_set
 from apps.seats.models import SeatTier
 from apps.seats.selectors import seat_change_proration, seat_current, seat_tiers
-from apps.seats.services import seat_assign
+from apps.seats.services import membership_remove, seat_assign
 from apps.usage.models import CapScope
 from apps.usage.services import cap_delete, cap_set
 
@@ -44,7 +44,7 @@ from .selectors import (
     org_cap_summary,
     tier_cap_rows,
 )
-from .services import member_invitation_resend, member_invite, member_join, member_remove
+from .services import member_invitation_resend, member_invite, member_join
 
 # Unanswered invitations stay listed (and can be sent again) this long after they expire.
 INVITATION_RESEND_WINDOW = dt.timedelta(days=30)
@@ -387,7 +387,7 @@ def member_remove_view(request, slug, membership_id):
     error = ""
     if request.method == "POST":
         try:
-            member_remove(membership=member, actor_membership=membership, now=timezone.now())
+            membership_remove(membership=member, actor_membership=membership, now=timezone.now())
         except ValidationError as exc:
             error = " ".join(exc.messages)
         else:

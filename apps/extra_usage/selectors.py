@@ -9,9 +9,10 @@ from decimal import Decimal
 
 from django.db.models import F, Q, Sum
 
-from apps.common.money import ZERO
+from apps.common.money import ZERO, format_usd
 from apps.common.periods import period_containing
 from apps.organizations.models import Membership, Organization, PlanKind
+from apps.organizations.permissions import Capability, can
 from apps.seats.models import SeatAssignment, SeatTier
 from apps.usage.models import MemberPeriodUsage
 from apps.usage.selectors import Counters, org_caps, org_counters, spend_status_compute
@@ -251,3 +252,28 @@ def member_switches(*, organization: Organization) -> list[MemberSwitch]:
         MemberSwitch(m, m.pk in enabled, seats[m.pk].get_code_display() if m.pk in seats else "No seat")
         for m in members
     ]
+
+
+def extra_usage_sections(*, membership: Membership) -> dict:
+    """What the Settings > Usage sections show to this member (admins: review; owners: everything)."""
+    organization = membership.organization
+    context = {
+        "membership": membership,
+        "organization": organization,
+        "can_review": can(membership, Capability.REVIEW_REQUESTS),
+        "can_manage": can(membership, Capability.MANAGE_EXTRA_USAGE),
+        "is_team": organization.plan_kind == PlanKind.TEAM,
+        "is_seat_based": organization.is_seat_based,
+        "is_enterprise": organization.is_enterprise,
+    }
+    if context["can_review"] and organization.is_enterprise:
+        context["pending_count"] = pending_request_count(organization=organization)
+    if context["can_manage"]:
+        settings = extra_usage_settings(organization=organization)
+        context["settings"] = settings
+        context["balance"] = format_usd(Decimal(settings.prepaid_balance))
+        if organization.is_seat_based and settings.enabled and not settings.all_members:
+            context["member_switches"] = member_switches(organization=organization)
+        if context["is_team"]:
+            context["charges"] = reload_history(organization=organization, limit=20)
+    return context

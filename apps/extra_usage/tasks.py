@@ -6,12 +6,15 @@ from django.utils import timezone
 
 from apps.organizations.models import Organization
 
+from .selectors import organizations_due_for_reload, organizations_with_pending_requests
+from .services.auto_reload import auto_reload_check, auto_reload_resume_stale
+from .services.digest import digest_send_for_organization
+from .services.usage_requests import request_decision_notify
+
 
 @shared_task(acks_late=True)
 def auto_reload_task(organization_id: int) -> None:
     """Buy the organization's auto-reload if its balance is at or below the threshold (at most one per crossing)."""
-    from .services import auto_reload_check
-
     organization = Organization.objects.filter(pk=organization_id).first()
     if organization is not None:
         auto_reload_check(organization=organization, now=timezone.now())
@@ -21,9 +24,6 @@ def auto_reload_task(organization_id: int) -> None:
 def auto_reload_sweep() -> None:
     """Every minute (beat): finish charges a dead worker left pending, and check every Team organization at or
     below its threshold, so a reload whose after-usage task was lost is still bought."""
-    from .selectors import organizations_due_for_reload
-    from .services import auto_reload_resume_stale
-
     auto_reload_resume_stale(now=timezone.now())
     for organization_id in organizations_due_for_reload():
         auto_reload_task.delay(organization_id)
@@ -32,16 +32,12 @@ def auto_reload_sweep() -> None:
 @shared_task(acks_late=True)
 def request_decision_notify_task(request_id: int) -> None:
     """Email a member the decision on their request (once, whatever the number of runs)."""
-    from .services import request_decision_notify
-
     request_decision_notify(request_id=request_id, now=timezone.now())
 
 
 @shared_task(acks_late=True)
 def digest_send_daily() -> None:
     """Once a day (beat): one digest task per organization with pending requests."""
-    from .selectors import organizations_with_pending_requests
-
     for organization_id in organizations_with_pending_requests():
         digest_send_organization_task.delay(organization_id)
 
@@ -49,8 +45,6 @@ def digest_send_daily() -> None:
 @shared_task(acks_late=True)
 def digest_send_organization_task(organization_id: int) -> None:
     """The digest of one organization's pending requests to each of its admins, once per local day."""
-    from .services import digest_send_for_organization
-
     organization = Organization.objects.filter(pk=organization_id).first()
     if organization is not None:
         digest_send_for_organization(organization=organization, now=timezone.now())

@@ -24,10 +24,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.common.money import MAX_CAP_AMOUNT, format_usd
 from apps.organizations.models import Membership, PlanKind
-from apps.organizations.permissions import Capability, can, require
+from apps.organizations.permissions import Capability, require
 
-from . import selectors, services
+from . import selectors
 from .models import ExtraUsageRequest
+from .services import auto_reload, prepaid, switches, usage_requests
 
 # --- Forms --------------------------------------------------------------------------------------------------
 
@@ -105,31 +106,6 @@ def _next_value(request) -> str:
     return candidate if url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()}) else ""
 
 
-def sections_context(*, membership: Membership, now) -> dict:
-    """What the Settings > Usage sections show to this member (admins: review; owners: everything)."""
-    organization = membership.organization
-    context = {
-        "membership": membership,
-        "organization": organization,
-        "can_review": can(membership, Capability.REVIEW_REQUESTS),
-        "can_manage": can(membership, Capability.MANAGE_EXTRA_USAGE),
-        "is_team": organization.plan_kind == PlanKind.TEAM,
-        "is_seat_based": organization.is_seat_based,
-        "is_enterprise": organization.is_enterprise,
-    }
-    if context["can_review"] and organization.is_enterprise:
-        context["pending_count"] = selectors.pending_request_count(organization=organization)
-    if context["can_manage"]:
-        settings = selectors.extra_usage_settings(organization=organization)
-        context["settings"] = settings
-        context["balance"] = format_usd(Decimal(settings.prepaid_balance))
-        if organization.is_seat_based and settings.enabled and not settings.all_members:
-            context["member_switches"] = selectors.member_switches(organization=organization)
-        if context["is_team"]:
-            context["charges"] = selectors.reload_history(organization=organization, limit=20)
-    return context
-
-
 # --- Owner and admin pages ------------------------------------------------------------------------------------
 
 
@@ -138,7 +114,7 @@ def sections_context(*, membership: Membership, now) -> dict:
 def settings_page(request, slug):
     """Extra usage settings (owners) and the review button (admins and above)."""
     membership = require(request.user, slug, Capability.REVIEW_REQUESTS)
-    context = sections_context(membership=membership, now=timezone.now())
+    context = selectors.extra_usage_sections(membership=membership)
     context["next"] = request.get_full_path()
     return render(request, "extra_usage/settings_page.html", context)
 
@@ -175,7 +151,7 @@ def request_approve(request, slug, public_id):
         messages.error(request, f"{email}: " + " ".join(e for errs in form.errors.values() for e in errs))
         return _back(request, slug, fragment="review-requests")
     try:
-        services.extra_usage_request_approve(request=item, amount=form.cleaned_data["amount"], actor=request.user,
+        usage_requests.extra_usage_request_approve(request=item, amount=form.cleaned_data["amount"], actor=request.user,
                                              now=timezone.now())
     except ValidationError as error:
         messages.error(request, f"{email}: {_error_text(error)}")
@@ -190,7 +166,7 @@ def request_deny(request, slug, public_id):
     membership = require(request.user, slug, Capability.REVIEW_REQUESTS)
     item = get_object_or_404(ExtraUsageRequest, organization=membership.organization, public_id=public_id)
     try:
-        services.extra_usage_request_deny(request=item, actor=request.user, now=timezone.now())
+        usage_requests.extra_usage_request_deny(request=item, actor=request.user, now=timezone.now())
     except ValidationError as error:
         messages.error(request, _error_text(error))
         return _back(request, slug)
@@ -207,9 +183,9 @@ def switch(request, slug):
     on = request.POST.get("enabled") == "on"
     try:
         if on:
-            services.extra_usage_enable(organization=organization, actor=request.user, now=timezone.now())
+            switches.extra_usage_enable(organization=organization, actor=request.user, now=timezone.now())
         else:
-            services.extra_usage_disable(organization=organization, actor=request.user, now=timezone.now())
+            switches.extra_usage_disable(organization=organization, actor=request.user, now=timezone.now())
     except ValidationError as error:
         messages.error(request, _error_text(error))
         return _back(request, slug)
@@ -223,7 +199,7 @@ def members_mode(request, slug):
     membership = _owner(request, slug)
     all_members = request.POST.get("all_members") == "all"
     try:
-        services.extra_usage_members_choose(organization=membership.organization, all_members=all_members,
+        switches.extra_usage_members_choose(organization=membership.organization, all_members=all_members,
                                             actor=request.user, now=timezone.now())
     except ValidationError as error:
         messages.error(request, _error_text(error))
@@ -241,7 +217,7 @@ def member_switch(request, slug, membership_id):
                                pk=membership_id, organization=membership.organization)
     on = request.POST.get("enabled") == "on"
     try:
-        services.member_extra_usage_set(membership=target, enabled=on, actor=request.user, now=timezone.now())
+        switches.member_extra_usage_set(membership=target, enabled=on, actor=request.user, now=timezone.now())
     except ValidationError as error:
         messages.error(request, _error_text(error))
         return _back(request, slug)
@@ -255,7 +231,7 @@ def requests_switch(request, slug):
     membership = _owner(request, slug)
     on = request.POST.get("enabled") == "on"
     try:
-        services.extra_usage_requests_set(organization=membership.organization, enabled=on, actor=request.user,
+        switches.extra_usage_requests_set(organization=membership.organization, enabled=on, actor=request.user,
                                           now=timezone.now())
     except ValidationError as error:
         messages.error(request, _error_text(error))
@@ -274,7 +250,7 @@ def purchase_modal(request, slug):
         if form.is_valid():
             data = form.cleaned_data
             try:
-                charge = services.prepaid_purchase(organization=organization, amount=data["amount"],
+                charge = prepaid.prepaid_purchase(organization=organization, amount=data["amount"],
                                                    idempotency_key=data["token"], actor=request.user,
                                                    now=timezone.now())
                 if charge.status == "failed":
@@ -282,7 +258,7 @@ def purchase_modal(request, slug):
                 if charge.status == "pending":
                     raise ValidationError("The payment is still being processed; check the history shortly.")
                 if data["enable"]:
-                    services.extra_usage_enable(organization=organization, actor=request.user, now=timezone.now())
+                    switches.extra_usage_enable(organization=organization, actor=request.user, now=timezone.now())
             except ValidationError as error:
                 for field, errors in getattr(error, "error_dict", {}).items():
                     form.add_error(field if field in form.fields else None, errors)
@@ -311,7 +287,7 @@ def auto_reload_modal(request, slug):
         if form.is_valid():
             data = form.cleaned_data
             try:
-                services.auto_reload_configure(
+                auto_reload.auto_reload_configure(
                     organization=organization, enabled=data["enabled"], threshold=data["reload_threshold"],
                     amount=data["reload_amount"], monthly_limit=data["monthly_reload_limit"], actor=request.user,
                     now=timezone.now(),
@@ -356,7 +332,7 @@ def request_create(request, slug):
     membership = require(request.user, slug, Capability.VIEW_OWN_USAGE)
     error = None
     try:
-        services.extra_usage_request_create(membership=membership, now=timezone.now())
+        usage_requests.extra_usage_request_create(membership=membership, now=timezone.now())
     except ValidationError as exc:
         error = _error_text(exc)
     if _is_htmx(request):

@@ -25,7 +25,7 @@ from ninja.security import HttpBearer
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
-from apps.organizations.selectors import api_key_authenticate
+from apps.organizations.services import api_key_authenticate
 from apps.usage.pricing import Tokens, UnknownModel, price_lookup
 
 from .ratelimit import rate_limit_hit

@@ -12,7 +12,7 @@ def run_followups(*, organization_id: int, membership_ids: list[int]) -> None:
         return
     from django.utils import timezone
 
-    from apps.extra_usage.services import auto_reload_check
+    from apps.extra_usage.services.auto_reload import auto_reload_check
 
     # Team: buy one auto-reload if this usage brought the prepaid balance to the threshold (claimed once).
     auto_reload_check(organization=organization, now=timezone.now())

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
+from apps.common.ids import API_KEY_MAX_LENGTH, api_key_digest
 from apps.common.money import ZERO
 from apps.common.periods import Period, period_containing
 from apps.common.sql import JoinedRow, prepared_fetchone
@@ -31,8 +32,7 @@ from apps.extra_usage.selectors import (
 )
 from apps.monitoring.models import DEFAULT_THRESHOLDS
 from apps.organizations.models import ApiKey, Membership, Organization, PlanKind
-from apps.organizations.selectors import api_key_authenticate
-from apps.organizations.services import API_KEY_MAX_LENGTH, api_key_digest, api_key_mark_used_if_stale
+from apps.organizations.services import api_key_authenticate, api_key_mark_used_if_stale
 from apps.seats.models import SeatAssignment, SeatTier
 from apps.usage.selectors import (
     Counters,

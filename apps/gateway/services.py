@@ -23,7 +23,7 @@ from django.db import IntegrityError, connection, transaction
 
 from apps.common.money import ZERO, decimal_str
 from apps.common.periods import local_date, period_containing
-from apps.extra_usage.services import prepaid_draw
+from apps.extra_usage.services.prepaid import prepaid_draw
 from apps.monitoring.selectors import notification_thresholds
 from apps.monitoring.services import spend_thresholds_newly_reached
 from apps.organizations.models import Organization, PlanKind

@@ -4,7 +4,7 @@ rows, members' month-to-date figures from MemberPeriodUsage, and caps from usage
 
 Exactness rule: OrgDailyUsage is a rebuilt copy of the rollups. Before using it for a period, its event count
 is compared with the organization's counters (OrgUsageSlot); if they differ (a refresh is pending, or a late
-event landed on a past day) that period is read from the rollups directly and a refresh is queued, so a page
+event landed on a past day) that period is read from the rollups directly and the page asks for a refresh, so a page
 never shows a total that disagrees with the ledger.
 """
 
@@ -16,9 +16,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.core.cache import cache
 from django.core.paginator import Page, Paginator
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import DecimalField, F, FilteredRelation, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
@@ -117,9 +116,11 @@ def _rollup_rows(queryset) -> list[DailyRow]:
     ]
 
 
-def org_daily_rows(*, organization: Organization, clock: Clock) -> list[DailyRow]:
-    """Per (day, model, product) totals of the current and previous periods, exact (see module docstring).
-    Three queries when the stored totals are current, four or five when a period has to be read live."""
+def org_daily_rows(*, organization: Organization, clock: Clock) -> tuple[list[DailyRow], list[dt.date]]:
+    """Per (day, model, product) totals of the current and previous periods, exact (see module docstring), and
+    the periods whose stored daily totals lag the counters (read live here; the caller asks for a rebuild with
+    monitoring.services.org_daily_refresh_request). Three queries when the stored totals are current, four or
+    five when a period has to be read live."""
     periods = [clock.previous.start, clock.period.start]
     stored = [
         DailyRow(*values)
@@ -139,28 +140,12 @@ def org_daily_rows(*, organization: Organization, clock: Clock) -> list[DailyRow
         counted[row.period_start] += row.event_count
     stale = [p for p in periods if counted.get(p, 0) != (expected.get(p) or 0)]
     if not stale:
-        return [*stored, *live_today]
+        return [*stored, *live_today], []
     rows = [r for r in stored if r.period_start not in stale]
     rows += _rollup_rows(
         UsageDailyRollup.objects.filter(organization=organization, period_start__in=stale, day__lt=clock.today)
     )
-    for period_start in stale:
-        transaction.on_commit(lambda p=period_start: _refresh_soon(organization.pk, p))
-    return rows + live_today
-
-
-def _refresh_soon(organization_id: int, period_start: dt.date) -> None:
-    """Queue a rebuild of lagging daily totals, at most once a minute per organization and period; a broker
-    outage only delays it until the 5-minute sweep (the page has already been served from the rollups)."""
-    from .tasks import org_daily_refresh_task  # tasks import services, which import this module
-
-    if not cache.add(f"monitoring:refresh:{organization_id}:{period_start}", 1, timeout=60):
-        return
-    try:
-        org_daily_refresh_task.delay(organization_id, period_start.isoformat())
-    except Exception:  # the sweep catches up; a dashboard must not fail because the broker is down
-        logger.warning("could not queue the daily totals rebuild of organization %s", organization_id,
-                       exc_info=True)
+    return rows + live_today, stale
 
 
 # --- Pages --------------------------------------------------------------------------------------------------
@@ -186,6 +171,7 @@ class OrgDashboard:
     daily: list[dict]  # {"day": n, "current": Decimal|None, "previous": Decimal|None}
     forecast: Forecast
     cap_forecast: Forecast
+    stale_periods: list[dt.date] = field(default_factory=list)  # stored daily totals to rebuild (read live)
     method: str = METHOD
 
 
@@ -219,7 +205,7 @@ def org_dashboard(*, organization: Organization, now: dt.datetime) -> OrgDashboa
     """The organization-wide page: MTD against the cap, mixes by model, product and token kind, the daily
     chart of this and the previous period, and the forecast."""
     clock = clock_for(organization=organization, now=now)
-    rows = org_daily_rows(organization=organization, clock=clock)
+    rows, stale_periods = org_daily_rows(organization=organization, clock=clock)
     models = dict(AIModel.objects.values_list("pk", "display_name"))
     products = dict(Product.choices)
     by_model: dict[str, Decimal] = defaultdict(lambda: ZERO)
@@ -267,6 +253,7 @@ def org_dashboard(*, organization: Organization, now: dt.datetime) -> OrgDashboa
         daily=_daily_chart(clock, current, previous),
         forecast=forecast,
         cap_forecast=cap_forecast,
+        stale_periods=stale_periods,
     )
 
 

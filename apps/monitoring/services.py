@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
@@ -37,6 +38,7 @@ from django.utils import timezone
 
 from apps.common.money import format_usd
 from apps.common.periods import period_containing, period_for_start
+from apps.common.tasks import enqueue_on_commit
 from apps.organizations.models import Membership, Organization, Role
 from apps.organizations.services import audit_record
 from apps.seats.models import SeatAssignment
@@ -53,6 +55,19 @@ ORG_DAILY_LOCK = 60601  # advisory-lock namespace of org_daily_refresh
 
 
 # --- Daily totals -------------------------------------------------------------------------------------------
+
+
+REFRESH_REQUEST_INTERVAL = 60  # seconds: a busy dashboard asks for one rebuild a minute, not one per view
+ORG_DAILY_REFRESH_TASK = "apps.monitoring.tasks.org_daily_refresh_task"
+
+
+def org_daily_refresh_request(*, organization: Organization, period_starts: list[dt.date]) -> None:
+    """Queue a rebuild of the lagging daily totals a page found (OrgDashboard.stale_periods), at most once a
+    minute per organization and period. A broker outage only delays it until the 5-minute sweep: the page was
+    already served exactly, from the rollups."""
+    for period_start in period_starts:
+        if cache.add(f"monitoring:refresh:{organization.pk}:{period_start}", 1, timeout=REFRESH_REQUEST_INTERVAL):
+            enqueue_on_commit(ORG_DAILY_REFRESH_TASK, organization.pk, period_start.isoformat())
 
 
 @transaction.atomic

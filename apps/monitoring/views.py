@@ -16,7 +16,7 @@ from apps.organizations.permissions import Capability, can, membership_for, requ
 from . import charts
 from .forms import ThresholdsForm
 from .selectors import member_table, member_usage, notification_thresholds, org_dashboard, tier_dashboard
-from .services import notification_settings_set
+from .services import notification_settings_set, org_daily_refresh_request
 
 
 def _base(membership, section: str) -> dict:
@@ -32,6 +32,7 @@ def _base(membership, section: str) -> dict:
 def dashboard(request, slug):
     membership = require(request.user, slug, Capability.VIEW_ORG_USAGE, hide=True)
     data = org_dashboard(organization=membership.organization, now=timezone.now())
+    org_daily_refresh_request(organization=membership.organization, period_starts=data.stale_periods)
     context = _base(membership, "overview") | {"data": data, "charts": charts.org_charts(data)}
     return render(request, "monitoring/dashboard.html", context)
 

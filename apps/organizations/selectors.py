@@ -3,46 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 
-from django.db import connection
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 
-from apps.common.sql import JoinedRow, prepared_fetchone
-
-from .models import ApiKey, AuditEntry, Membership, Organization
-from .services import API_KEY_MAX_LENGTH, api_key_digest, api_key_mark_used_if_stale
-
-
-def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
-    """The active key matching a raw key, with its organization, or None. Marks the key used (at most once a
-    minute). One prepared statement on PostgreSQL: every machine API request starts here."""
-    if not raw_key or len(raw_key) > API_KEY_MAX_LENGTH:
-        return None
-    digest = api_key_digest(raw_key)
-    if connection.vendor == "postgresql":
-        layout = _key_row()
-        row = prepared_fetchone(
-            f"SELECT {layout.select_list} FROM organizations_apikey k JOIN organizations_organization o "
-            "ON o.id = k.organization_id WHERE k.digest = %(digest)s AND k.revoked_at IS NULL",
-            {"digest": digest},
-        )
-        if row is None:
-            return None
-        key = layout.load(row, "k")
-        key.organization = layout.load(row, "o")
-    else:
-        key = ApiKey.objects.select_related("organization").filter(digest=digest, revoked_at__isnull=True).first()
-        if key is None:
-            return None
-    api_key_mark_used_if_stale(key=key, now=timezone.now())
-    return key
-
-
-@functools.cache
-def _key_row() -> JoinedRow:
-    return JoinedRow([("k", ApiKey), ("o", Organization)])
+from .models import AuditEntry, Membership, Organization
 
 
 def memberships_for_user(*, user) -> QuerySet[Membership]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 from typing import Any
@@ -12,13 +13,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.common.sql import prepared_fetchone
+from apps.common.ids import API_KEY_MAX_LENGTH, api_key_digest
+from apps.common.sql import JoinedRow, prepared_fetchone
 
 from .models import ApiKey, AuditEntry, Invitation, Membership, Organization, Role
 
 API_KEY_PREFIX = "bp_live_"
-# Longer bearer tokens are refused without a look-up (real keys are about 50 characters).
-API_KEY_MAX_LENGTH = 200
 # `last_used_at` is a hint for the key list, refreshed at most this often so the hot path does not write on
 # every request.
 API_KEY_USED_RESOLUTION = dt.timedelta(seconds=60)
@@ -35,7 +35,10 @@ def audit_record(
     new: Any = None,
     now=None,
 ) -> AuditEntry:
-    """Write one audit row. Call it inside the transaction of the change it records."""
+    """Write one audit row, in the transaction of the change it records: the change and its record commit or
+    roll back together. Refused (RuntimeError) outside a transaction, as Zulip's audited actions are."""
+    if not _in_own_transaction():
+        raise RuntimeError("audit_record must run inside the transaction of the change it records")
     return AuditEntry.objects.create(
         organization=organization,
         actor=actor if actor is not None and getattr(actor, "pk", None) else None,
@@ -48,10 +51,9 @@ def audit_record(
     )
 
 
-def api_key_digest(raw_key: str) -> str:
-    """The stored form of a machine or Admin API key. Keys carry at least 240 bits of randomness, so a fast
-    unsalted digest is enough and keeps authentication one indexed lookup."""
-    return hashlib.sha256(raw_key.encode()).hexdigest()
+def _in_own_transaction() -> bool:
+    """Whether an atomic block opened by the code (not only a test case's wrapping transaction) is active."""
+    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
 
 
 def api_key_mark_used_if_stale(*, key: ApiKey, now: dt.datetime) -> None:
@@ -73,6 +75,36 @@ def api_key_mark_used_if_stale(*, key: ApiKey, now: dt.datetime) -> None:
         "UPDATE organizations_apikey SET last_used_at = %(now)s FROM async WHERE id = %(id)s RETURNING id",
         {"now": now, "id": key.pk},
     )
+
+
+def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
+    """The active key matching a raw key, with its organization, or None; a write because it marks the key used
+    (at most once a minute). One prepared statement on PostgreSQL: every machine API request starts here."""
+    if not raw_key or len(raw_key) > API_KEY_MAX_LENGTH:
+        return None
+    digest = api_key_digest(raw_key)
+    if connection.vendor == "postgresql":
+        layout = _key_row()
+        row = prepared_fetchone(
+            f"SELECT {layout.select_list} FROM organizations_apikey k JOIN organizations_organization o "
+            "ON o.id = k.organization_id WHERE k.digest = %(digest)s AND k.revoked_at IS NULL",
+            {"digest": digest},
+        )
+        if row is None:
+            return None
+        key = layout.load(row, "k")
+        key.organization = layout.load(row, "o")
+    else:
+        key = ApiKey.objects.select_related("organization").filter(digest=digest, revoked_at__isnull=True).first()
+        if key is None:
+            return None
+    api_key_mark_used_if_stale(key=key, now=timezone.now())
+    return key
+
+
+@functools.cache
+def _key_row() -> JoinedRow:
+    return JoinedRow([("k", ApiKey), ("o", Organization)])
 
 
 @transaction.atomic
@@ -269,11 +301,15 @@ def primary_owner_transfer(*, to_membership: Membership, actor_membership: Membe
 
 
 @transaction.atomic
-def membership_remove(*, membership: Membership, actor_membership: Membership, now) -> Membership:
-    """Remove a member: they lose access at once; the row stays for their usage, seat history and invoices.
-    Owners remove admins and members; only the primary owner removes an owner; the primary owner cannot be
-    removed (transfer the role first), and nobody removes themselves here. Seats are closed by the caller in
-    the same transaction (seats sit above organizations)."""
+def membership_access_end(*, membership: Membership, actor_membership: Membership, now) -> Membership:
+    """End a member's access (the organizations half of removing a member): they lose access at once; the row
+    stays for their usage, seat history and invoices. Owners remove admins and members; only the primary owner
+    removes an owner; the primary owner cannot be removed (transfer the role first), and nobody removes
+    themselves here.
+
+    Remove members with seats.services.membership_remove, which calls this and closes the seat in the same
+    transaction (seats sit above organizations, so this function cannot): ending access alone would leave a
+    billed seat open."""
     organization = membership.organization
     _require_owner(actor_membership, organization)
     membership = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)

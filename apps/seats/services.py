@@ -9,7 +9,7 @@ from django.db import transaction
 from djmoney.money import Money
 
 from apps.organizations.models import Membership, Organization
-from apps.organizations.services import audit_record
+from apps.organizations.services import audit_record, membership_access_end
 
 from .defaults import DEFAULT_TIERS
 from .models import SeatAssignment, SeatCharge, SeatTier
@@ -95,3 +95,13 @@ def seat_assign(*, membership: Membership, tier: SeatTier | None, actor=None, no
         now=now,
     )
     return new_assignment
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, actor_membership: Membership, now: dt.datetime) -> Membership:
+    """Remove a member: access ends at `now` (organizations.services.membership_access_end states who may remove
+    whom) and their seat interval closes at the same moment, so the seat is billed up to then and no later.
+    Every removal goes through here, whatever asked for it (the Members page, SCIM, an admin script)."""
+    membership = membership_access_end(membership=membership, actor_membership=actor_membership, now=now)
+    seat_assign(membership=membership, tier=None, actor=actor_membership.user, now=now)
+    return membership

@@ -34,18 +34,23 @@ from .selectors import Counters
 
 
 def cap_amount_validate(amount: Decimal | None) -> Decimal | None:
-    """A cap is unlimited (None) or a non-negative amount with at most two decimals, up to MAX_CAP_AMOUNT."""
+    """The one rule for a cap's amount, whoever sets it (owner pages, Admin API, request approval): unlimited
+    (None) or a whole number of cents from $0 up to MAX_CAP_AMOUNT. Returns it with two decimal places.
+
+    $0 is a real limit, as in the Spend Limits API (`amount: "0"`): at the member or tier level on seat-based
+    plans it allows no spend beyond the included usage; at the organization level, or on usage-based
+    Enterprise, no spend at all."""
     if amount is None:
         return None
     if not isinstance(amount, Decimal) or not amount.is_finite():
         raise ValidationError({"amount": "Enter an amount in dollars."})
     if amount < 0:
         raise ValidationError({"amount": "The limit cannot be negative."})
-    if amount.as_tuple().exponent < -2:
-        raise ValidationError({"amount": "Use at most two decimal places."})
+    if amount != amount.quantize(CENT, rounding=INVOICE_ROUNDING):
+        raise ValidationError({"amount": "Use at most two decimal places (whole cents)."})
     if amount > MAX_CAP_AMOUNT:
-        raise ValidationError({"amount": f"The limit cannot exceed ${MAX_CAP_AMOUNT:,.0f} a month."})
-    return amount
+        raise ValidationError({"amount": f"The limit cannot exceed ${MAX_CAP_AMOUNT:,.2f} a month."})
+    return amount.quantize(CENT, rounding=INVOICE_ROUNDING)  # exact: only whole cents get here
 
 
 def _cap_target_label(cap: SpendCap) -> str:

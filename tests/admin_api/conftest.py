@@ -14,7 +14,7 @@ from django.utils import timezone
 from apps.admin_api.models import AdminScope
 from apps.admin_api.services import admin_api_key_create
 from apps.common.periods import period_containing
-from apps.extra_usage.services import extra_usage_request_create
+from apps.extra_usage.services.usage_requests import extra_usage_request_create
 from apps.organizations.models import Organization, PlanKind, Role
 from apps.usage.models import CapScope, MemberPeriodUsage, OrgUsageSlot
 from apps.usage.services import cap_set

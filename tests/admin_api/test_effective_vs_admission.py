@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from apps.common.periods import period_containing
-from apps.extra_usage.services import extra_usage_enable
+from apps.extra_usage.services.switches import extra_usage_enable
 from apps.gateway.selectors import Reason, admission_check
 from apps.organizations.models import PlanKind
 from apps.seats.selectors import seat_current

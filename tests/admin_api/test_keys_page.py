@@ -12,8 +12,8 @@ from django.utils import timezone
 from apps.admin_api.models import AdminApiKey
 from apps.admin_api.selectors import admin_api_key_authenticate
 from apps.admin_api.services import admin_api_key_create
+from apps.common.ids import api_key_digest
 from apps.organizations.models import AuditEntry, PlanKind, Role
-from apps.organizations.services import api_key_digest
 from tests.factories import OrganizationFactory, UserFactory, member
 
 pytestmark = pytest.mark.django_db

@@ -134,7 +134,7 @@ def test_every_validation_error_is_a_400_with_the_contract_message(live_server):
         (lambda: sl.set(scope={"type": "user", "user_id": user_id}, amount="lots"),
          "amount: must be a non-negative integer decimal string"),
         (lambda: sl.set(scope={"type": "user", "user_id": user_id}, amount="100000000000"),
-         "amount: The limit cannot exceed $10,000,000 a month."),
+         "amount: The limit cannot exceed $10,000,000.00 a month."),
         (lambda: sl.set(scope={"type": "user", "user_id": user_id}, amount="1", period="daily"),
          "period: not yet supported"),
         (lambda: sl.delete(seeded.org_cap.public_id), "Only per-user spend limits can be deleted via this endpoint."),

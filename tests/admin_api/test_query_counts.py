@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from apps.extra_usage.services import extra_usage_request_create
+from apps.extra_usage.services.usage_requests import extra_usage_request_create
 from apps.usage.models import CapScope
 from apps.usage.services import cap_set
 from tests.factories import member

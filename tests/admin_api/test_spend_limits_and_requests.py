@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 
 from apps.extra_usage.models import ExtraUsageRequest, MemberExtraUsage, RequestStatus
-from apps.extra_usage.services import extra_usage_disable, extra_usage_enable, extra_usage_request_create
+from apps.extra_usage.services.switches import extra_usage_disable, extra_usage_enable
+from apps.extra_usage.services.usage_requests import extra_usage_request_create
 from apps.organizations.models import AuditEntry, PlanKind
 from apps.usage.models import CapScope, SpendCap
 from tests.factories import OrganizationFactory, member
@@ -143,7 +144,7 @@ def test_pending_requests_carry_a_live_spend_summary_and_former_members_vanish(l
 def test_approve_on_seat_based_sets_the_limit_enables_extra_usage_and_emails(live_server, outbox):
     seeded = Seeded(plan_kind=PlanKind.ENTERPRISE_SEAT)
     extra_usage_enable(organization=seeded.org, now=timezone.now())
-    from apps.extra_usage.services import extra_usage_members_choose
+    from apps.extra_usage.services.switches import extra_usage_members_choose
 
     extra_usage_members_choose(organization=seeded.org, all_members=False, now=timezone.now())
     request = seeded.requests[1]

@@ -96,8 +96,7 @@ def test_set_to_unlimited_clears_org_cap(team):
 @pytest.mark.parametrize("amount,message", [
     ("", "Enter an amount"),
     ("abc", "Enter an amount"),
-    ("0", "positive amount"),
-    ("-5", "positive amount"),
+    ("-5", "cannot be negative"),
     ("10.005", "two decimal places"),
     ("10000000.01", "cannot exceed"),
     ("NaN", "Enter an amount"),
@@ -110,6 +109,14 @@ def test_invalid_amount_rerenders_modal_and_saves_nothing(team, amount, message)
     assert message in page and 'aria-invalid="true"' in page and "<dialog" in page
     assert not SpendCap.objects.exists()
     assert not AuditEntry.objects.filter(action__startswith="cap.").exists()
+
+
+def test_a_zero_limit_is_a_real_limit_on_every_path(team):
+    """$0 is decided once, in the cap service: the owner's modal accepts it as the Admin API does ("0")."""
+    response = client_for(team.owner).post(url(team, "org_cap_edit"), {"amount": "0", "action": "set"}, **HTMX)
+    assert response.status_code == 204
+    assert SpendCap.objects.get(scope=CapScope.ORGANIZATION).amount == Decimal("0.00")
+    assert AuditEntry.objects.filter(action="cap.organization").exists()
 
 
 def test_amount_with_dollar_sign_and_commas_is_accepted(team):

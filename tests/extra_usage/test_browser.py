@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from apps.extra_usage.models import ExtraUsageRequest, ExtraUsageSettings, MemberExtraUsage
-from apps.extra_usage.services import extra_usage_request_create
+from apps.extra_usage.services.usage_requests import extra_usage_request_create
 from apps.usage.models import SpendCap
 from tests.conftest import login, screenshot
 

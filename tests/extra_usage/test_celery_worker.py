@@ -14,7 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.extra_usage.models import ChargeStatus, DigestDelivery, PrepaidCharge
-from apps.extra_usage.services import extra_usage_request_create
+from apps.extra_usage.services.usage_requests import extra_usage_request_create
 from apps.extra_usage.tasks import auto_reload_task, digest_send_daily
 from billing_portal.celery import app
 from tests.conftest import celery_use_broker, wait_for, worker_env

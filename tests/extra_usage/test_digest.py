@@ -7,11 +7,8 @@ import time_machine
 from django.utils import timezone
 
 from apps.extra_usage.models import DigestDelivery
-from apps.extra_usage.services import (
-    digest_send_for_organization,
-    extra_usage_request_create,
-    extra_usage_request_deny,
-)
+from apps.extra_usage.services.digest import digest_send_for_organization
+from apps.extra_usage.services.usage_requests import extra_usage_request_create, extra_usage_request_deny
 from apps.extra_usage.tasks import digest_send_daily
 from apps.organizations.models import Role
 from tests.factories import member

@@ -9,13 +9,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from apps.extra_usage.models import ChargeStatus, ExtraUsageSettings, PrepaidCharge, PrepaidLedgerEntry
-from apps.extra_usage.services import (
-    auto_reload_check,
-    auto_reload_configure,
-    auto_reload_resume_stale,
-    extra_usage_enable,
-    prepaid_purchase,
-)
+from apps.extra_usage.services.auto_reload import auto_reload_check, auto_reload_configure, auto_reload_resume_stale
+from apps.extra_usage.services.prepaid import prepaid_purchase
+from apps.extra_usage.services.switches import extra_usage_enable
 from apps.extra_usage.tasks import auto_reload_sweep, auto_reload_task
 
 from .conftest import assert_ledger_invariant, ledger_kinds, spend
@@ -164,7 +160,7 @@ def test_a_charge_left_pending_by_a_dead_worker_is_finished_once(team, provider)
     setup_team(org, owner)
     spend(org, "dev@team.example", "25.00")
     spend(org, "dev@team.example", "45.00")
-    from apps.extra_usage.services import _reload_claim
+    from apps.extra_usage.services.auto_reload import _reload_claim
 
     claimed = _reload_claim(organization=org, now=timezone.now())  # the worker dies before charging
     assert auto_reload_check(organization=org, now=timezone.now()) is None  # the crossing is taken

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from apps.extra_usage.models import PrepaidCharge
-from apps.extra_usage.services import auto_reload_check
+from apps.extra_usage.services.auto_reload import auto_reload_check
 from apps.extra_usage.tasks import auto_reload_task
 from tests.conftest import run_concurrently
 

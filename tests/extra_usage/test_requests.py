@@ -9,11 +9,11 @@ from django.utils import timezone
 
 from apps.extra_usage.models import ExtraUsageRequest, MemberExtraUsage, RequestStatus
 from apps.extra_usage.selectors import member_extra_usage_summary
-from apps.extra_usage.services import (
+from apps.extra_usage.services.switches import extra_usage_requests_set
+from apps.extra_usage.services.usage_requests import (
     extra_usage_request_approve,
     extra_usage_request_create,
     extra_usage_request_deny,
-    extra_usage_requests_set,
     request_decision_notify,
 )
 from apps.organizations.models import AuditEntry, PlanKind

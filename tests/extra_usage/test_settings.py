@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from apps.extra_usage.models import ExtraUsageSettings, MemberExtraUsage
-from apps.extra_usage.services import (
+from apps.extra_usage.services.switches import (
     extra_usage_disable,
     extra_usage_enable,
     extra_usage_members_choose,

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.extra_usage.models import ExtraUsageRequest, ExtraUsageSettings, PrepaidCharge
-from apps.extra_usage.services import extra_usage_request_create
+from apps.extra_usage.services.usage_requests import extra_usage_request_create
 from apps.organizations.models import PlanKind
 from apps.seats.selectors import seat_current
 from apps.usage.models import SpendCap
@@ -46,7 +46,7 @@ def test_member_request_button_then_request_sent_and_a_second_click_creates_noth
 
 
 def test_member_page_shows_when_extra_usage_started_and_its_cost(seat_org):
-    from apps.extra_usage.services import extra_usage_enable
+    from apps.extra_usage.services.switches import extra_usage_enable
 
     org, owner, _, std, _ = seat_org
     extra_usage_enable(organization=org, actor=owner.user, now=timezone.now())
@@ -163,7 +163,7 @@ def test_review_modal_queries_do_not_grow_with_requests(seat_org, django_assert_
 
 def test_settings_page_queries_are_bounded(team, provider, django_assert_max_num_queries):
     org, owner, _, _ = team
-    from apps.extra_usage.services import prepaid_purchase
+    from apps.extra_usage.services.prepaid import prepaid_purchase
 
     for i in range(10):
         prepaid_purchase(organization=org, amount=Decimal("5"), idempotency_key=f"p{i}", actor=owner.user,

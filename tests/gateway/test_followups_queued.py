@@ -6,7 +6,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from apps.extra_usage.services import auto_reload_configure, extra_usage_enable, prepaid_purchase
+from apps.extra_usage.services.auto_reload import auto_reload_configure
+from apps.extra_usage.services.prepaid import prepaid_purchase
+from apps.extra_usage.services.switches import extra_usage_enable
 from apps.gateway import services as gateway_services
 from apps.gateway.services import UsageInput, usage_record_batch
 from apps.monitoring.services import notification_settings_set

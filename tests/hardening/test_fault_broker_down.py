@@ -10,12 +10,10 @@ from django.core import mail
 from django.utils import timezone
 
 from apps.extra_usage.models import DigestDelivery, LedgerKind, PrepaidLedgerEntry
-from apps.extra_usage.services import (
-    auto_reload_configure,
-    extra_usage_enable,
-    extra_usage_request_create,
-    prepaid_purchase,
-)
+from apps.extra_usage.services.auto_reload import auto_reload_configure
+from apps.extra_usage.services.prepaid import prepaid_purchase
+from apps.extra_usage.services.switches import extra_usage_enable
+from apps.extra_usage.services.usage_requests import extra_usage_request_create
 from apps.extra_usage.tasks import auto_reload_sweep, digest_send_daily
 from apps.monitoring.models import SpendNotice
 from apps.monitoring.tasks import monitoring_sweep

@@ -25,14 +25,10 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.extra_usage.models import ChargeStatus, DigestDelivery, LedgerKind, PrepaidCharge, PrepaidLedgerEntry
-from apps.extra_usage.services import (
-    STALE_CHARGE_AFTER,
-    auto_reload_configure,
-    auto_reload_resume_stale,
-    extra_usage_enable,
-    extra_usage_request_create,
-    prepaid_purchase,
-)
+from apps.extra_usage.services.auto_reload import auto_reload_configure, auto_reload_resume_stale
+from apps.extra_usage.services.prepaid import STALE_CHARGE_AFTER, prepaid_purchase
+from apps.extra_usage.services.switches import extra_usage_enable
+from apps.extra_usage.services.usage_requests import extra_usage_request_create
 from apps.extra_usage.tasks import digest_send_organization_task
 from apps.invoicing.models import Invoice, InvoiceLine, InvoiceRunClaim
 from apps.invoicing.tasks import invoice_issue
@@ -48,8 +44,8 @@ BROKER = os.environ.get("HARDENING_TEST_BROKER_URL", "redis://127.0.0.1:6379/8")
 ROOT = Path(__file__).resolve().parents[2]
 PAUSE_AT = ",".join([
     "apps.invoicing.services:_lines_write",          # inside the invoice's transaction, after the claim
-    "apps.extra_usage.services:payment_provider",    # after the reload's charge is claimed, before payment
-    "apps.extra_usage.services:pending_requests",    # at the start of the digest
+    "apps.extra_usage.services.prepaid:payment_provider",    # after the reload's charge is claimed, before payment
+    "apps.extra_usage.services.digest:pending_requests",    # at the start of the digest
 ])
 
 

@@ -62,7 +62,7 @@ def test_cap_modal_saves_a_valid_amount_whole_or_changes_nothing(owner_client, a
         assert after_audit == before_audit + (0 if effective_after == effective_before else 1)
         saved = after_cap[0] if after_cap else None
         if saved is not None:
-            assert Decimal(0) < saved <= MAX_CAP_AMOUNT and saved == saved.quantize(Decimal("0.01"))
+            assert Decimal(0) <= saved <= MAX_CAP_AMOUNT and saved == saved.quantize(Decimal("0.01"))  # $0 is a limit
     else:  # the modal again (with its error) and nothing changed
         assert (after_cap, after_audit) == (before_cap, before_audit)
         assert b'id="cap-modal"' in response.content

@@ -7,6 +7,7 @@ from django import template
 from django.utils import timezone
 
 from apps.common.money import format_usd
+from apps.extra_usage import selectors
 
 register = template.Library()
 
@@ -14,13 +15,11 @@ register = template.Library()
 @register.inclusion_tag("extra_usage/_sections.html", takes_context=True)
 def extra_usage_sections(context, membership=None):
     """The extra-usage sections of Settings > Usage for `membership` (default: the context's `membership`)."""
-    from apps.extra_usage.views import sections_context
-
     membership = membership or context.get("membership")
     if membership is None:
         return {"membership": None}
     request = context.get("request")
-    data = sections_context(membership=membership, now=timezone.now())
+    data = selectors.extra_usage_sections(membership=membership)
     data["csrf_token"] = context.get("csrf_token")
     data["next"] = request.get_full_path() if request is not None else ""
     return data
@@ -29,15 +28,13 @@ def extra_usage_sections(context, membership=None):
 @register.inclusion_tag("extra_usage/_member_request_body.html", takes_context=True)
 def extra_usage_member_request(context, membership=None):
     """The member's extra usage this period and their "Request extra usage" link."""
-    from apps.extra_usage.selectors import member_extra_usage_summary
-
     membership = membership or context.get("membership")
     if membership is None:
         return {"summary": None}
     request = context.get("request")
     return {
         "organization": membership.organization,
-        "summary": member_extra_usage_summary(membership=membership, now=timezone.now()),
+        "summary": selectors.member_extra_usage_summary(membership=membership, now=timezone.now()),
         "csrf_token": context.get("csrf_token"),
         "next": request.get_full_path() if request is not None else "",
     }

@@ -331,7 +331,8 @@ def step_extra_usage_requests_and_reload(seed: Seed) -> None:
 
     from django.core.exceptions import ValidationError
 
-    from apps.extra_usage.services import auto_reload_configure, extra_usage_request_create
+    from apps.extra_usage.services.auto_reload import auto_reload_configure
+    from apps.extra_usage.services.usage_requests import extra_usage_request_create
 
     for slug in ("globex-enterprise", "initech-enterprise"):
         for hours_ago, number in ((30, 3), (6, 7), (1, 12)):
