@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import audit_views, views
+from . import audit_views, prices_views, views
 
 app_name = "console"
 
@@ -27,4 +27,5 @@ urlpatterns = [
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("orgs/<slug:slug>/settings/audit-log/", audit_views.audit_log, name="audit_log"),
     path("orgs/<slug:slug>/settings/audit-log/export.csv", audit_views.audit_log_export, name="audit_log_export"),
+    path("orgs/<slug:slug>/settings/prices/", prices_views.prices, name="prices"),
 ]

@@ -99,6 +99,7 @@ URLS: dict[str, list[tuple[str, dict]]] = {
     "console:recent_changes": [("GET", org_page("admin", lacking=404))],
     "console:audit_log": [("GET", org_page("admin", lacking=404))],
     "console:audit_log_export": [("GET", org_page("admin", lacking=404))],
+    "console:prices": [("GET", org_page("admin", lacking=404))],
     "console:members": [("GET", org_page("admin", lacking=404))],
     "console:members_table": [("GET", org_page("admin", lacking=404))],
     "console:member_invite": [("GET", {**org_page("owner", lacking=404), "admin": 403}),

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django import template
 
 from apps.common.money import format_usd
@@ -16,3 +18,12 @@ def usd(amount):
 def audit_sentence(entry) -> str:
     """An audit entry as a sentence in the active language (apps/console/audit.py)."""
     return sentence_of(entry)
+
+
+@register.filter
+def per_mtok(rate) -> str:
+    """A rate in dollars per million tokens, exact: at least two decimals, more when the rate has them
+    ("$3.00", "$0.075")."""
+    value = Decimal(rate).normalize()
+    places = max(2, -value.as_tuple().exponent)
+    return f"${value:,.{places}f}"
