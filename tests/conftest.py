@@ -103,13 +103,47 @@ def browser():
         instance.close()
 
 
+AXE_SCRIPT = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
+# What axe checks on every page the browser tests open: WCAG 2.1 A and AA. A serious or critical violation fails
+# the test that opened the page.
+AXE_RUN = """() => {
+  // One run at a time per window (a second page load can fire while the first page's run is still going).
+  const run = () => axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}});
+  window.__axeRuns = (window.__axeRuns || Promise.resolve()).catch(() => null).then(run);
+  return window.__axeRuns.then(r => r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+    .map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))})));
+}"""
+
+
+def axe_violations(page) -> list[dict]:
+    """The serious and critical accessibility violations axe-core finds on the page as it is now. axe is
+    evaluated through the DevTools protocol, so the pages' strict Content-Security-Policy stays in force."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE_SCRIPT.read_text(encoding="utf-8") + "\n;undefined")
+    return page.evaluate(AXE_RUN)
+
+
 @pytest.fixture
 def page(browser, live_server):
+    """A Chromium tab on the live server. Every page it loads is checked with axe-core; the test fails on any
+    serious or critical violation (listed with the page's path)."""
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
     tab = context.new_page()
+    findings: list[tuple[str, dict]] = []
+
+    def check(loaded) -> None:
+        try:
+            findings.extend((loaded.url, violation) for violation in axe_violations(loaded))
+        except Exception as error:  # the page navigated away while axe ran: the next page is checked
+            if "context was destroyed" not in str(error) and "navigat" not in str(error):
+                raise
+
+    tab.on("load", check)
     yield tab
     context.close()
+    distinct = sorted({f"{url}: {v['impact']} {v['id']}: {v['help']} at {v['nodes']}" for url, v in findings})
+    assert not distinct, "accessibility violations (axe-core):\n" + "\n".join(distinct)
 
 
 def screenshot(page, name: str) -> Path:

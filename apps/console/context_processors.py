@@ -19,6 +19,8 @@ NAV_LINKS = [
     ("Dashboard", "monitoring:dashboard", Capability.VIEW_ORG_USAGE),
     ("Invoices", "invoicing:invoice_list", Capability.VIEW_ORG_USAGE),
     ("Admin API keys", "admin_api:keys", Capability.MANAGE_ADMIN_API_KEYS),
+    ("Audit log", "console:audit_log", Capability.VIEW_ORG_USAGE),
+    ("Prices", "console:prices", Capability.VIEW_ORG_USAGE),
     ("My usage", "monitoring:my_usage", Capability.VIEW_OWN_USAGE),
 ]
 

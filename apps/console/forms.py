@@ -1,6 +1,7 @@
 import re
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from apps.common.money import parse_amount
 from apps.organizations.models import Role
@@ -56,4 +57,25 @@ class AcceptForm(forms.Form):
         data = super().clean()
         if data.get("password") and data.get("password") != data.get("password_confirm"):
             self.add_error("password_confirm", "The passwords do not match.")
+        return data
+
+
+class AuditFilterForm(forms.Form):
+    """The audit log's filters: a family of actions, an actor, and a span of the organization's local days."""
+
+    kind = forms.ChoiceField(label=_("Kind"), required=False)
+    actor = forms.ChoiceField(label=_("Who"), required=False)
+    since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, kinds: dict, actors: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [("", _("All kinds")), *kinds.items()]
+        self.fields["actor"].choices = [("", _("Anyone")), *((a, a) for a in actors)]
+
+    def clean(self):
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and until < since:
+            self.add_error("until", _("The end date is before the start date."))
         return data

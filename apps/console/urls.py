@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import audit_views, prices_views, views
 
 app_name = "console"
 
@@ -25,4 +25,7 @@ urlpatterns = [
     path("orgs/<slug:slug>/members/invitations/<int:invitation_id>/resend/", views.invitation_resend_view,
          name="invitation_resend"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    path("orgs/<slug:slug>/settings/audit-log/", audit_views.audit_log, name="audit_log"),
+    path("orgs/<slug:slug>/settings/audit-log/export.csv", audit_views.audit_log_export, name="audit_log_export"),
+    path("orgs/<slug:slug>/settings/prices/", prices_views.prices, name="prices"),
 ]

@@ -34,6 +34,15 @@ def daily_chart(chart_id: str, daily: list[dict], title: str) -> dict:
     )
 
 
+def range_daily_chart(chart_id: str, daily: list[tuple], title: str) -> dict:
+    """Spend per local day of a date range (one series)."""
+    return _chart(
+        chart_id, title, "line", [day.isoformat() for day, _ in daily],
+        [{"label": "Spend", "data": [_money(cost) for _, cost in daily]}],
+        table_headers=["Day", "Spend"], table_rows=[[day.isoformat(), format_usd(cost)] for day, cost in daily],
+    )
+
+
 def breakdown_chart(chart_id: str, items, title: str, kind: str = "doughnut") -> dict:
     return _chart(
         chart_id, title, kind, [i.label for i in items],
@@ -53,6 +62,18 @@ def org_charts(data) -> list[dict]:
     ]
 
 
+def range_charts(data) -> list[dict]:
+    """The organization page's charts for a date range other than this period."""
+    return [
+        range_daily_chart("chart-daily", data.daily, "Daily spend in the range"),
+        breakdown_chart("chart-models", data.by_model, "Spend by model"),
+        breakdown_chart("chart-products", data.by_product, "Spend by product"),
+        _chart("chart-tokens", "Tokens by kind", "bar", [label for label, _ in data.tokens],
+               [{"label": "Tokens", "data": [n for _, n in data.tokens]}], money=False,
+               table_headers=["Kind", "Tokens"], table_rows=[[label, f"{n:,}"] for label, n in data.tokens]),
+    ]
+
+
 def tier_charts(tiers) -> list[dict]:
     return [
         _chart("chart-tiers", "Spend by seat type (this period)", "bar", [t.label for t in tiers],
@@ -62,7 +83,7 @@ def tier_charts(tiers) -> list[dict]:
 
 
 def member_charts(data) -> list[dict]:
-    return [
-        daily_chart("chart-daily", data.daily, "Daily spend, this period and the previous one"),
-        breakdown_chart("chart-models", data.by_model, "Spend by model"),
-    ]
+    daily = (range_daily_chart("chart-daily", data.range_daily, "Daily spend in the range")
+             if data.range_daily is not None
+             else daily_chart("chart-daily", data.daily, "Daily spend, this period and the previous one"))
+    return [daily, breakdown_chart("chart-models", data.by_model, "Spend by model")]

@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import DecimalField, F, FilteredRelation, Q, Sum, Value
+from django.db.models import DecimalField, F, FilteredRelation, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from apps.accounts.models import User
@@ -27,6 +27,7 @@ from apps.common.periods import (
     Period,
     local_date,
     local_midnight,
+    next_month_start,
     period_containing,
     period_for_start,
     previous_month_start,
@@ -45,6 +46,7 @@ from apps.usage.selectors import (
 
 from .forecast import METHOD, Forecast, forecast_month_end, today_remaining_fraction, window_days
 from .models import DEFAULT_THRESHOLDS, NotificationSettings, OrgDailyUsage, SpendNotice
+from .ranges import DateRange
 
 logger = logging.getLogger(__name__)
 MONEY_FIELD = DecimalField(max_digits=24, decimal_places=10)
@@ -292,14 +294,26 @@ def _decimal(value) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
-def tier_dashboard(*, organization: Organization, now: dt.datetime) -> tuple[Clock, list[TierRow]]:
+def tier_dashboard(*, organization: Organization, now: dt.datetime,
+                   date_range: DateRange | None = None) -> tuple[Clock, list[TierRow]]:
     """Spend and members per seat tier (members without a seat in their own row), with average and top
-    spenders per tier. Two queries."""
+    spenders per tier: this period's counters, or the rollups' sums over another date range (members grouped
+    by the seat they hold now). Two queries."""
     clock = clock_for(organization=organization, now=now)
     qn = connection.ops.quote_name
     membership_t, seat_t = qn(Membership._meta.db_table), qn(SeatAssignment._meta.db_table)
     usage_t = qn(MemberPeriodUsage._meta.db_table)
     user_t = qn(User._meta.db_table)
+    if date_range is None or date_range.is_current_period:
+        usage_source, usage_params = f"{usage_t} u ON u.membership_id = m.id AND u.period_start = %s", [
+            clock.period.start]
+    else:
+        rollup_t = qn(UsageDailyRollup._meta.db_table)
+        usage_source = (
+            f"(SELECT membership_id, SUM(cost) AS spend, SUM(included_cost) AS included_spend FROM {rollup_t} "
+            f"WHERE organization_id = %s AND day >= %s AND day < %s GROUP BY membership_id) u "
+            f"ON u.membership_id = m.id")
+        usage_params = [organization.pk, date_range.start, date_range.end]
     # One pass over the members: the CTE is materialized once and feeds both the totals and the ranking.
     with connection.cursor() as cursor:
         cursor.execute(
@@ -308,7 +322,7 @@ def tier_dashboard(*, organization: Organization, now: dt.datetime) -> tuple[Clo
             f"         COALESCE(u.included_spend, 0) AS included "
             f"  FROM {membership_t} m "
             f"  LEFT JOIN {seat_t} sa ON sa.membership_id = m.id AND sa.ended_at IS NULL "
-            f"  LEFT JOIN {usage_t} u ON u.membership_id = m.id AND u.period_start = %s "
+            f"  LEFT JOIN {usage_source} "
             f"  WHERE m.organization_id = %s AND m.removed_at IS NULL"
             f"), ranked AS ("
             f"  SELECT tier_id, id, user_id, spend, ROW_NUMBER() OVER ("
@@ -323,7 +337,7 @@ def tier_dashboard(*, organization: Organization, now: dt.datetime) -> tuple[Clo
             f"(SELECT email FROM {user_t} WHERE id = r.user_id), (SELECT name FROM {user_t} WHERE id = r.user_id), "
             f"r.rank FROM ranked r WHERE r.rank <= {TOP_PER_TIER} "
             f"ORDER BY 1, 2, 8",
-            [clock.period.start, organization.pk],
+            [*usage_params, organization.pk],
         )
         result = cursor.fetchall()
     totals = [(tier_id, count, _decimal(spend), _decimal(included))
@@ -348,7 +362,7 @@ class MemberRow:
     spend: Decimal
     share: Decimal | None
     status: SpendStatus
-    forecast: Forecast
+    forecast: Forecast | None  # the current period only
 
 
 @dataclass
@@ -359,25 +373,34 @@ class MemberTable:
     org_total: Decimal
     query: str
     sort: str
+    date_range: DateRange | None = None
     method: str = METHOD
 
 
 def member_table(*, organization: Organization, now: dt.datetime, query: str = "", sort: str = "-spend",
-                 page_number: object = 1) -> MemberTable:
+                 page_number: object = 1, date_range: DateRange | None = None) -> MemberTable:
     """One page of the member table: MTD spend, share of the organization, effective limit, remaining and the
-    month-end projection, searchable by email or name and sortable by spend or email. A fixed number of
-    queries per page (count, page, its members, seats, caps, member and org counters, the 7-day window)."""
+    month-end projection, searchable by email or name and sortable by spend or email. For a date range other
+    than this period, the spend and share are the rollups' sums over the range and there is no projection
+    (limits stay this period's). A fixed number of queries per page (count, page, its members, seats, caps,
+    member and org counters, the 7-day window or the range total)."""
     clock = clock_for(organization=organization, now=now)
+    ranged = date_range is not None and not date_range.is_current_period
     sort = sort if sort in MEMBER_SORTS else "-spend"
     members = Membership.objects.active().filter(organization=organization)
     query = (query or "").strip()[:100]
     if query:
         members = members.filter(Q(user__email__icontains=query) | Q(user__name__icontains=query))
     # Sort and page on (id, spend) alone; users are loaded for the page's rows only.
-    ranked = members.annotate(
-        usage=FilteredRelation("period_usage", condition=Q(period_usage__period_start=clock.period.start)),
-        mtd=Coalesce(F("usage__spend"), Value(ZERO), output_field=MONEY_FIELD),
-    ).order_by(*MEMBER_SORTS[sort]).values_list("pk", "mtd")
+    if ranged:
+        range_spend, _ = _member_range_spend(date_range)
+        ranked = members.annotate(mtd=Coalesce(range_spend, Value(ZERO), output_field=MONEY_FIELD))
+    else:
+        ranked = members.annotate(
+            usage=FilteredRelation("period_usage", condition=Q(period_usage__period_start=clock.period.start)),
+            mtd=Coalesce(F("usage__spend"), Value(ZERO), output_field=MONEY_FIELD),
+        )
+    ranked = ranked.order_by(*MEMBER_SORTS[sort]).values_list("pk", "mtd")
     paginator = Paginator(ranked, MEMBERS_PAGE_SIZE)
     paginator.count = members.count()  # counting needs no join to the counters
     page = paginator.get_page(page_number)
@@ -400,22 +423,28 @@ def member_table(*, organization: Organization, now: dt.datetime, query: str = "
     }
     org_total = org.spend
     recent: dict[int, dict[dt.date, Decimal]] = defaultdict(dict)
-    window = window_days(clock.today)
-    for mid, day, cost in (
-        UsageDailyRollup.objects.filter(membership_id__in=ids, day__gte=window[0], day__lt=clock.today)
-        .values("membership_id", "day").annotate(cost=Sum("cost")).values_list("membership_id", "day", "cost")
-        .order_by()
-    ):
-        recent[mid][day] = cost
+    if ranged:
+        org_total = UsageDailyRollup.objects.filter(
+            organization=organization, day__gte=date_range.start, day__lt=date_range.end
+        ).aggregate(total=Coalesce(Sum("cost"), Value(ZERO), output_field=MONEY_FIELD))["total"]
+    else:
+        window = window_days(clock.today)
+        for mid, day, cost in (
+            UsageDailyRollup.objects.filter(membership_id__in=ids, day__gte=window[0], day__lt=clock.today)
+            .values("membership_id", "day").annotate(cost=Sum("cost")).values_list("membership_id", "day", "cost")
+            .order_by()
+        ):
+            recent[mid][day] = cost
     rows = []
     for m in memberships:
         rows.append(MemberRow(
             membership=m, tier=tiers.get(m.pk), spend=m.mtd, share=(m.mtd / org_total) if org_total else None,
             status=statuses[m.pk],
-            forecast=forecast_month_end(month_to_date=m.mtd, daily_spend=recent.get(m.pk, {}), today=clock.today,
-                                        period_end=clock.period.end, today_remaining=clock.today_remaining),
+            forecast=None if ranged else forecast_month_end(
+                month_to_date=m.mtd, daily_spend=recent.get(m.pk, {}), today=clock.today,
+                period_end=clock.period.end, today_remaining=clock.today_remaining),
         ))
-    return MemberTable(clock, page, rows, org_total, query, sort)
+    return MemberTable(clock, page, rows, org_total, query, sort, date_range)
 
 
 @dataclass
@@ -431,6 +460,9 @@ class MemberUsage:
     included_usage: Decimal | None  # the seat's monthly allowance on seat-based plans
     extra_usage_started_at: dt.datetime | None
     notices: list[SpendNotice]
+    date_range: DateRange | None = None
+    range_daily: list[tuple[dt.date, Decimal]] | None = None  # another range than this period: its days' spend
+    range_spend: Decimal | None = None
     method: str = METHOD
 
     @property
@@ -444,10 +476,12 @@ class MemberUsage:
         return self.status.total_spend - self.status.included_spend
 
 
-def member_usage(*, organization: Organization, membership: Membership, now: dt.datetime) -> MemberUsage:
+def member_usage(*, organization: Organization, membership: Membership, now: dt.datetime,
+                 date_range: DateRange | None = None) -> MemberUsage:
     """One member's month: spend, effective limit and remaining, included usage used and left (seat-based
     plans), when extra usage began and what it cost, the daily chart, model and product mix, the forecast and
-    the notices sent this period. A fixed number of queries."""
+    the notices sent this period. With a date range other than this period, the chart and the mixes cover
+    that range instead (limits and notices stay this period's). A fixed number of queries."""
     clock = clock_for(organization=organization, now=now)
     seat = SeatAssignment.objects.filter(membership=membership, ended_at__isnull=True).select_related("tier").first()
     tier = seat.tier if seat else None
@@ -482,6 +516,18 @@ def member_usage(*, organization: Organization, membership: Membership, now: dt.
             previous[row.day] += row.cost
     notices = list(SpendNotice.objects.filter(membership=membership, period_start=clock.period.start)
                    .order_by("created_at", "id"))
+    range_daily = range_spend = None
+    if date_range is not None and not date_range.is_current_period:
+        per_day: dict[dt.date, Decimal] = defaultdict(lambda: ZERO)
+        by_model, by_product = defaultdict(lambda: ZERO), defaultdict(lambda: ZERO)
+        for row in _rollup_rows(UsageDailyRollup.objects.filter(
+                membership=membership, day__gte=date_range.start, day__lt=date_range.end)):
+            per_day[row.day] += row.cost
+            by_model[models.get(row.model_id, "?")] += row.cost
+            by_product[products.get(row.product, row.product)] += row.cost
+        range_daily = [(date_range.start + dt.timedelta(days=n), per_day.get(
+            date_range.start + dt.timedelta(days=n), ZERO)) for n in range(date_range.days)]
+        range_spend = sum(per_day.values(), ZERO)
     return MemberUsage(
         clock=clock, membership=membership, tier=tier, status=status,
         daily=_daily_chart(clock, current, previous),
@@ -490,7 +536,7 @@ def member_usage(*, organization: Organization, membership: Membership, now: dt.
                                     period_end=clock.period.end, today_remaining=clock.today_remaining),
         included_usage=tier.included_usage.amount if tier and organization.is_seat_based else None,
         extra_usage_started_at=started if organization.is_seat_based else None,
-        notices=notices,
+        notices=notices, date_range=date_range, range_daily=range_daily, range_spend=range_spend,
     )
 
 
@@ -499,3 +545,107 @@ def org_admin_emails(*, organization: Organization, minimum: str) -> list[str]:
     roles = [Role.PRIMARY_OWNER, Role.OWNER] + ([Role.ADMIN] if minimum == Role.ADMIN else [])
     return sorted(Membership.objects.active().filter(organization=organization, role__in=roles)
                   .values_list("user__email", flat=True))
+
+
+# --- Any date range (the dashboards' range picker) --------------------------------------------------------------
+#
+# The pages above describe the current period (with its forecast and limits). For another range the same pages
+# show what was spent in it: totals, mixes and a daily series from the same exact sources (the organization's
+# daily totals where they agree with the counters, else the rollups), and per-member sums of the rollups.
+
+
+@dataclass
+class RangeDashboard:
+    date_range: DateRange
+    spend: Decimal
+    included_spend: Decimal
+    by_model: list[Breakdown]
+    by_product: list[Breakdown]
+    tokens: list[tuple[str, int]]
+    event_count: int
+    daily: list[tuple[dt.date, Decimal]]  # every local day of the range, with its spend
+    stale_periods: list[dt.date] = field(default_factory=list)
+
+    @property
+    def capped(self) -> Decimal:
+        return self.spend - self.included_spend
+
+
+def _periods_touching(date_range: DateRange) -> list[dt.date]:
+    starts, day = [], date_range.start.replace(day=1)
+    while day < date_range.end:
+        starts.append(day)
+        day = next_month_start(day)
+    return starts
+
+
+def org_range_rows(*, organization: Organization, date_range: DateRange,
+                   today: dt.date) -> tuple[list[DailyRow], list[dt.date]]:
+    """Per (day, model, product) totals of the range's days, exact: each billing period the range touches is
+    read from the stored daily totals when they agree with the organization's counters for that period, else
+    from the rollups (and returned as stale, for a rebuild). Four queries, five when a period is read live."""
+    periods = _periods_touching(date_range)
+    stored = [
+        DailyRow(*values)
+        for values in OrgDailyUsage.objects.filter(
+            organization=organization, period_start__in=periods, day__lt=today
+        ).values_list("day", "period_start", "model_id", "product", *SUM_FIELDS)
+    ]
+    live_today = _rollup_rows(
+        UsageDailyRollup.objects.filter(organization=organization, day__gte=today, period_start__in=periods)
+    )
+    expected = dict(
+        OrgUsageSlot.objects.filter(organization=organization, period_start__in=periods)
+        .values("period_start").annotate(n=Sum("event_count")).values_list("period_start", "n").order_by()
+    )
+    counted: dict[dt.date, int] = defaultdict(int)
+    for row in (*stored, *live_today):
+        counted[row.period_start] += row.event_count
+    stale = [p for p in periods if counted.get(p, 0) != (expected.get(p) or 0)]
+    rows = [r for r in (*stored, *live_today) if r.period_start not in stale]
+    if stale:
+        rows += _rollup_rows(UsageDailyRollup.objects.filter(
+            organization=organization, period_start__in=stale, day__gte=date_range.start, day__lt=date_range.end))
+    in_range = [r for r in rows if date_range.start <= r.day < date_range.end]
+    return in_range, stale
+
+
+def org_range_dashboard(*, organization: Organization, date_range: DateRange, now: dt.datetime) -> RangeDashboard:
+    """What the organization spent in a date range: totals, included and extra usage, mixes by model, product
+    and token kind, and the daily series. A fixed number of queries, whatever the range or member count."""
+    today = local_date(now, organization.billing_timezone)
+    rows, stale = org_range_rows(organization=organization, date_range=date_range, today=today)
+    models = dict(AIModel.objects.values_list("pk", "display_name"))
+    products = dict(Product.choices)
+    by_model: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    by_product: dict[str, Decimal] = dict.fromkeys(products.values(), ZERO)
+    tokens = dict.fromkeys((name for name, _ in TOKEN_KINDS), 0)
+    per_day: dict[dt.date, Decimal] = defaultdict(lambda: ZERO)
+    spend = included = ZERO
+    events = 0
+    for row in rows:
+        spend += row.cost
+        included += row.included_cost
+        events += row.event_count
+        by_model[models.get(row.model_id, "?")] += row.cost
+        by_product[products.get(row.product, row.product)] += row.cost
+        for name, _ in TOKEN_KINDS:
+            tokens[name] += getattr(row, name)
+        per_day[row.day] += row.cost
+    days = [date_range.start + dt.timedelta(days=n) for n in range(date_range.days)]
+    return RangeDashboard(
+        date_range=date_range, spend=spend, included_spend=included, by_model=_shares(dict(by_model)),
+        by_product=_shares(by_product), tokens=[(label, tokens[name]) for name, label in TOKEN_KINDS],
+        event_count=events, daily=[(day, per_day.get(day, ZERO)) for day in days], stale_periods=stale,
+    )
+
+
+def _member_range_spend(date_range: DateRange):
+    """A subquery: the outer membership's spend (and included spend) over the range, from its rollups."""
+    rollups = UsageDailyRollup.objects.filter(
+        membership_id=OuterRef("pk"), day__gte=date_range.start, day__lt=date_range.end
+    ).order_by().values("membership_id")
+    return (
+        Subquery(rollups.annotate(s=Sum("cost")).values("s"), output_field=MONEY_FIELD),
+        Subquery(rollups.annotate(s=Sum("included_cost")).values("s"), output_field=MONEY_FIELD),
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import export_views, views
 
 app_name = "monitoring"
 
@@ -12,4 +12,5 @@ urlpatterns = [
          name="member_detail"),
     path("orgs/<slug:slug>/usage/notifications/", views.notification_settings, name="notification_settings"),
     path("orgs/<slug:slug>/usage/me/", views.my_usage, name="my_usage"),
+    path("orgs/<slug:slug>/usage/dashboard/export.csv", export_views.usage_export, name="usage_export"),
 ]

@@ -15,44 +15,75 @@ from apps.organizations.permissions import Capability, can, membership_for, requ
 
 from . import charts
 from .forms import ThresholdsForm
-from .selectors import member_table, member_usage, notification_thresholds, org_dashboard, tier_dashboard
+from .ranges import PRESETS, DateRange, RangeError, current_period_range, date_range_from_query
+from .selectors import (
+    member_table,
+    member_usage,
+    notification_thresholds,
+    org_dashboard,
+    org_range_dashboard,
+    tier_dashboard,
+)
 from .services import notification_settings_set, org_daily_refresh_request
 
 
-def _base(membership, section: str) -> dict:
+def _base(membership, section: str, date_range: DateRange | None = None, range_error: str = "") -> dict:
     return {
         "membership": membership,
         "organization": membership.organization,
         "section": section,
         "can_manage": can(membership, Capability.MANAGE_BILLING),
+        "date_range": date_range,
+        "range_error": range_error,
+        "range_presets": PRESETS,
     }
+
+
+def _date_range(request, organization) -> tuple[DateRange, str]:
+    """The range the URL asks for (this period by default); a bad one falls back to this period, with why."""
+    now = timezone.now()
+    try:
+        return date_range_from_query(request.GET, now=now, tz_name=organization.billing_timezone), ""
+    except RangeError as error:
+        return current_period_range(now=now, tz_name=organization.billing_timezone), str(error)
 
 
 @login_required
 def dashboard(request, slug):
     membership = require(request.user, slug, Capability.VIEW_ORG_USAGE, hide=True)
-    data = org_dashboard(organization=membership.organization, now=timezone.now())
-    org_daily_refresh_request(organization=membership.organization, period_starts=data.stale_periods)
-    context = _base(membership, "overview") | {"data": data, "charts": charts.org_charts(data)}
+    organization = membership.organization
+    date_range, range_error = _date_range(request, organization)
+    if date_range.is_current_period:
+        data = org_dashboard(organization=organization, now=timezone.now())
+        chart_list = charts.org_charts(data)
+    else:
+        data = org_range_dashboard(organization=organization, date_range=date_range, now=timezone.now())
+        chart_list = charts.range_charts(data)
+    org_daily_refresh_request(organization=organization, period_starts=data.stale_periods)
+    context = _base(membership, "overview", date_range, range_error) | {"data": data, "charts": chart_list}
     return render(request, "monitoring/dashboard.html", context)
 
 
 @login_required
 def dashboard_tiers(request, slug):
     membership = require(request.user, slug, Capability.VIEW_ORG_USAGE, hide=True)
-    clock, tiers = tier_dashboard(organization=membership.organization, now=timezone.now())
-    context = _base(membership, "tiers") | {"clock": clock, "tiers": tiers, "charts": charts.tier_charts(tiers)}
+    date_range, range_error = _date_range(request, membership.organization)
+    clock, tiers = tier_dashboard(organization=membership.organization, now=timezone.now(), date_range=date_range)
+    context = _base(membership, "tiers", date_range, range_error) | {
+        "clock": clock, "tiers": tiers, "charts": charts.tier_charts(tiers)}
     return render(request, "monitoring/tiers.html", context)
 
 
 @login_required
 def dashboard_members(request, slug):
     membership = require(request.user, slug, Capability.VIEW_ORG_USAGE, hide=True)
+    date_range, range_error = _date_range(request, membership.organization)
     table = member_table(
         organization=membership.organization, now=timezone.now(), query=request.GET.get("q", ""),
-        sort=request.GET.get("sort", "-spend"), page_number=request.GET.get("page", 1),
+        sort=request.GET.get("sort", "-spend"), page_number=request.GET.get("page", 1), date_range=date_range,
     )
-    return render(request, "monitoring/members.html", _base(membership, "members") | {"table": table})
+    return render(request, "monitoring/members.html",
+                  _base(membership, "members", date_range, range_error) | {"table": table})
 
 
 @login_required
@@ -62,8 +93,10 @@ def member_detail(request, slug, membership_id):
         organization=viewer.organization, pk=membership_id).first()
     if target is None:
         raise Http404
-    data = member_usage(organization=viewer.organization, membership=target, now=timezone.now())
-    context = _base(viewer, "members") | {"data": data, "charts": charts.member_charts(data)}
+    date_range, range_error = _date_range(request, viewer.organization)
+    data = member_usage(organization=viewer.organization, membership=target, now=timezone.now(),
+                        date_range=date_range)
+    context = _base(viewer, "members", date_range, range_error) | {"data": data, "charts": charts.member_charts(data)}
     return render(request, "monitoring/member_detail.html", context)
 
 

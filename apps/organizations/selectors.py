@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import datetime as dt
+
+from django.db.models import Q, QuerySet
 
 from .models import AuditEntry, Membership, Organization
 
@@ -22,5 +24,24 @@ def membership_by_email(*, organization: Organization, email: str) -> Membership
     )
 
 
-def audit_entries(*, organization: Organization) -> QuerySet[AuditEntry]:
-    return AuditEntry.objects.filter(organization=organization).select_related("actor")
+def audit_entries(*, organization: Organization, kind: str = "", actor: str = "",
+                  since: dt.datetime | None = None, before: dt.datetime | None = None) -> QuerySet[AuditEntry]:
+    """The organization's audit trail, newest first, optionally narrowed to one family of actions (`kind`, the
+    action's first dotted part: "cap" matches "cap.member"), an actor (their email or label, case-insensitive,
+    exact) and a time span [since, before)."""
+    entries = AuditEntry.objects.filter(organization=organization)
+    if kind:
+        entries = entries.filter(Q(action=kind) | Q(action__startswith=f"{kind}."))
+    if actor:
+        entries = entries.filter(actor_label__iexact=actor)
+    if since is not None:
+        entries = entries.filter(created_at__gte=since)
+    if before is not None:
+        entries = entries.filter(created_at__lt=before)
+    return entries.select_related("actor")
+
+
+def audit_actors(*, organization: Organization) -> list[str]:
+    """Everyone who appears as the actor of an audit entry of the organization (for the filter), sorted."""
+    return sorted(AuditEntry.objects.filter(organization=organization).order_by()
+                  .values_list("actor_label", flat=True).distinct(), key=str.lower)

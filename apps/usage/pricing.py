@@ -118,3 +118,26 @@ price_table = _PriceTable()
 def price_lookup(*, model_name: str, at: dt.datetime) -> tuple[AIModel, ModelPrice]:
     """The model (by API id or alias) and the price row in effect at `at`. Raises UnknownModel."""
     return price_table.lookup(model_name, at)
+
+
+@dataclass(frozen=True)
+class PriceSchedule:
+    """One model's rates as an owner reads them: the price in effect now and any announced later ones."""
+
+    model: AIModel
+    current: ModelPrice | None
+    upcoming: list[ModelPrice]
+
+
+def price_schedules(*, at: dt.datetime) -> list[PriceSchedule]:
+    """Every model's price in effect at `at` and the ones taking effect after it, models in name order. Reads
+    the table itself (two queries), not the process cache, so a page shows a price an admin just saved."""
+    prices: dict[int, list[ModelPrice]] = {}
+    for price in ModelPrice.objects.order_by("model_id", "effective_from"):
+        prices.setdefault(price.model_id, []).append(price)
+    schedules = []
+    for model in AIModel.objects.order_by("display_name"):
+        rows = prices.get(model.pk, [])
+        past = [p for p in rows if p.effective_from <= at]
+        schedules.append(PriceSchedule(model, past[-1] if past else None, [p for p in rows if p.effective_from > at]))
+    return schedules

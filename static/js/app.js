@@ -97,3 +97,15 @@
     }
   });
 })();
+
+/* The dashboards' date range (templates/monitoring/_range_picker.html): editing a date chooses "Custom dates";
+   choosing a preset shows it at once. */
+(function () {
+  "use strict";
+  document.addEventListener("change", function (event) {
+    var form = event.target.closest && event.target.closest("[data-range-picker]");
+    if (!form) { return; }
+    if (event.target.type === "date") { form.elements.range.value = "custom"; }
+    else if (event.target.name === "range" && event.target.value !== "custom") { form.submit(); }
+  });
+}());

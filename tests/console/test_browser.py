@@ -43,7 +43,7 @@ def test_owner_sets_and_clears_the_org_cap(page, org):
     dialog.get_by_role("button", name="Set limit").click()
     expect(dialog).to_be_hidden()
     expect(page.get_by_test_id("org-limit")).to_have_text("$2,500.00")
-    expect(recent_changes(page)).to_contain_text("Organization limit")
+    expect(recent_changes(page)).to_contain_text("Set the organization's monthly spend limit to $2,500.00")
     expect(recent_changes(page).locator(".change-row").first).to_contain_text("$2,500.00")
     assert SpendCap.objects.get(scope=CapScope.ORGANIZATION).amount == 2500
 
@@ -52,8 +52,7 @@ def test_owner_sets_and_clears_the_org_cap(page, org):
     expect(page.locator("dialog#cap-modal")).to_have_count(0)
     expect(page.get_by_test_id("org-limit")).to_have_text("Unlimited")
     first = recent_changes(page).locator(".change-row").first
-    expect(first).to_contain_text("$2,500.00")
-    expect(first).to_contain_text("Unlimited")
+    expect(first).to_contain_text("Set the organization's monthly spend limit to unlimited (was $2,500.00).")
 
 
 def test_escape_closes_the_modal_without_saving(page, org):
@@ -129,9 +128,7 @@ def test_seat_upgrade_asks_to_confirm_then_charges(page, org):
     assert seat_current(membership=membership).tier.code == "premium"
     assert membership.seat_charges.count() == 1
     first = recent_changes(page).locator(".change-row").first
-    expect(first).to_contain_text("Seat tier")
-    expect(first).to_contain_text("Standard")
-    expect(first).to_contain_text("Premium")
+    expect(first).to_contain_text("Moved member2@globex.test from a Standard seat to a Premium seat.")
     page.goto("/orgs/globex/settings/usage/")
     expect(recent_changes(page).locator(".change-row").first).to_contain_text("member2@globex.test")
 
@@ -184,11 +181,13 @@ def test_invite_accept_change_role_and_remove(page, org, outbox):
     dialog.get_by_role("button", name="Save role").click()
     expect(dialog).to_have_count(0)
     expect(page.locator("tr", has_text="newcomer@globex.test")).to_contain_text("Admin")
-    expect(recent_changes(page).locator(".change-row").first).to_contain_text("Role")
+    expect(recent_changes(page).locator(".change-row").first).to_contain_text(
+        "Changed the role of newcomer@globex.test from Member to Admin.")
 
     row = page.locator("tr", has_text="newcomer@globex.test")
     row.locator("summary").click()
     row.get_by_role("button", name="Remove").click()
     page.locator("dialog#remove-modal").get_by_role("button", name="Remove member").click()
     expect(page.locator("#members-table tr", has_text="newcomer@globex.test")).to_have_count(0)
-    expect(recent_changes(page).locator(".change-row").nth(1)).to_contain_text("Member removed")
+    expect(recent_changes(page).locator(".change-row").nth(1)).to_contain_text(
+        "Removed newcomer@globex.test from the organization.")

@@ -82,6 +82,7 @@ URLS: dict[str, list[tuple[str, dict]]] = {
     "monitoring:notification_settings": [("GET", org_page("owner", lacking=404)),
                                          ("POST", org_page("owner", lacking=404, allowed=400))],
     "monitoring:my_usage": [("GET", org_page("member"))],
+    "monitoring:usage_export": [("GET", org_page("admin", lacking=404))],
     # Console: Settings > Usage and Members are for admins and up (members get a 404); admins read, and get a
     # 403 on every write or edit modal. POSTs carry no data, so owners get the form back with its errors (200),
     # or 400 for a seat change without a tier. This world is on a Team plan: tier caps are a 404 there.
@@ -96,6 +97,9 @@ URLS: dict[str, list[tuple[str, dict]]] = {
     "console:member_cap_edit": [("GET", {**org_page("owner", lacking=404), "admin": 403}),
                                 ("POST", {**org_page("owner", lacking=404), "admin": 403})],
     "console:recent_changes": [("GET", org_page("admin", lacking=404))],
+    "console:audit_log": [("GET", org_page("admin", lacking=404))],
+    "console:audit_log_export": [("GET", org_page("admin", lacking=404))],
+    "console:prices": [("GET", org_page("admin", lacking=404))],
     "console:members": [("GET", org_page("admin", lacking=404))],
     "console:members_table": [("GET", org_page("admin", lacking=404))],
     "console:member_invite": [("GET", {**org_page("owner", lacking=404), "admin": 403}),

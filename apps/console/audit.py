@@ -1,0 +1,238 @@
+"""The audit trail as people read it: one sentence per entry, in the reader's language, money formatted.
+
+Audit rows store what changed in a stable, machine-readable form (`action`, `target`, `old_value`,
+`new_value`); this module is the one place that turns each kind into words. A kind without a sentence of its
+own still reads as a sentence ("Changed <what>: <old> → <new>"), and tests/console/test_audit_sentences.py
+fails when an audited action in apps/ has none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from apps.common.money import format_usd
+from apps.organizations.models import AuditEntry
+
+TIER_NAMES = {"standard": gettext_lazy("Standard"), "premium": gettext_lazy("Premium"), "chat": "Chat",
+              "chat_code": "Chat + Claude Code"}
+ROLE_NAMES = {"primary_owner": gettext_lazy("Primary Owner"), "owner": gettext_lazy("Owner"),
+              "admin": gettext_lazy("Admin"), "member": gettext_lazy("Member")}
+SCOPE_NAMES = {"read:spend_limits": gettext_lazy("read spend limits"),
+               "write:spend_limits": gettext_lazy("write spend limits"),
+               "read:analytics": gettext_lazy("read usage and cost reports")}
+# Filter choices of the audit log page: a label per family of actions (the action's prefix).
+KINDS = {
+    "cap": gettext_lazy("Spend limits"),
+    "seat": gettext_lazy("Seats"),
+    "member": gettext_lazy("Members and invitations"),
+    "extra_usage": gettext_lazy("Extra usage settings"),
+    "extra_usage_request": gettext_lazy("Extra usage requests"),
+    "prepaid": gettext_lazy("Prepaid balance"),
+    "notifications": gettext_lazy("Notifications"),
+    "api_key": gettext_lazy("Machine API keys"),
+    "admin_api_key": gettext_lazy("Admin API keys"),
+    "invoice": gettext_lazy("Invoices"),
+}
+
+
+def money(value) -> str:
+    """A stored amount ("12.50", Decimal or None) in words: formatted money, or "unlimited" for None."""
+    if value is None:
+        return _("unlimited")
+    try:
+        return format_usd(Decimal(str(value)))
+    except InvalidOperation:
+        return str(value)
+
+
+def tier_name(code) -> str:
+    return str(TIER_NAMES.get(code, code)) if code else _("no seat")
+
+
+def role_name(code) -> str:
+    return str(ROLE_NAMES.get(code, code))
+
+
+def _member(target: str) -> str:
+    return target.removeprefix("member:")
+
+
+def _field(value, name, default=None):
+    return value.get(name, default) if isinstance(value, dict) else default
+
+
+def _cap(e: AuditEntry) -> str:
+    whose = {
+        "cap.organization": _("the organization's monthly spend limit"),
+        "cap.seat_tier": _("the monthly spend limit of %(tier)s seats") % {
+            "tier": tier_name(e.target.removeprefix("tier:"))},
+    }.get(e.action) or _("the monthly spend limit of %(member)s") % {"member": _member(e.target)}
+    return _("Set %(whose)s to %(new)s (was %(old)s).") % {"whose": whose, "new": money(e.new_value),
+                                                          "old": money(e.old_value)}
+
+
+def _cap_delete(e: AuditEntry) -> str:
+    return _("Removed the own spend limit of %(member)s (was %(old)s); the seat-tier and organization limits "
+             "still apply.") % {"member": _member(e.target), "old": money(e.old_value)}
+
+
+def _seat(e: AuditEntry) -> str:
+    values = {"member": e.target, "old": tier_name(e.old_value), "new": tier_name(e.new_value)}
+    if e.old_value is None:
+        return _("Gave %(member)s a %(new)s seat.") % values
+    if e.new_value is None:
+        return _("Ended the %(old)s seat of %(member)s.") % values
+    return _("Moved %(member)s from a %(old)s seat to a %(new)s seat.") % values
+
+
+def _invite(e: AuditEntry) -> str:
+    values = {"email": e.target, "role": role_name(_field(e.new_value, "role")),
+              "tier": tier_name(_field(e.new_value, "seat_tier"))}
+    if _field(e.new_value, "seat_tier"):
+        return _("Invited %(email)s as %(role)s with a %(tier)s seat.") % values
+    return _("Invited %(email)s as %(role)s.") % values
+
+
+def _role(e: AuditEntry) -> str:
+    return _("Changed the role of %(member)s from %(old)s to %(new)s.") % {
+        "member": e.target, "old": role_name(e.old_value), "new": role_name(e.new_value)}
+
+
+def _switch(on: str, off: str, name: str) -> Callable[[AuditEntry], str]:
+    def sentence(e: AuditEntry) -> str:
+        value = _field(e.new_value, name, e.new_value)
+        return on if value else off
+    return sentence
+
+
+def _extra_usage_members(e: AuditEntry) -> str:
+    if _field(e.new_value, "all_members"):
+        return _("Made extra usage available to all members.")
+    return _("Made extra usage available only to the members chosen one by one.")
+
+
+def _extra_usage_member(e: AuditEntry) -> str:
+    if e.new_value:
+        return _("Turned extra usage on for %(member)s.") % {"member": e.target}
+    return _("Turned extra usage off for %(member)s.") % {"member": e.target}
+
+
+def _auto_reload(e: AuditEntry) -> str:
+    new = e.new_value if isinstance(e.new_value, dict) else {}
+    if not new.get("auto_reload_enabled", False):
+        return _("Turned auto-reload off.")
+    values = {"amount": money(new.get("reload_amount")), "threshold": money(new.get("reload_threshold"))}
+    if new.get("monthly_reload_limit") is None:
+        return _("Turned auto-reload on: buy %(amount)s when the balance reaches %(threshold)s, with no monthly "
+                 "limit.") % values
+    values["limit"] = money(new["monthly_reload_limit"])
+    return _("Turned auto-reload on: buy %(amount)s when the balance reaches %(threshold)s, at most %(limit)s a "
+             "month.") % values
+
+
+def _approve(e: AuditEntry) -> str:
+    outcome, amount = _field(e.new_value, "outcome"), _field(e.new_value, "amount")
+    values = {"member": e.target, "amount": money(amount)}
+    if outcome == "moved_to_premium":
+        return _("Approved the extra usage request of %(member)s: moved them to a Premium seat.") % values
+    if outcome == "limit_set":
+        return _("Approved the extra usage request of %(member)s: set their monthly limit to %(amount)s.") % values
+    if amount is not None:
+        return _("Approved the extra usage request of %(member)s: turned extra usage on for them, with a monthly "
+                 "limit of %(amount)s.") % values
+    return _("Approved the extra usage request of %(member)s: turned extra usage on for them.") % values
+
+
+def _prepaid(e: AuditEntry) -> str:
+    values = {"amount": money(_field(e.new_value, "amount")), "error": _field(e.new_value, "error", "")}
+    return {
+        "prepaid.purchase": _("Bought %(amount)s of prepaid extra usage."),
+        "prepaid.auto_reload": _("Auto-reload added %(amount)s to the prepaid balance."),
+        "prepaid.purchase.failed": _("A purchase of %(amount)s of prepaid extra usage failed: %(error)s"),
+        "prepaid.auto_reload.failed": _("An auto-reload of %(amount)s failed: %(error)s"),
+    }[e.action] % values
+
+
+def _thresholds(e: AuditEntry) -> str:
+    values = e.new_value if isinstance(e.new_value, list) else []
+    return _("Set spend notices at %(percentages)s of each limit.") % {
+        "percentages": ", ".join(f"{value}%" for value in values) or _("no threshold")}
+
+
+def _admin_key_create(e: AuditEntry) -> str:
+    scopes = ", ".join(str(SCOPE_NAMES.get(s, s)) for s in (_field(e.new_value, "scopes") or []))
+    return _("Created the Admin API key “%(name)s” (%(scopes)s).") % {"name": _field(e.new_value, "name", ""),
+                                                                     "scopes": scopes}
+
+
+SENTENCES: dict[str, Callable[[AuditEntry], str]] = {
+    "cap.organization": _cap,
+    "cap.seat_tier": _cap,
+    "cap.member": _cap,
+    "cap.member.delete": _cap_delete,
+    "seat.change": _seat,
+    "member.invite": _invite,
+    "member.invite.revoke": lambda e: _("Withdrew the invitation of %(email)s.") % {"email": e.target},
+    "member.join": lambda e: _("%(email)s joined as %(role)s.") % {
+        "email": e.target, "role": role_name(_field(e.new_value, "role"))},
+    "member.role": _role,
+    "member.remove": lambda e: _("Removed %(member)s from the organization.") % {"member": e.target},
+    "member.primary_owner": lambda e: _("Made %(member)s the Primary Owner.") % {"member": e.target},
+    "extra_usage.enable": lambda e: _("Turned extra usage on."),
+    "extra_usage.disable": lambda e: _("Turned extra usage off."),
+    "extra_usage.members": _extra_usage_members,
+    "extra_usage.member": _extra_usage_member,
+    "extra_usage.requests": _switch(_("Let members send extra usage requests."),
+                                    _("Stopped members from sending extra usage requests."), "requests_enabled"),
+    "extra_usage.auto_reload": _auto_reload,
+    "extra_usage_request.approve": _approve,
+    "extra_usage_request.deny": lambda e: _("Declined the extra usage request of %(member)s.") % {
+        "member": e.target},
+    "prepaid.purchase": _prepaid,
+    "prepaid.auto_reload": _prepaid,
+    "prepaid.purchase.failed": _prepaid,
+    "prepaid.auto_reload.failed": _prepaid,
+    "notifications.thresholds": _thresholds,
+    "api_key.create": lambda e: _("Created the machine API key “%(name)s”.") % {
+        "name": _field(e.new_value, "name", "")},
+    "api_key.revoke": lambda e: _("Revoked the machine API key %(key)s.") % {"key": e.target},
+    "admin_api_key.create": _admin_key_create,
+    "admin_api_key.revoke": lambda e: _("Revoked the Admin API key “%(name)s”.") % {
+        "name": _field(e.old_value, "name", e.target)},
+    "invoice.void": lambda e: _("Voided invoice %(number)s: %(reason)s") % {
+        "number": e.target, "reason": _field(e.new_value, "reason", "")},
+    "invoice.reissue": lambda e: _("Reissued invoice %(old)s as %(number)s.") % {
+        "old": e.old_value, "number": e.target},
+}
+
+
+def _value_words(value) -> str:
+    if value is None:
+        return _("none")
+    if isinstance(value, dict):
+        return ", ".join(f"{key.replace('_', ' ')}: {_value_words(item)}" for key, item in value.items())
+    if isinstance(value, list):
+        return ", ".join(_value_words(item) for item in value)
+    if isinstance(value, bool):
+        return _("on") if value else _("off")
+    return str(value)
+
+
+def audit_sentence(entry: AuditEntry) -> str:
+    """One entry as a sentence in the active language (the actor and the time are shown beside it)."""
+    sentence = SENTENCES.get(entry.action)
+    if sentence is not None:
+        return sentence(entry)
+    what = entry.action.replace(".", " ").replace("_", " ")
+    return _("Changed %(what)s%(target)s: %(old)s → %(new)s.") % {
+        "what": what, "target": f" ({entry.target})" if entry.target and entry.target != "organization" else "",
+        "old": _value_words(entry.old_value), "new": _value_words(entry.new_value)}
+
+
+def audit_kind(action: str) -> str:
+    """The filter family of an action: its first dotted part ("cap.member" → "cap")."""
+    return action.split(".", 1)[0]
