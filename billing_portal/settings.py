@@ -262,7 +262,7 @@ TEMPLATES[0]["OPTIONS"]["context_processors"].append("billing_portal.db_router.r
 # The reporting pages whose reads of reporting models go to the replica (DASHBOARD_DB_ALIAS), by URL name.
 REPLICA_READ_VIEWS = frozenset({
     "monitoring:dashboard", "monitoring:dashboard_tiers", "monitoring:dashboard_members",
-    "monitoring:member_detail", "monitoring:my_usage", "invoicing:invoice_csv",
+    "monitoring:member_detail", "monitoring:my_usage", "invoicing:invoice_csv", "monitoring:usage_export",
 })
 # Monthly partitions of the usage ledger kept ready ahead of the current month (apps/usage/partitions.py).
 USAGE_PARTITION_MONTHS_AHEAD = read(

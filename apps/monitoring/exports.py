@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 from apps.organizations.models import Organization
 from apps.usage.models import UsageDailyRollup
-from billing_portal.db_router import dashboard_db
 
 from .ranges import DateRange
 
@@ -25,11 +24,11 @@ USAGE_EXPORT_COLUMNS = (
 
 def usage_export_rows(*, organization: Organization, date_range: DateRange) -> Iterator[tuple]:
     """The organization's daily usage per member, model and product in the range, ordered by day and member,
-    read from the daily rollups through a server-side cursor."""
+    read from the daily rollups through a server-side cursor (on the replica when the request reads from it:
+    billing_portal.db_router)."""
     currency = organization.currency
     rows = (
-        UsageDailyRollup.objects.using(dashboard_db())
-        .filter(organization=organization, day__gte=date_range.start, day__lt=date_range.end)
+        UsageDailyRollup.objects.filter(organization=organization, day__gte=date_range.start, day__lt=date_range.end)
         .order_by("day", "membership_id", "model_id", "product")
         .values_list("day", "membership__user__public_id", "membership__user__email", "membership__user__name",
                      "product", "model__api_id", "input_tokens", "output_tokens", "cache_write_tokens",
