@@ -34,18 +34,13 @@ from apps.common.periods import (
 )
 from apps.organizations.models import Membership, Organization, Role
 from apps.seats.models import Product, SeatAssignment, SeatTier
+from apps.spending.models import DEFAULT_THRESHOLDS, NotificationSettings
+from apps.spending.selectors import spend_contexts_load
 from apps.usage.models import AIModel, CapScope, MemberPeriodUsage, OrgUsageSlot, SpendCap, UsageDailyRollup
-from apps.usage.selectors import (
-    Counters,
-    SpendStatus,
-    members_counters,
-    org_caps,
-    org_counters,
-    spend_status_compute,
-)
+from apps.usage.selectors import Counters, SpendStatus, org_counters
 
 from .forecast import METHOD, Forecast, forecast_month_end, today_remaining_fraction, window_days
-from .models import DEFAULT_THRESHOLDS, NotificationSettings, OrgDailyUsage, SpendNotice
+from .models import OrgDailyUsage, SpendNotice
 
 logger = logging.getLogger(__name__)
 MONEY_FIELD = DecimalField(max_digits=24, decimal_places=10)
@@ -379,7 +374,7 @@ def member_table(*, organization: Organization, now: dt.datetime, query: str = "
                  page_number: object = 1) -> MemberTable:
     """One page of the member table: MTD spend, share of the organization, effective limit, remaining and the
     month-end projection, searchable by email or name and sortable by spend or email. A fixed number of
-    queries per page (count, page, its members, seats, caps, member and org counters, the 7-day window)."""
+    queries per page (count, page, its members, their spend contexts, the org's total, the 7-day window)."""
     clock = clock_for(organization=organization, now=now)
     sort = sort if sort in MEMBER_SORTS else "-spend"
     members = Membership.objects.active().filter(organization=organization)
@@ -401,17 +396,10 @@ def member_table(*, organization: Organization, now: dt.datetime, query: str = "
         loaded[pk].mtd = mtd
         memberships.append(loaded[pk])
     ids = [m.pk for m in memberships]
-    tiers = {s.membership_id: s.tier for s in
-             SeatAssignment.objects.filter(membership_id__in=ids, ended_at__isnull=True).select_related("tier")}
-    caps = org_caps(organization=organization, membership_ids=ids)
-    counters = members_counters(membership_ids=ids, period_start=clock.period.start)
-    org = org_counters(organization_id=organization.pk, period_start=clock.period.start)
-    statuses = {
-        m.pk: spend_status_compute(membership_id=m.pk, tier_id=tiers[m.pk].pk if m.pk in tiers else None, caps=caps,
-                                   member=counters.get(m.pk, Counters()), org=org)
-        for m in memberships
-    }
-    org_total = org.spend
+    _, found = spend_contexts_load(organization=organization, period=clock.period, membership_ids=ids)
+    tiers = {mid: f.tier for mid, f in found.items()}
+    statuses = {mid: f.status for mid, f in found.items()}
+    org_total = org_counters(organization_id=organization.pk, period_start=clock.period.start).spend
     recent: dict[int, dict[dt.date, Decimal]] = defaultdict(dict)
     window = window_days(clock.today)
     for mid, day, cost in (
@@ -462,19 +450,9 @@ def member_usage(*, organization: Organization, membership: Membership, now: dt.
     plans), when extra usage began and what it cost, the daily chart, model and product mix, the forecast and
     the notices sent this period. A fixed number of queries."""
     clock = clock_for(organization=organization, now=now)
-    seat = SeatAssignment.objects.filter(membership=membership, ended_at__isnull=True).select_related("tier").first()
-    tier = seat.tier if seat else None
-    caps = org_caps(organization=organization, membership_ids=[membership.pk])
-    own = MemberPeriodUsage.objects.filter(membership=membership, period_start=clock.period.start).values_list(
-        "spend", "included_spend", "extra_usage_started_at").first()
-    spend, included_spend, started = own or (ZERO, ZERO, None)
-    org_capped = caps.organization is not None and caps.organization.amount is not None
-    status = spend_status_compute(
-        membership_id=membership.pk, tier_id=tier.pk if tier else None, caps=caps,
-        member=Counters(spend, included_spend),
-        org=org_counters(organization_id=organization.pk, period_start=clock.period.start) if org_capped
-        else Counters(),
-    )
+    _, found = spend_contexts_load(organization=organization, period=clock.period, membership_ids=[membership.pk])
+    mine = found[membership.pk]
+    tier, status, started = mine.tier, mine.status, mine.extra_usage_started_at
     rows = _rollup_rows(UsageDailyRollup.objects.filter(membership=membership, day__gte=clock.previous.start))
     models = dict(AIModel.objects.values_list("pk", "display_name"))
     products = dict(Product.choices)

@@ -131,7 +131,7 @@ def cap_delete(*, cap: SpendCap, actor=None, actor_label: str | None = None, now
     cap.delete()
 
 
-# --- Ledger primitives (called by the gateway inside its transaction) ---------------------------------------
+# --- Ledger primitives (called by usage recording inside its transaction) ---------------------------------------
 
 
 def _table(model) -> str:

@@ -13,8 +13,8 @@ from apps.extra_usage.services import (
     member_extra_usage_set,
     prepaid_purchase,
 )
-from apps.gateway.selectors import admission_check
 from apps.seats.selectors import seat_current
+from apps.spending.selectors import admission_check
 from apps.usage.models import CapScope, MemberPeriodUsage, UsageEvent
 from apps.usage.services import cap_set
 
@@ -24,8 +24,8 @@ pytestmark = pytest.mark.django_db
 
 
 def admit(membership):
-    return admission_check(organization=membership.organization, membership=membership,
-                           tier=seat_current(membership=membership).tier, product="chat", now=timezone.now())
+    return admission_check(organization=membership.organization, membership=membership, product="chat",
+                           now=timezone.now())
 
 
 def test_event_crossing_the_allowance_is_split_between_included_and_extra(seat_org):
