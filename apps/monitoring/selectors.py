@@ -293,13 +293,6 @@ class TierRow:
 TOP_PER_TIER = 5
 
 
-def _decimal(value) -> Decimal:
-    """A raw-SQL sum as a Decimal: PostgreSQL returns one; the demo's SQLite returns a float, read via str()."""
-    if value is None:
-        return ZERO
-    return value if isinstance(value, Decimal) else Decimal(str(value))
-
-
 def tier_dashboard(*, organization: Organization, now: dt.datetime) -> tuple[Clock, list[TierRow]]:
     """Spend and members per seat tier (members without a seat in their own row), with average and top
     spenders per tier. Two queries."""
@@ -334,9 +327,9 @@ def tier_dashboard(*, organization: Organization, now: dt.datetime) -> tuple[Clo
             [clock.period.start, organization.pk],
         )
         result = cursor.fetchall()
-    totals = [(tier_id, count, _decimal(spend), _decimal(included))
+    totals = [(tier_id, count, spend, included)
               for kind, tier_id, count, spend, included, *_ in result if kind == 0]
-    top_rows = [(tier_id, mid, email, name, _decimal(spend))
+    top_rows = [(tier_id, mid, email, name, spend)
                 for kind, tier_id, mid, spend, _, email, name, _ in result if kind == 1]
     tiers = {t.pk: t for t in SeatTier.objects.filter(organization=organization)}
     rows = {tier_id: TierRow(tiers.get(tier_id), count, spend, included) for tier_id, count, spend, included in totals}

@@ -39,17 +39,15 @@ from apps.common.money import format_usd
 from apps.common.periods import period_containing, period_for_start
 from apps.organizations.models import Membership, Organization, Role
 from apps.organizations.services import audit_record
-from apps.seats.models import SeatAssignment
 from apps.spending.models import DEFAULT_THRESHOLDS, NotificationSettings
+from apps.spending.selectors import spend_contexts_load
 from apps.spending.thresholds import personal_limit, thresholds_reached
-from apps.usage.models import OrgUsageSlot, UsageDailyRollup
-from apps.usage.selectors import members_counters, org_caps, org_counters
+from apps.usage.models import MemberPeriodUsage, OrgUsageSlot, UsageDailyRollup
 
 from .models import NoticeScope, OrgDailyUsage, SpendNotice
-from .selectors import notification_thresholds, org_admin_emails
+from .selectors import org_admin_emails
 
 logger = logging.getLogger(__name__)
-HUNDRED = Decimal(100)
 MAX_THRESHOLDS = 5
 ORG_DAILY_LOCK = 60601  # advisory-lock namespace of org_daily_refresh
 
@@ -67,10 +65,8 @@ def org_daily_refresh(*, organization: Organization, period_start: dt.date) -> i
     sums = ["cost", "included_cost", "input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens",
             "event_count"]
     with connection.cursor() as cursor:
-        # Serialize rebuilds of one organization so two of them cannot interleave their upserts (SQLite, the
-        # demo's database, already runs one writer at a time).
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ORG_DAILY_LOCK, organization.pk])
+        # Serialize rebuilds of one organization so two of them cannot interleave their upserts.
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ORG_DAILY_LOCK, organization.pk])
         cursor.execute(
             f"INSERT INTO {target} (organization_id, period_start, day, model_id, product, {', '.join(sums)}) "
             f"SELECT organization_id, period_start, day, model_id, product, "
@@ -142,27 +138,22 @@ class Crossing:
 
 def spend_crossings(*, organization: Organization, membership_ids: list[int] | None,
                     period_start: dt.date) -> list[Crossing]:
-    """Every threshold currently reached, per scope (see the module docstring). A fixed number of queries;
-    `membership_ids` None checks every member with usage this period."""
-    thresholds = notification_thresholds(organization=organization)
+    """Every threshold currently reached, per scope (see the module docstring), read from the members' spend
+    contexts. Three queries; `membership_ids` None checks every member with usage this period."""
+    with_usage = MemberPeriodUsage.objects.filter(organization=organization, period_start=period_start)
+    if membership_ids is not None:
+        with_usage = with_usage.filter(membership_id__in=membership_ids)
+    ids = list(with_usage.values_list("membership_id", flat=True))
+    context, found = spend_contexts_load(organization=organization, membership_ids=ids,
+                                         period=period_for_start(period_start, organization.billing_timezone))
+    thresholds, caps = context.notice_thresholds, context.caps
+    memberships = Membership.objects.active().select_related("user").in_bulk(ids)
     crossings: list[Crossing] = []
-    caps = org_caps(organization=organization, membership_ids=membership_ids)
-    if membership_ids is None:
-        counters = members_counters(
-            membership_ids=Membership.objects.filter(organization=organization, period_usage__period_start=period_start)
-            .values_list("pk", flat=True),
-            period_start=period_start,
-        )
-    else:
-        counters = members_counters(membership_ids=membership_ids, period_start=period_start)
-    ids = list(counters)
-    memberships = {m.pk: m for m in Membership.objects.filter(pk__in=ids).select_related("user")}
-    seats = {s.membership_id: s.tier for s in
-             SeatAssignment.objects.filter(membership_id__in=ids, ended_at__isnull=True).select_related("tier")}
     for mid in ids:
-        membership, tier, c = memberships.get(mid), seats.get(mid), counters[mid]
-        if membership is None or not membership.is_active:
+        membership = memberships.get(mid)
+        if membership is None:
             continue
+        tier, c = found[mid].tier, found[mid].member
         limit = personal_limit(caps=caps, membership_id=mid, tier_id=tier.pk if tier else None)
         crossings += [Crossing(NoticeScope.MEMBER_LIMIT, membership, t, limit, c.capped)
                       for t in thresholds_reached(thresholds=thresholds, spend=c.capped, limit=limit)]
@@ -170,12 +161,11 @@ def spend_crossings(*, organization: Organization, membership_ids: list[int] | N
             allowance = tier.included_usage.amount
             crossings += [Crossing(NoticeScope.MEMBER_ALLOWANCE, membership, t, allowance, c.included_spend)
                           for t in thresholds_reached(thresholds=thresholds, spend=c.included_spend,
-                                                          limit=allowance)]
+                                                      limit=allowance)]
     org_cap = caps.organization.amount if caps.organization is not None else None
     if org_cap is not None:
-        org = org_counters(organization_id=organization.pk, period_start=period_start)
-        crossings += [Crossing(NoticeScope.ORG_CAP, None, t, org_cap, org.capped)
-                      for t in thresholds_reached(thresholds=thresholds, spend=org.capped, limit=org_cap)]
+        crossings += [Crossing(NoticeScope.ORG_CAP, None, t, org_cap, context.org.capped)
+                      for t in thresholds_reached(thresholds=thresholds, spend=context.org.capped, limit=org_cap)]
     return crossings
 
 

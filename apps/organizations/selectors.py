@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 
-from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -16,25 +15,20 @@ from .services import API_KEY_MAX_LENGTH, api_key_digest, api_key_mark_used_if_s
 
 def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
     """The active key matching a raw key, with its organization, or None. Marks the key used (at most once a
-    minute). One prepared statement on PostgreSQL: every machine API request starts here."""
+    minute). One prepared statement: every machine API request starts here."""
     if not raw_key or len(raw_key) > API_KEY_MAX_LENGTH:
         return None
     digest = api_key_digest(raw_key)
-    if connection.vendor == "postgresql":
-        layout = _key_row()
-        row = prepared_fetchone(
-            f"SELECT {layout.select_list} FROM organizations_apikey k JOIN organizations_organization o "
-            "ON o.id = k.organization_id WHERE k.digest = %(digest)s AND k.revoked_at IS NULL",
-            {"digest": digest},
-        )
-        if row is None:
-            return None
-        key = layout.load(row, "k")
-        key.organization = layout.load(row, "o")
-    else:
-        key = ApiKey.objects.select_related("organization").filter(digest=digest, revoked_at__isnull=True).first()
-        if key is None:
-            return None
+    layout = _key_row()
+    row = prepared_fetchone(
+        f"SELECT {layout.select_list} FROM organizations_apikey k JOIN organizations_organization o "
+        "ON o.id = k.organization_id WHERE k.digest = %(digest)s AND k.revoked_at IS NULL",
+        {"digest": digest},
+    )
+    if row is None:
+        return None
+    key = layout.load(row, "k")
+    key.organization = layout.load(row, "o")
     api_key_mark_used_if_stale(key=key, now=timezone.now())
     return key
 

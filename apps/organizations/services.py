@@ -63,7 +63,7 @@ def api_key_mark_used_if_stale(*, key: ApiKey, now: dt.datetime) -> None:
     if key.last_used_at is not None and now - key.last_used_at <= API_KEY_USED_RESOLUTION:
         return
     key.last_used_at = now
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
+    if connection.in_atomic_block:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         return
     # One statement, its own transaction (autocommit): set_config(…, true) turns synchronous commit off for
