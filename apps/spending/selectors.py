@@ -75,7 +75,17 @@ class OrgContext:
     notice_thresholds: list[int]
     extra_enabled_members: set[int] = field(default_factory=set)
     cannot_request: set[int] = field(default_factory=set)
-    reload_possible: bool = False
+    _reload_possible: bool | None = None
+
+    @property
+    def reload_possible(self) -> bool:
+        """Team with no balance left when the context was loaded: whether an auto-reload can still top it up
+        this period (read once, when a decision first needs it)."""
+        if self._reload_possible is None:
+            self._reload_possible = (
+                self.organization.plan_kind == PlanKind.TEAM and self.settings.pk is not None
+                and reload_possible(settings=self.settings, period_start=self.period.start))
+        return self._reload_possible
 
 
 @dataclass
@@ -211,8 +221,8 @@ def _contexts(rows: list[tuple], layout: JoinedRow, organization: Organization,
             context.extra_enabled_members.add(membership.pk)
         counters = Counters(spend, included_spend) if spend is not None else Counters()
         members.append(MemberContext(membership, tier, counters, context, email, started_at))
-    if settings is not None and organization.plan_kind == PlanKind.TEAM and settings.prepaid_balance <= 0:
-        context.reload_possible = reload_possible(settings=settings, period_start=period.start)
+    if settings is None or settings.prepaid_balance > 0:
+        context._reload_possible = False  # a balance left at load: recording's draws do not change the answer
     return context, members
 
 
