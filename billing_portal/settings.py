@@ -36,8 +36,9 @@ INSTALLED_APPS = [
     "apps.seats",
     "apps.usage",
     "apps.extra_usage",
+    "apps.spending",
     "apps.monitoring",
-    "apps.gateway",
+    "apps.machine_api",
     "apps.invoicing",
     "apps.admin_api",
     "apps.demo",
@@ -278,7 +279,7 @@ CELERY_BEAT_SCHEDULE["usage-partitions-ahead"] = {
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     # After-usage follow-ups and their sweeps: auto-reload, dashboard totals (latency matters: minutes).
-    "apps.gateway.tasks.usage_followups": {"queue": "followups"},
+    "apps.spending.tasks.usage_followups": {"queue": "followups"},
     "apps.extra_usage.tasks.auto_reload_task": {"queue": "followups"},
     "apps.extra_usage.tasks.auto_reload_sweep": {"queue": "followups"},
     "apps.monitoring.tasks.monitoring_sweep": {"queue": "followups"},

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from apps.gateway.api import machine_api_urls
+from apps.machine_api.api import machine_api_urls
 
 urlpatterns = [
     path("admin/", admin.site.urls),

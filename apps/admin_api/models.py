@@ -29,7 +29,7 @@ class AdminApiKey(models.Model):
     public_id = models.CharField(max_length=40, unique=True, default=new_admin_api_key_public_id, editable=False)
     prefix = models.CharField(max_length=32, help_text="The first characters of the key, to recognise it.")
     digest = models.CharField(max_length=64, unique=True)
-    # A list of AdminScope values (JSON, so the demo's embedded SQLite holds it too).
+    # A list of AdminScope values.
     scopes = models.JSONField(default=list)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -1,10 +1,11 @@
 """Reads of the Admin API: key lookup, and the pages of the effective report, the configured limits and the
 increase requests. Each page loads in a fixed number of queries whatever its size.
 
-The effective limit of a member is exactly what admission enforces (`usage.selectors.spend_status_compute`
-over the same caps and counters): the level with the least headroom left, ties going to the most specific
-(member, then seat tier, then organization). When no cap applies at any level the member is unlimited and the
-organization row (amount null) is named as the source.
+The effective limit of a member is exactly what admission enforces: read by admission's own loader
+(`spending.selectors.spend_contexts_load`) and worked out by `usage.selectors.spend_status_compute`: the level
+with the least headroom left, ties going to the most specific (member, then seat tier, then organization).
+When no cap applies at any level the member is unlimited and the organization row (amount null) is named as
+the source.
 """
 
 from __future__ import annotations
@@ -20,16 +21,10 @@ from apps.common.periods import period_containing
 from apps.extra_usage.models import ExtraUsageRequest
 from apps.extra_usage.selectors import extra_usage_settings
 from apps.organizations.models import Membership, Organization, PlanKind
-from apps.seats.models import SeatAssignment, SeatTier
+from apps.seats.models import SeatTier
+from apps.spending.selectors import spend_contexts_load
 from apps.usage.models import CapScope, SpendCap
-from apps.usage.selectors import (
-    Counters,
-    SpendStatus,
-    members_counters,
-    org_caps,
-    org_counters,
-    spend_status_compute,
-)
+from apps.usage.selectors import SpendStatus
 
 from .models import AdminApiKey
 
@@ -59,14 +54,6 @@ def extra_usage_switched_off(*, organization: Organization) -> bool:
     return not extra_usage_settings(organization=organization).enabled
 
 
-def current_tiers(*, membership_ids: list[int]) -> dict[int, SeatTier]:
-    """Each member's current seat tier (members without a seat are absent), in one query."""
-    seats = SeatAssignment.objects.filter(membership_id__in=membership_ids, ended_at__isnull=True).select_related(
-        "tier"
-    )
-    return {seat.membership_id: seat.tier for seat in seats}
-
-
 @dataclass(frozen=True)
 class EffectiveRow:
     """One member's effective monthly limit: the binding cap row (the organization row when unlimited)."""
@@ -83,26 +70,17 @@ class EffectiveRow:
 
 def effective_rows(*, organization: Organization, memberships: list[Membership], org_cap: SpendCap,
                    now: dt.datetime) -> list[EffectiveRow]:
-    """Effective limits for already-loaded memberships (with users): four queries whatever their number."""
+    """Effective limits for already-loaded memberships (with users): one statement whatever their number (their
+    spend contexts, as admission reads them)."""
     if not memberships:
         return []
-    ids = [m.pk for m in memberships]
     period = period_containing(now, organization.billing_timezone)
-    tiers = current_tiers(membership_ids=ids)
-    caps = org_caps(organization=organization, membership_ids=ids)
-    counters = members_counters(membership_ids=ids, period_start=period.start)
-    org = (
-        org_counters(organization_id=organization.pk, period_start=period.start)
-        if caps.organization is not None and caps.organization.amount is not None
-        else Counters()
-    )
+    context, found = spend_contexts_load(organization=organization, period=period,
+                                         membership_ids=[m.pk for m in memberships])
+    caps = context.caps
     rows = []
     for membership in memberships:
-        tier = tiers.get(membership.pk)
-        status = spend_status_compute(
-            membership_id=membership.pk, tier_id=tier.pk if tier else None, caps=caps,
-            member=counters.get(membership.pk, Counters()), org=org,
-        )
+        tier, status = found[membership.pk].tier, found[membership.pk].status
         cap = status.cap if status.cap is not None else (caps.organization or org_cap)
         # The binding row's scope is the member's own or their tier: attach the loaded objects (no lazy loads).
         if cap.scope == CapScope.MEMBER:

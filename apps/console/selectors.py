@@ -12,12 +12,13 @@ from django.db.models import DecimalField, F, FilteredRelation, OuterRef, Q, Que
 from django.db.models.functions import Coalesce
 
 from apps.common.money import MONEY_MAX_DIGITS, MONEY_PLACES, ZERO
-from apps.common.periods import Period, period_containing
+from apps.common.periods import Period, period_containing, period_for_start
 from apps.organizations.models import Membership, Organization
 from apps.seats.models import SeatAssignment, SeatTier
 from apps.seats.selectors import seat_tiers
+from apps.spending.selectors import spend_contexts_load
 from apps.usage.models import CapScope, SpendCap
-from apps.usage.selectors import SpendStatus, org_caps, org_counters, spend_statuses
+from apps.usage.selectors import SpendStatus, org_caps, org_counters
 
 MEMBERS_PER_PAGE = 50
 SORTS = {
@@ -70,7 +71,8 @@ class MemberRow:
 def members_page(*, organization: Organization, period_start: dt.date, search: str = "", sort: str = "name",
                  page_number: int | str = 1, with_limits: bool = False,
                  tiers: list[SeatTier] | None = None) -> tuple[Page, list[MemberRow]]:
-    """One page of members as rows. Queries: count, page, tiers unless given (+4 for effective limits)."""
+    """One page of members as rows. Queries: count, page, tiers unless given (+1 for effective limits: the
+    members' spend contexts)."""
     paginator = Paginator(
         members_queryset(organization=organization, period_start=period_start, search=search, sort=sort),
         MEMBERS_PER_PAGE,
@@ -80,13 +82,12 @@ def members_page(*, organization: Organization, period_start: dt.date, search: s
     memberships = list(page.object_list)
     rows = [MemberRow(m, tiers.get(m.tier_id), m.mtd_spend) for m in memberships]
     if with_limits and rows:
-        statuses = spend_statuses(
-            organization=organization, members=[(m.pk, m.tier_id) for m in memberships], period_start=period_start
-        )
-        caps = org_caps(organization=organization, membership_ids=[m.pk for m in memberships]).members
+        period = period_for_start(period_start, organization.billing_timezone)
+        context, found = spend_contexts_load(organization=organization, period=period,
+                                             membership_ids=[m.pk for m in memberships])
         for row in rows:
-            row.status = statuses[row.membership.pk]
-            cap = caps.get(row.membership.pk)
+            row.status = found[row.membership.pk].status
+            cap = context.caps.members.get(row.membership.pk)
             row.has_own_cap = cap is not None and cap.amount is not None
             row.own_cap = cap.amount if cap is not None else None
     return page, rows

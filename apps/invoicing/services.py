@@ -66,14 +66,8 @@ def _invoice_build(*, organization: Organization, period: Period, usage_from, us
 
 
 def _lines_write(*, invoice: Invoice, lines: list[LineData]) -> None:
-    """Write the lines in one statement whatever their number: COPY on PostgreSQL (a 10,000-member invoice has
-    tens of thousands of lines), bulk_create elsewhere (the embedded demo database)."""
-    if connection.vendor != "postgresql":
-        InvoiceLine.objects.bulk_create(
-            [InvoiceLine(invoice=invoice, **{c: getattr(line, c) for c in LINE_COLUMNS}) for line in lines],
-            batch_size=500,
-        )
-        return
+    """Write the lines in one statement whatever their number: COPY (a 10,000-member invoice has tens of
+    thousands of lines)."""
     columns = ["invoice_id", *LINE_COLUMNS]
     qn = connection.ops.quote_name
     with connection.cursor() as cursor:

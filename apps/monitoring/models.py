@@ -1,5 +1,6 @@
-"""Monitoring: per-organization daily totals for the dashboards, notification settings and the spend notices
-already sent (one row per threshold, scope and period: the guard that makes each notice fire once)."""
+"""Monitoring: per-organization daily totals for the dashboards and the spend notices already sent (one row
+per threshold, scope and period: the guard that makes each notice fire once). The notice thresholds live in
+apps.spending.models."""
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -11,11 +12,6 @@ from apps.seats.models import Product
 from apps.usage.models import AIModel
 
 MONEY = {"max_digits": MONEY_MAX_DIGITS, "decimal_places": MONEY_PLACES}
-DEFAULT_THRESHOLDS = (80, 100)
-
-
-def default_thresholds() -> list[int]:
-    return list(DEFAULT_THRESHOLDS)
 
 
 class OrgDailyUsage(models.Model):
@@ -43,21 +39,6 @@ class OrgDailyUsage(models.Model):
                 fields=["organization", "day", "model", "product"], name="org_daily_unique_day_model_product"
             )
         ]
-
-
-class NotificationSettings(models.Model):
-    """The percentages of a limit at which spend notices are sent (each at most once per period and scope).
-    Organizations without a row use DEFAULT_THRESHOLDS."""
-
-    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="+")
-    thresholds = models.JSONField(default=default_thresholds)
-    updated_at = models.DateTimeField()
-
-    class Meta:
-        verbose_name_plural = "notification settings"
-
-    def __str__(self):
-        return f"Notification thresholds of {self.organization}: {self.thresholds}"
 
 
 class NoticeScope(models.TextChoices):

@@ -34,18 +34,13 @@ from apps.common.periods import (
 )
 from apps.organizations.models import Membership, Organization, Role
 from apps.seats.models import Product, SeatAssignment, SeatTier
+from apps.spending.models import DEFAULT_THRESHOLDS, NotificationSettings
+from apps.spending.selectors import spend_contexts_load
 from apps.usage.models import AIModel, CapScope, MemberPeriodUsage, OrgUsageSlot, SpendCap, UsageDailyRollup
-from apps.usage.selectors import (
-    Counters,
-    SpendStatus,
-    members_counters,
-    org_caps,
-    org_counters,
-    spend_status_compute,
-)
+from apps.usage.selectors import Counters, SpendStatus, org_counters
 
 from .forecast import METHOD, Forecast, forecast_month_end, today_remaining_fraction, window_days
-from .models import DEFAULT_THRESHOLDS, NotificationSettings, OrgDailyUsage, SpendNotice
+from .models import OrgDailyUsage, SpendNotice
 from .ranges import DateRange
 
 logger = logging.getLogger(__name__)
@@ -287,13 +282,6 @@ class TierRow:
 TOP_PER_TIER = 5
 
 
-def _decimal(value) -> Decimal:
-    """A raw-SQL sum as a Decimal: PostgreSQL returns one; the demo's SQLite returns a float, read via str()."""
-    if value is None:
-        return ZERO
-    return value if isinstance(value, Decimal) else Decimal(str(value))
-
-
 def tier_dashboard(*, organization: Organization, now: dt.datetime,
                    date_range: DateRange | None = None) -> tuple[Clock, list[TierRow]]:
     """Spend and members per seat tier (members without a seat in their own row), with average and top
@@ -340,9 +328,9 @@ def tier_dashboard(*, organization: Organization, now: dt.datetime,
             [*usage_params, organization.pk],
         )
         result = cursor.fetchall()
-    totals = [(tier_id, count, _decimal(spend), _decimal(included))
+    totals = [(tier_id, count, spend, included)
               for kind, tier_id, count, spend, included, *_ in result if kind == 0]
-    top_rows = [(tier_id, mid, email, name, _decimal(spend))
+    top_rows = [(tier_id, mid, email, name, spend)
                 for kind, tier_id, mid, spend, _, email, name, _ in result if kind == 1]
     tiers = {t.pk: t for t in SeatTier.objects.filter(organization=organization)}
     rows = {tier_id: TierRow(tiers.get(tier_id), count, spend, included) for tier_id, count, spend, included in totals}
@@ -382,8 +370,8 @@ def member_table(*, organization: Organization, now: dt.datetime, query: str = "
     """One page of the member table: MTD spend, share of the organization, effective limit, remaining and the
     month-end projection, searchable by email or name and sortable by spend or email. For a date range other
     than this period, the spend and share are the rollups' sums over the range and there is no projection
-    (limits stay this period's). A fixed number of queries per page (count, page, its members, seats, caps,
-    member and org counters, the 7-day window or the range total)."""
+    (limits stay this period's). A fixed number of queries per page (count, page, its members, their spend
+    contexts, the org's total, the 7-day window or the range total)."""
     clock = clock_for(organization=organization, now=now)
     ranged = date_range is not None and not date_range.is_current_period
     sort = sort if sort in MEMBER_SORTS else "-spend"
@@ -411,23 +399,16 @@ def member_table(*, organization: Organization, now: dt.datetime, query: str = "
         loaded[pk].mtd = mtd
         memberships.append(loaded[pk])
     ids = [m.pk for m in memberships]
-    tiers = {s.membership_id: s.tier for s in
-             SeatAssignment.objects.filter(membership_id__in=ids, ended_at__isnull=True).select_related("tier")}
-    caps = org_caps(organization=organization, membership_ids=ids)
-    counters = members_counters(membership_ids=ids, period_start=clock.period.start)
-    org = org_counters(organization_id=organization.pk, period_start=clock.period.start)
-    statuses = {
-        m.pk: spend_status_compute(membership_id=m.pk, tier_id=tiers[m.pk].pk if m.pk in tiers else None, caps=caps,
-                                   member=counters.get(m.pk, Counters()), org=org)
-        for m in memberships
-    }
-    org_total = org.spend
+    _, found = spend_contexts_load(organization=organization, period=clock.period, membership_ids=ids)
+    tiers = {mid: f.tier for mid, f in found.items()}
+    statuses = {mid: f.status for mid, f in found.items()}
     recent: dict[int, dict[dt.date, Decimal]] = defaultdict(dict)
     if ranged:
         org_total = UsageDailyRollup.objects.filter(
             organization=organization, day__gte=date_range.start, day__lt=date_range.end
         ).aggregate(total=Coalesce(Sum("cost"), Value(ZERO), output_field=MONEY_FIELD))["total"]
     else:
+        org_total = org_counters(organization_id=organization.pk, period_start=clock.period.start).spend
         window = window_days(clock.today)
         for mid, day, cost in (
             UsageDailyRollup.objects.filter(membership_id__in=ids, day__gte=window[0], day__lt=clock.today)
@@ -483,19 +464,9 @@ def member_usage(*, organization: Organization, membership: Membership, now: dt.
     the notices sent this period. With a date range other than this period, the chart and the mixes cover
     that range instead (limits and notices stay this period's). A fixed number of queries."""
     clock = clock_for(organization=organization, now=now)
-    seat = SeatAssignment.objects.filter(membership=membership, ended_at__isnull=True).select_related("tier").first()
-    tier = seat.tier if seat else None
-    caps = org_caps(organization=organization, membership_ids=[membership.pk])
-    own = MemberPeriodUsage.objects.filter(membership=membership, period_start=clock.period.start).values_list(
-        "spend", "included_spend", "extra_usage_started_at").first()
-    spend, included_spend, started = own or (ZERO, ZERO, None)
-    org_capped = caps.organization is not None and caps.organization.amount is not None
-    status = spend_status_compute(
-        membership_id=membership.pk, tier_id=tier.pk if tier else None, caps=caps,
-        member=Counters(spend, included_spend),
-        org=org_counters(organization_id=organization.pk, period_start=clock.period.start) if org_capped
-        else Counters(),
-    )
+    _, found = spend_contexts_load(organization=organization, period=clock.period, membership_ids=[membership.pk])
+    mine = found[membership.pk]
+    tier, status, started = mine.tier, mine.status, mine.extra_usage_started_at
     rows = _rollup_rows(UsageDailyRollup.objects.filter(membership=membership, day__gte=clock.previous.start))
     models = dict(AIModel.objects.values_list("pk", "display_name"))
     products = dict(Product.choices)

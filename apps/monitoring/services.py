@@ -41,15 +41,15 @@ from apps.common.periods import period_containing, period_for_start
 from apps.common.tasks import enqueue_on_commit
 from apps.organizations.models import Membership, Organization, Role
 from apps.organizations.services import audit_record
-from apps.seats.models import SeatAssignment
-from apps.usage.models import OrgUsageSlot, UsageDailyRollup
-from apps.usage.selectors import members_counters, org_caps, org_counters
+from apps.spending.models import DEFAULT_THRESHOLDS, NotificationSettings
+from apps.spending.selectors import spend_contexts_load
+from apps.spending.thresholds import personal_limit, thresholds_reached
+from apps.usage.models import MemberPeriodUsage, OrgUsageSlot, UsageDailyRollup
 
-from .models import DEFAULT_THRESHOLDS, NoticeScope, NotificationSettings, OrgDailyUsage, SpendNotice
-from .selectors import notification_thresholds, org_admin_emails
+from .models import NoticeScope, OrgDailyUsage, SpendNotice
+from .selectors import org_admin_emails
 
 logger = logging.getLogger(__name__)
-HUNDRED = Decimal(100)
 MAX_THRESHOLDS = 5
 ORG_DAILY_LOCK = 60601  # advisory-lock namespace of org_daily_refresh
 
@@ -80,10 +80,8 @@ def org_daily_refresh(*, organization: Organization, period_start: dt.date) -> i
     sums = ["cost", "included_cost", "input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens",
             "event_count"]
     with connection.cursor() as cursor:
-        # Serialize rebuilds of one organization so two of them cannot interleave their upserts (SQLite, the
-        # demo's database, already runs one writer at a time).
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ORG_DAILY_LOCK, organization.pk])
+        # Serialize rebuilds of one organization so two of them cannot interleave their upserts.
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ORG_DAILY_LOCK, organization.pk])
         cursor.execute(
             f"INSERT INTO {target} (organization_id, period_start, day, model_id, product, {', '.join(sums)}) "
             f"SELECT organization_id, period_start, day, model_id, product, "
@@ -153,79 +151,36 @@ class Crossing:
     spend: Decimal
 
 
-def _reached(thresholds: list[int], spend: Decimal, limit: Decimal | None) -> list[int]:
-    if limit is None:
-        return []
-    if limit <= 0:
-        return list(thresholds)  # a $0 limit is reached from the start
-    return [t for t in thresholds if spend * HUNDRED >= limit * t]
-
-
-def _personal_limit(caps, membership_id: int, tier_id: int | None) -> Decimal | None:
-    amounts = []
-    member_cap = caps.members.get(membership_id)
-    if member_cap is not None and member_cap.amount is not None:
-        amounts.append(member_cap.amount)
-    tier_cap = caps.tiers.get(tier_id) if tier_id is not None else None
-    if tier_cap is not None and tier_cap.amount is not None:
-        amounts.append(tier_cap.amount)
-    return min(amounts) if amounts else None
-
-
-def spend_thresholds_newly_reached(*, thresholds: list[int], caps, membership_id: int, tier, seat_based: bool,
-                                   before, after, org_before, org_after) -> bool:
-    """Whether usage that moved a member's counters from `before` to `after` (and the organization's from
-    `org_before` to `org_after`) reached a notice threshold not reached before, at any scope (module docstring).
-    The recording path queues spend_notifications_check only then; the periodic sweep catches what this misses
-    (a limit lowered below the spend, or concurrent events that each saw the organization total below a
-    threshold)."""
-    limit = _personal_limit(caps, membership_id, tier.pk if tier is not None else None)
-    if len(_reached(thresholds, after.capped, limit)) > len(_reached(thresholds, before.capped, limit)):
-        return True
-    if seat_based and tier is not None and tier.included_usage.amount > 0:
-        allowance = tier.included_usage.amount
-        if len(_reached(thresholds, after.included_spend, allowance)) > len(
-                _reached(thresholds, before.included_spend, allowance)):
-            return True
-    org_cap = caps.organization.amount if caps.organization is not None else None
-    return len(_reached(thresholds, org_after.capped, org_cap)) > len(_reached(thresholds, org_before.capped, org_cap))
-
-
 def spend_crossings(*, organization: Organization, membership_ids: list[int] | None,
                     period_start: dt.date) -> list[Crossing]:
-    """Every threshold currently reached, per scope (see the module docstring). A fixed number of queries;
-    `membership_ids` None checks every member with usage this period."""
-    thresholds = notification_thresholds(organization=organization)
+    """Every threshold currently reached, per scope (see the module docstring), read from the members' spend
+    contexts. Three queries; `membership_ids` None checks every member with usage this period."""
+    with_usage = MemberPeriodUsage.objects.filter(organization=organization, period_start=period_start)
+    if membership_ids is not None:
+        with_usage = with_usage.filter(membership_id__in=membership_ids)
+    ids = list(with_usage.values_list("membership_id", flat=True))
+    context, found = spend_contexts_load(organization=organization, membership_ids=ids,
+                                         period=period_for_start(period_start, organization.billing_timezone))
+    thresholds, caps = context.notice_thresholds, context.caps
+    memberships = Membership.objects.active().select_related("user").in_bulk(ids)
     crossings: list[Crossing] = []
-    caps = org_caps(organization=organization, membership_ids=membership_ids)
-    if membership_ids is None:
-        counters = members_counters(
-            membership_ids=Membership.objects.filter(organization=organization, period_usage__period_start=period_start)
-            .values_list("pk", flat=True),
-            period_start=period_start,
-        )
-    else:
-        counters = members_counters(membership_ids=membership_ids, period_start=period_start)
-    ids = list(counters)
-    memberships = {m.pk: m for m in Membership.objects.filter(pk__in=ids).select_related("user")}
-    seats = {s.membership_id: s.tier for s in
-             SeatAssignment.objects.filter(membership_id__in=ids, ended_at__isnull=True).select_related("tier")}
     for mid in ids:
-        membership, tier, c = memberships.get(mid), seats.get(mid), counters[mid]
-        if membership is None or not membership.is_active:
+        membership = memberships.get(mid)
+        if membership is None:
             continue
-        limit = _personal_limit(caps, mid, tier.pk if tier else None)
+        tier, c = found[mid].tier, found[mid].member
+        limit = personal_limit(caps=caps, membership_id=mid, tier_id=tier.pk if tier else None)
         crossings += [Crossing(NoticeScope.MEMBER_LIMIT, membership, t, limit, c.capped)
-                      for t in _reached(thresholds, c.capped, limit)]
+                      for t in thresholds_reached(thresholds=thresholds, spend=c.capped, limit=limit)]
         if organization.is_seat_based and tier is not None and tier.included_usage.amount > 0:
             allowance = tier.included_usage.amount
             crossings += [Crossing(NoticeScope.MEMBER_ALLOWANCE, membership, t, allowance, c.included_spend)
-                          for t in _reached(thresholds, c.included_spend, allowance)]
+                          for t in thresholds_reached(thresholds=thresholds, spend=c.included_spend,
+                                                      limit=allowance)]
     org_cap = caps.organization.amount if caps.organization is not None else None
     if org_cap is not None:
-        org = org_counters(organization_id=organization.pk, period_start=period_start)
-        crossings += [Crossing(NoticeScope.ORG_CAP, None, t, org_cap, org.capped)
-                      for t in _reached(thresholds, org.capped, org_cap)]
+        crossings += [Crossing(NoticeScope.ORG_CAP, None, t, org_cap, context.org.capped)
+                      for t in thresholds_reached(thresholds=thresholds, spend=context.org.capped, limit=org_cap)]
     return crossings
 
 

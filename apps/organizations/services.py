@@ -65,7 +65,7 @@ def api_key_mark_used_if_stale(*, key: ApiKey, now: dt.datetime) -> None:
     if key.last_used_at is not None and now - key.last_used_at <= API_KEY_USED_RESOLUTION:
         return
     key.last_used_at = now
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
+    if connection.in_atomic_block:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         return
     # One statement, its own transaction (autocommit): set_config(…, true) turns synchronous commit off for
@@ -79,25 +79,20 @@ def api_key_mark_used_if_stale(*, key: ApiKey, now: dt.datetime) -> None:
 
 def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
     """The active key matching a raw key, with its organization, or None; a write because it marks the key used
-    (at most once a minute). One prepared statement on PostgreSQL: every machine API request starts here."""
+    (at most once a minute). One prepared statement: every machine API request starts here."""
     if not raw_key or len(raw_key) > API_KEY_MAX_LENGTH:
         return None
     digest = api_key_digest(raw_key)
-    if connection.vendor == "postgresql":
-        layout = _key_row()
-        row = prepared_fetchone(
-            f"SELECT {layout.select_list} FROM organizations_apikey k JOIN organizations_organization o "
-            "ON o.id = k.organization_id WHERE k.digest = %(digest)s AND k.revoked_at IS NULL",
-            {"digest": digest},
-        )
-        if row is None:
-            return None
-        key = layout.load(row, "k")
-        key.organization = layout.load(row, "o")
-    else:
-        key = ApiKey.objects.select_related("organization").filter(digest=digest, revoked_at__isnull=True).first()
-        if key is None:
-            return None
+    layout = _key_row()
+    row = prepared_fetchone(
+        f"SELECT {layout.select_list} FROM organizations_apikey k JOIN organizations_organization o "
+        "ON o.id = k.organization_id WHERE k.digest = %(digest)s AND k.revoked_at IS NULL",
+        {"digest": digest},
+    )
+    if row is None:
+        return None
+    key = layout.load(row, "k")
+    key.organization = layout.load(row, "o")
     api_key_mark_used_if_stale(key=key, now=timezone.now())
     return key
 

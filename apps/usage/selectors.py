@@ -1,4 +1,7 @@
-"""Reads for usage: month-to-date counters and each member's effective spend limit.
+"""Reads for usage: the organization's caps and counters, and the effective spend limit rule.
+
+A member's caps and counters are read together with the rest of their spend context by spending's one loader
+(apps/spending/selectors.py); `spend_status_compute` works out the effective limit from them, with no queries.
 
 The effective limit rule: a member may spend only while below every cap that applies to them — their own
 cap, their seat tier's cap (both on their own spend) and the organization's cap (on the organization's
@@ -16,9 +19,9 @@ from decimal import Decimal
 from django.db.models import Q, Sum
 
 from apps.common.money import ZERO
-from apps.organizations.models import Membership, Organization
+from apps.organizations.models import Organization
 
-from .models import CapScope, MemberPeriodUsage, OrgUsageSlot, SpendCap
+from .models import CapScope, OrgUsageSlot, SpendCap
 
 
 @dataclass(frozen=True)
@@ -86,22 +89,6 @@ def org_caps(*, organization: Organization, membership_ids: Iterable[int] | None
     return OrgCaps(org_cap, tiers, members)
 
 
-def member_counters(*, membership_id: int, period_start) -> Counters:
-    row = (
-        MemberPeriodUsage.objects.filter(membership_id=membership_id, period_start=period_start)
-        .values_list("spend", "included_spend")
-        .first()
-    )
-    return Counters(*row) if row else Counters()
-
-
-def members_counters(*, membership_ids: Iterable[int], period_start) -> dict[int, Counters]:
-    rows = MemberPeriodUsage.objects.filter(
-        membership_id__in=list(membership_ids), period_start=period_start
-    ).values_list("membership_id", "spend", "included_spend")
-    return {mid: Counters(spend, included) for mid, spend, included in rows}
-
-
 def org_counters(*, organization_id: int, period_start) -> Counters:
     """The organization's month-to-date totals: the sum of its counter slots."""
     totals = OrgUsageSlot.objects.filter(organization_id=organization_id, period_start=period_start).aggregate(
@@ -135,36 +122,3 @@ def spend_status_compute(*, membership_id: int, tier_id: int | None, caps: OrgCa
         remaining=remaining,
         blocked=remaining <= 0,
     )
-
-
-def spend_status(*, membership: Membership, tier_id: int | None, period_start) -> SpendStatus:
-    """The effective limit, its level, month-to-date spend, remaining and blocked, for one member."""
-    caps = org_caps(organization=membership.organization, membership_ids=[membership.pk])
-    org = (
-        org_counters(organization_id=membership.organization_id, period_start=period_start)
-        if caps.organization is not None and caps.organization.amount is not None
-        else Counters()
-    )
-    return spend_status_compute(
-        membership_id=membership.pk,
-        tier_id=tier_id,
-        caps=caps,
-        member=member_counters(membership_id=membership.pk, period_start=period_start),
-        org=org,
-    )
-
-
-def spend_statuses(*, organization: Organization, members: list[tuple[int, int | None]],
-                   period_start) -> dict[int, SpendStatus]:
-    """Effective limits for many members at once, in three queries whatever their number.
-    `members` is a list of (membership id, tier id)."""
-    ids = [mid for mid, _ in members]
-    caps = org_caps(organization=organization, membership_ids=ids)
-    counters = members_counters(membership_ids=ids, period_start=period_start)
-    org = org_counters(organization_id=organization.pk, period_start=period_start)
-    return {
-        mid: spend_status_compute(
-            membership_id=mid, tier_id=tier_id, caps=caps, member=counters.get(mid, Counters()), org=org
-        )
-        for mid, tier_id in members
-    }

@@ -138,7 +138,7 @@ def cap_delete(*, cap: SpendCap, actor=None, actor_label: str | None = None, now
     cap.delete()
 
 
-# --- Ledger primitives (called by the gateway inside its transaction) ---------------------------------------
+# --- Ledger primitives (called by usage recording inside its transaction) ----------------------------------
 
 
 def _table(model) -> str:
@@ -181,26 +181,8 @@ def member_counters_lock(*, organization_id: int, membership_ids: list[int], per
     sql = (f"INSERT INTO {table} (organization_id, membership_id, period_start, spend, included_spend, "
            f"event_count) VALUES {placeholders} ON CONFLICT (membership_id, period_start, organization_id) "
            f"DO UPDATE SET event_count = {table}.event_count RETURNING membership_id, spend, included_spend")
-    if connection.vendor == "postgresql":
-        rows = server_bound_fetchall(sql, params, prepare=len(ids) == 1)
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
-    return {mid: Counters(_decimal(spend), _decimal(included)) for mid, spend, included in rows}
-
-
-def _decimal(value) -> Decimal:
-    # PostgreSQL returns numeric as Decimal; the demo's SQLite returns its stored REAL (or int).
-    return value if isinstance(value, Decimal) else Decimal(str(value))
-
-
-def _org_slots_add(slots: dict[tuple, list]) -> None:
-    """Add to the organization's counter slots, one statement per slot key (the portable path; on PostgreSQL
-    ledger_record does this inside its single statement)."""
-    _additive_upsert(OrgUsageSlot, keys=["organization_id", "period_start", "slot"],
-                     added=["spend", "included_spend", "event_count"],
-                     rows=[(*key, *values) for key, values in slots.items()])
+    rows = server_bound_fetchall(sql, params, prepare=len(ids) == 1)
+    return {mid: Counters(spend, included) for mid, spend, included in rows}
 
 
 def _ledger_sums(events: list[NewUsageEvent], local_days: list[dt.date]) -> tuple[dict, dict, dict]:
@@ -234,32 +216,6 @@ def _ledger_sums(events: list[NewUsageEvent], local_days: list[dt.date]) -> tupl
 
 _ROLLUP_ADDED = ["cost", "included_cost", "input_tokens", "output_tokens", "cache_write_tokens",
                  "cache_read_tokens", "event_count"]
-
-
-def ledger_apply(*, events: list[NewUsageEvent], local_days: list[dt.date], now: dt.datetime) -> None:
-    """Add stored events to the member counters, the organization's slots and the daily rollups, one statement
-    per row (the portable path, used by the demo's SQLite; PostgreSQL uses ledger_record).
-
-    Call in the transaction that inserted the events, after member_counters_lock for their members.
-    `local_days[i]` is event i's day in the organization's billing time zone.
-    """
-    members, slots, rollups = _ledger_sums(events, local_days)
-    table = _table(MemberPeriodUsage)
-    with connection.cursor() as cursor:
-        for (membership_id, period_start), (spend, included, count, extra_at) in members.items():
-            cursor.execute(
-                f"UPDATE {table} SET spend = spend + %s, included_spend = included_spend + %s, "
-                f"event_count = event_count + %s, "
-                f"extra_usage_started_at = COALESCE(extra_usage_started_at, %s) "
-                f"WHERE membership_id = %s AND period_start = %s",
-                [spend, included, count, extra_at, membership_id, period_start],
-            )
-    _org_slots_add(slots)
-    _additive_upsert(
-        UsageDailyRollup, keys=["membership_id", "day", "model_id", "product", "organization_id"],
-        fixed=("period_start",), added=_ROLLUP_ADDED,
-        rows=[(*key, *values[7], *values[:7]) for key, values in rollups.items()],
-    )
 
 
 # Field types whose Python values psycopg stores as they are (no Django conversion needed; DateField includes
@@ -333,35 +289,20 @@ class NewUsageEvent:
     def organization_id(self) -> int:
         return self.organization.pk
 
-    def as_model(self) -> UsageEvent:
-        values = {name: getattr(self, name) for name in _event_insert_plan().attnames if name != "organization_id"}
-        return UsageEvent(**values, organization=self.organization)
-
 
 def ledger_record(*, events: list[NewUsageEvent], local_days: list[dt.date], now: dt.datetime) -> None:
     """Store new events and add them to the member counters, the organization's slots and the daily rollups.
 
-    On PostgreSQL this is one statement (data-modifying CTEs): the events' insert, one UPDATE of every member
-    counter, one upsert of every daily rollup, and per period the first organization slot nobody holds (FOR
-    UPDATE SKIP LOCKED). Only when every slot of a period is held (or none exists yet) does a second statement
-    add to a random slot, which may wait. Each addition goes to exactly one slot in this transaction, so the
-    slots' sum stays the organization's exact total. The same statement inserts each event's idempotency key
-    into UsageEventKey: a reused key fails the whole statement on that table's primary key (IntegrityError),
-    and nothing is written.
+    One statement (data-modifying CTEs): the events' insert, one UPDATE of every member counter, one upsert of
+    every daily rollup, and per period the first organization slot nobody holds (FOR UPDATE SKIP LOCKED). Only
+    when every slot of a period is held (or none exists yet) does a second statement add to a random slot,
+    which may wait. Each addition goes to exactly one slot in this transaction, so the slots' sum stays the
+    organization's exact total. The same statement inserts each event's idempotency key into UsageEventKey: a
+    reused key fails the whole statement on that table's primary key (IntegrityError), and nothing is written.
 
     Call in the transaction that decided the events' funding, after member_counters_lock for their members.
     `local_days[i]` is event i's day in the organization's billing time zone. Sets each event's primary key.
     """
-    if connection.vendor != "postgresql":  # the demo's SQLite
-        stored = UsageEvent.objects.bulk_create([event.as_model() for event in events])
-        for event, model in zip(events, stored, strict=True):
-            event.pk = model.pk
-        UsageEventKey.objects.bulk_create([
-            UsageEventKey(organization_id=e.organization_id, idempotency_key=e.idempotency_key,
-                          period_start=e.period_start, event_id=e.pk) for e in events
-        ])
-        ledger_apply(events=events, local_days=local_days, now=now)
-        return
     members, slots, rollups = _ledger_sums(events, local_days)
     qn = connection.ops.quote_name
     plan = _event_insert_plan()

@@ -7,9 +7,9 @@ from django.utils import timezone
 
 from apps.common.periods import period_containing
 from apps.extra_usage.services.switches import extra_usage_enable
-from apps.gateway.selectors import Reason, admission_check
 from apps.organizations.models import PlanKind
 from apps.seats.selectors import seat_current
+from apps.spending.selectors import Reason, admission_check
 from apps.usage.models import CapScope
 from apps.usage.selectors import org_counters
 from apps.usage.services import cap_set
@@ -34,8 +34,7 @@ def assert_report_matches_admission(live_server, seeded: Seeded) -> list[str]:
     outcomes = []
     for membership in seeded.everyone:
         row = rows[membership.user.public_id]
-        seat = seat_current(membership=membership)
-        admission = admission_check(organization=org, membership=membership, tier=seat.tier, product=None, now=now)
+        admission = admission_check(organization=org, membership=membership, product=None, now=now)
         if row.amount is None:
             remaining = None
         elif row.source.type == "organization":

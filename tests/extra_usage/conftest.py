@@ -8,8 +8,8 @@ from django.utils import timezone
 from apps.extra_usage.models import ExtraUsageSettings, PrepaidLedgerEntry
 from apps.extra_usage.payments import FailingTestProvider
 from apps.extra_usage.selectors import prepaid_ledger_sum
-from apps.gateway.services import UsageInput, usage_record_batch
 from apps.organizations.models import PlanKind, Role
+from apps.spending.services import UsageInput, usage_record_batch
 from apps.usage.pricing import Tokens
 from tests.factories import OrganizationFactory, member
 

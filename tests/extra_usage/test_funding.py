@@ -9,8 +9,8 @@ from apps.extra_usage.selectors import member_extra_usage_summary
 from apps.extra_usage.services.auto_reload import auto_reload_configure
 from apps.extra_usage.services.prepaid import prepaid_purchase
 from apps.extra_usage.services.switches import extra_usage_enable, extra_usage_members_choose, member_extra_usage_set
-from apps.gateway.selectors import admission_check
 from apps.seats.selectors import seat_current
+from apps.spending.selectors import admission_check
 from apps.usage.models import CapScope, MemberPeriodUsage, UsageEvent
 from apps.usage.services import cap_set
 
@@ -20,8 +20,8 @@ pytestmark = pytest.mark.django_db
 
 
 def admit(membership):
-    return admission_check(organization=membership.organization, membership=membership,
-                           tier=seat_current(membership=membership).tier, product="chat", now=timezone.now())
+    return admission_check(organization=membership.organization, membership=membership, product="chat",
+                           now=timezone.now())
 
 
 def test_event_crossing_the_allowance_is_split_between_included_and_extra(seat_org):

@@ -1,6 +1,6 @@
 import pytest
 
-from apps.gateway.ratelimit import rate_limit_reset
+from apps.machine_api.ratelimit import rate_limit_reset
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ from django.db import OperationalError, connection
 from django.db.models import Sum
 from django.test import Client
 
-import apps.gateway.services as gateway_services
+import apps.spending.services as spending_services
 from apps.organizations.models import PlanKind
 from apps.usage.models import MemberPeriodUsage, OrgUsageSlot, UsageDailyRollup, UsageEvent
 from tests.factories import OrganizationFactory, api_key, member
@@ -56,7 +56,7 @@ def acme():
 
 def test_connection_killed_after_the_ledger_write_then_retry_is_charged_once(acme, monkeypatch):
     _, raw = acme
-    real_apply = gateway_services.ledger_record
+    real_apply = spending_services.ledger_record
     calls = []
 
     def apply_then_lose_the_connection(**kwargs):
@@ -65,7 +65,7 @@ def test_connection_killed_after_the_ledger_write_then_retry_is_charged_once(acm
         if len(calls) == 1:
             _terminate_own_backend()  # ...and the connection dies before COMMIT
 
-    monkeypatch.setattr(gateway_services, "ledger_record", apply_then_lose_the_connection)
+    monkeypatch.setattr(spending_services, "ledger_record", apply_then_lose_the_connection)
     first = _post(raw, "/usage", BODY)
     assert first.status_code == 503
     assert first["Retry-After"] == "1"
@@ -83,7 +83,7 @@ def test_connection_killed_after_the_ledger_write_then_retry_is_charged_once(acm
 
 def test_connection_error_mid_batch_writes_none_of_it_and_the_retry_charges_each_event_once(acme, monkeypatch):
     _, raw = acme
-    real_apply = gateway_services.ledger_record
+    real_apply = spending_services.ledger_record
     calls = []
 
     def apply_then_fail(**kwargs):
@@ -92,7 +92,7 @@ def test_connection_error_mid_batch_writes_none_of_it_and_the_retry_charges_each
         if len(calls) == 1:
             raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(gateway_services, "ledger_record", apply_then_fail)
+    monkeypatch.setattr(spending_services, "ledger_record", apply_then_fail)
     batch = {"events": [{**BODY, "idempotency_key": f"b-{i}"} for i in range(5)]}
     failed = _post(raw, "/usage/batch", batch)
     assert failed.status_code == 503, failed.content[:600]

@@ -9,7 +9,7 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 
-from apps.gateway.api import api
+from apps.machine_api.api import api
 from apps.organizations.models import PlanKind
 from apps.usage.models import MemberPeriodUsage, UsageDailyRollup, UsageEvent
 from tests.factories import OrganizationFactory, api_key, member

@@ -1,4 +1,4 @@
-"""Recording usage for monitoring tests through the real gateway service, at exact prices: Claude Haiku 4.5
+"""Recording usage for monitoring tests through the real recording service, at exact prices: Claude Haiku 4.5
 charges $1 per million input tokens, so N input tokens cost exactly N millionths of a dollar."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import datetime as dt
 import itertools
 from decimal import Decimal
 
-from apps.gateway.services import UsageInput, usage_record_batch
+from apps.spending.services import UsageInput, usage_record_batch
 from apps.usage.pricing import Tokens
 
 _keys = itertools.count(1)

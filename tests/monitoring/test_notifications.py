@@ -8,10 +8,11 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from apps.monitoring.models import NoticeScope, NotificationSettings, SpendNotice
+from apps.monitoring.models import NoticeScope, SpendNotice
 from apps.monitoring.services import notification_settings_set, spend_notifications_check
 from apps.monitoring.tasks import monitoring_sweep, spend_notifications_task
 from apps.organizations.models import AuditEntry, PlanKind, Role
+from apps.spending.models import NotificationSettings
 from apps.usage.models import CapScope
 from apps.usage.services import cap_set
 from tests.conftest import run_concurrently

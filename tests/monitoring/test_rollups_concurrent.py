@@ -1,5 +1,5 @@
 """Daily rollups (and the dashboards' per-organization daily totals rebuilt from them) equal the raw events
-exactly after many threads record usage at once through the gateway, retries included."""
+exactly after many threads record usage at once through the recording service, retries included."""
 
 import datetime as dt
 import random
@@ -9,11 +9,11 @@ from decimal import Decimal
 import pytest
 from django.db.models import Sum
 
-from apps.gateway.services import UsageInput, usage_record_batch
 from apps.monitoring.models import OrgDailyUsage
 from apps.monitoring.selectors import clock_for, org_daily_rows
 from apps.monitoring.services import org_daily_refresh
 from apps.organizations.models import PlanKind
+from apps.spending.services import UsageInput, usage_record_batch
 from apps.usage.models import OrgUsageSlot, UsageDailyRollup, UsageEvent
 from apps.usage.pricing import Tokens
 from tests.conftest import run_concurrently

@@ -9,7 +9,7 @@ import pytest
 from billing_portal.celery import app
 
 EXPECTED = {
-    "apps.gateway.tasks.usage_followups": "followups",
+    "apps.spending.tasks.usage_followups": "followups",
     "apps.extra_usage.tasks.auto_reload_task": "followups",
     "apps.extra_usage.tasks.auto_reload_sweep": "followups",
     "apps.monitoring.tasks.monitoring_sweep": "followups",

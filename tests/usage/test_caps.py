@@ -11,8 +11,8 @@ from django.utils import timezone
 from apps.common.periods import period_containing
 from apps.organizations.models import AuditEntry, PlanKind
 from apps.seats.models import SeatTier
+from apps.spending.selectors import spend_contexts_load
 from apps.usage.models import CapScope
-from apps.usage.selectors import spend_status, spend_statuses
 from apps.usage.services import cap_delete, cap_set
 from tests.conftest import ApiClient
 from tests.factories import OrganizationFactory, api_key, member
@@ -49,6 +49,13 @@ def spend(org, dollars: str, email="alice@example.com") -> dict:
 spend.n = 0
 
 
+def statuses(org, *memberships):
+    """The members' effective limits this period, as admission's loader reads them."""
+    _, found = spend_contexts_load(organization=org, period=period_containing(timezone.now(), "UTC"),
+                                   membership_ids=[m.pk for m in memberships])
+    return {m.pk: found[m.pk].status for m in memberships}
+
+
 def chat_code(org) -> SeatTier:
     return SeatTier.objects.get(organization=org, code="chat_code")
 
@@ -57,8 +64,7 @@ def test_no_caps_means_unlimited(org):
     for _ in range(5):
         spend(org, "100")
     assert admit(org)["allowed"] is True
-    status = spend_status(membership=org.alice, tier_id=chat_code(org).pk,
-                          period_start=period_containing(timezone.now(), "UTC").start)
+    status = statuses(org, org.alice)[org.alice.pk]
     assert (status.limit, status.source, status.remaining, status.blocked) == (None, None, None, False)
     assert status.spend == Decimal("500")
 
@@ -97,17 +103,14 @@ def test_the_lowest_headroom_names_the_binding_level(org):
     cap_set(organization=org, scope=CapScope.SEAT_TIER, tier=chat_code(org), amount=Decimal("10"))
     cap_set(organization=org, scope=CapScope.MEMBER, membership=org.alice, amount=Decimal("50"))
     spend(org, "4")
-    period_start = period_containing(timezone.now(), "UTC").start
-    status = spend_status(membership=org.alice, tier_id=chat_code(org).pk, period_start=period_start)
+    status = statuses(org, org.alice)[org.alice.pk]
     assert (status.limit, status.source, status.remaining, status.blocked) == (
         Decimal("10"), CapScope.SEAT_TIER, Decimal("6"), False)
     # A member cap below the tier's takes over.
     cap_set(organization=org, scope=CapScope.MEMBER, membership=org.alice, amount=Decimal("5"))
-    statuses = spend_statuses(organization=org, members=[(org.alice.pk, chat_code(org).pk),
-                                                          (org.bob.pk, chat_code(org).pk)],
-                              period_start=period_start)
-    assert (statuses[org.alice.pk].source, statuses[org.alice.pk].remaining) == (CapScope.MEMBER, Decimal("1"))
-    assert (statuses[org.bob.pk].source, statuses[org.bob.pk].remaining) == (CapScope.SEAT_TIER, Decimal("10"))
+    both = statuses(org, org.alice, org.bob)
+    assert (both[org.alice.pk].source, both[org.alice.pk].remaining) == (CapScope.MEMBER, Decimal("1"))
+    assert (both[org.bob.pk].source, both[org.bob.pk].remaining) == (CapScope.SEAT_TIER, Decimal("10"))
 
 
 def test_cap_changes_take_effect_at_the_next_admission(org):

@@ -3,7 +3,7 @@ extra usage and 60 days of usage history, so every page shows data.
 
 Idempotent: a second run finds everything in place and changes nothing (users, memberships, seats, caps, keys
 and events are looked up before they are created; the usage history is written only for an organization that
-has none yet). Usage is recorded through the gateway's own service (`usage_record_batch`), so the counters,
+has none yet). Usage is recorded through the spending app's own service (`usage_record_batch`), so the counters,
 slots, rollups, funding splits and prepaid draws are exactly what real traffic would have produced.
 
 Each step is a small function taking the `Seed` context; later steps (e.g. pending increase requests) are
@@ -27,12 +27,12 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.common.periods import period_containing
 from apps.extra_usage.models import ExtraUsageSettings, LedgerKind, PrepaidLedgerEntry
-from apps.gateway.services import UsageInput, usage_record_batch
 from apps.organizations.models import ApiKey, Membership, Organization, PlanKind, Role
 from apps.organizations.services import api_key_create, organization_create
 from apps.seats.models import SeatCharge, SeatTier, TierCode
 from apps.seats.selectors import seat_current
 from apps.seats.services import seat_assign, seat_tiers_create_defaults
+from apps.spending.services import UsageInput, usage_record_batch
 from apps.usage.models import CapScope, UsageEvent
 from apps.usage.pricing import Tokens
 from apps.usage.services import cap_set
@@ -272,7 +272,7 @@ def usage_history(spec: OrgSpec, memberships: list[Membership], tiers: dict[int,
 
 
 def step_usage_history(seed: Seed) -> None:
-    """60 days of usage recorded through the gateway, ~500 events per call; skipped for an organization that
+    """60 days of usage recorded through the spending service, ~500 events per call; skipped for an organization that
     already has its seeded history."""
     for spec in ORGS:
         org = seed.orgs[spec.slug]

@@ -1,11 +1,9 @@
-"""Recording usage: each priced request stored once, funded, counted and drawn from the prepaid balance in one
-transaction.
+"""Spending's writes: answering admission (the key's last use) and recording usage.
 
-Funding on seat-based plans: the seat's included usage first; an event that crosses the end of the allowance
-is split (`included_cost` is the part inside it); the rest is extra usage (drawn from the prepaid balance on
-Team, billed in arrears on seat-based Enterprise). On usage-based Enterprise everything is pooled spend.
-Usage is recorded even when it overshoots a cap (the request already happened); the answer then says the
-member is blocked.
+Recording: each priced request is stored once, funded (funding.py), counted and drawn from the prepaid balance
+in one transaction. Usage is recorded even when it overshoots a cap (the request already happened); the answer
+then says the member is blocked. When it newly reached a notice threshold or a Team reload threshold, the
+follow-ups (followups.py) are queued after commit.
 """
 
 from __future__ import annotations
@@ -16,26 +14,51 @@ import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
-from apps.common.money import ZERO, decimal_str
-from apps.common.periods import local_date, period_containing
+from apps.common.money import decimal_str
+from apps.common.periods import Period, local_date, period_containing
 from apps.extra_usage.services.prepaid import prepaid_draw
-from apps.monitoring.selectors import notification_thresholds
-from apps.monitoring.services import spend_thresholds_newly_reached
 from apps.organizations.models import Organization, PlanKind
-from apps.usage.models import Funding, UsageEvent, UsageEventKey
+from apps.organizations.services import api_key_mark_used_if_stale
+from apps.usage.models import UsageEvent, UsageEventKey
 from apps.usage.pricing import NoPriceForDate, Tokens, UnknownModel, price_lookup, quote
 from apps.usage.selectors import Counters
 from apps.usage.services import NewUsageEvent, ledger_record, member_counters_lock
 
-from .selectors import admission_decide, member_context_load, member_seats, org_context_load
+from .funding import funding_split
+from .selectors import (
+    KeyedAdmission,
+    MemberContext,
+    OrgContext,
+    admission_decide,
+    admission_for_key,
+    spend_context_load,
+    spend_contexts_load,
+)
+from .tasks import usage_followups as usage_followups_task
+from .thresholds import spend_thresholds_newly_reached
 
 logger = logging.getLogger(__name__)
 MAX_PAST = dt.timedelta(days=400)
+
+
+# --- Admission -----------------------------------------------------------------------------------------------
+
+
+def admission_answer(*, raw_key: str, email: str, product: str | None, now: dt.datetime) -> KeyedAdmission | None:
+    """The machine API's admission: the decision for the member with this (lower-cased) email, asked with this
+    raw API key (None when the key is unknown or revoked), and the key marked used (at most once a minute).
+    Not atomic on purpose: the one read runs alone, and the mark is its own asynchronous-commit statement."""
+    keyed = admission_for_key(raw_key=raw_key, email=email, product=product, now=now)
+    if keyed is not None:
+        api_key_mark_used_if_stale(key=keyed.key, now=now)
+    return keyed
+
+
+# --- Recording -----------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -79,8 +102,8 @@ class _Pending:
     price: object
     quote: object
     email: str
-    period_start: dt.date = None
-    membership_id: int = 0
+    period: Period = None
+    found: MemberContext | None = None
     outcome: UsageOutcome = field(default_factory=lambda: UsageOutcome("invalid"))
 
 
@@ -96,6 +119,23 @@ def usage_fingerprint(item: UsageInput) -> str:
 
 def _invalid(field_name: str, message: str) -> UsageOutcome:
     return UsageOutcome("invalid", field=field_name, message=message)
+
+
+def _contexts_load(organization: Organization, pending: list[_Pending]) -> None:
+    """Each pending event's member context (None: not a member), one statement per billing period."""
+    by_period: dict[dt.date, list[_Pending]] = defaultdict(list)
+    for p in pending:
+        by_period[p.period.start].append(p)
+    for group in by_period.values():
+        period = group[0].period
+        if len(group) == 1:  # the common request: one member
+            found = spend_context_load(organization=organization, email=group[0].email, period=period)
+            members = {group[0].email: found} if found is not None else {}
+        else:
+            _, members = spend_contexts_load(organization=organization, period=period,
+                                             emails=sorted({p.email for p in group}))
+        for p in group:
+            p.found = members.get(p.email)
 
 
 def usage_record_batch(*, organization: Organization, items: list[UsageInput], now: dt.datetime) -> list[UsageOutcome]:
@@ -124,58 +164,51 @@ def usage_record_batch(*, organization: Organization, items: list[UsageInput], n
             continue
         pending.append(
             _Pending(index, item, usage_fingerprint(item), occurred_at, model.pk, price,
-                     quote(price, item.tokens), item.member.strip().lower())
+                     quote(price, item.tokens), item.member.strip().lower(),
+                     period_containing(occurred_at, organization.billing_timezone))
         )
 
-    contexts = None
-    if connection.vendor == "postgresql" and len(pending) == 1:
-        # One event (the common request): its member and organization context in one prepared statement.
-        found = member_context_load(organization=organization, email=pending[0].email, at=pending[0].occurred_at)
-        seats = {pending[0].email: (found.membership, found.tier)} if found is not None else {}
-        if found is not None:
-            contexts = {found.context.period.start: found.context}
-    else:
-        seats = member_seats(organization=organization, emails=sorted({p.email for p in pending}))
-    valid = []
+    for attempt in range(3):
+        _contexts_load(organization, pending)
+        valid = []
+        for p in pending:
+            if p.found is None:
+                outcomes[p.index] = _invalid("member", "is not a member of this organization")
+            else:
+                valid.append(p)
+        if not valid:
+            break
+        try:
+            # A single event is inserted without looking for its key first: the unique constraint catches a
+            # retry, and the second attempt then answers it as a replay or a conflict.
+            _store(organization=organization, pending=valid, now=now, look_up_keys=attempt > 0 or len(valid) > 1,
+                   look_up_archived=attempt > 0)
+            break
+        except IntegrityError:
+            # The key was stored before (a retry of a single event), or another transaction stored one of these
+            # keys between our look-up and our insert (only possible when one key is reused for different
+            # members at once): start again with fresh contexts, so that event is answered as a replay or a
+            # conflict.
+            if attempt == 2:
+                raise
     for p in pending:
-        if p.email not in seats:
-            outcomes[p.index] = _invalid("member", "is not a member of this organization")
-            continue
-        p.membership_id = seats[p.email][0].pk
-        p.period_start = period_containing(p.occurred_at, organization.billing_timezone).start
-        valid.append(p)
-
-    if valid:
-        for attempt in range(3):
-            try:
-                # A single event is inserted without looking for its key first: the unique constraint catches
-                # a retry, and the second attempt then answers it as a replay or a conflict.
-                _store(organization=organization, pending=valid, seats=seats, now=now,
-                       contexts=dict(contexts) if contexts and attempt == 0 else None,
-                       look_up_keys=attempt > 0 or len(valid) > 1, look_up_archived=attempt > 0)
-                break
-            except IntegrityError:
-                # The key was stored before (a retry of a single event), or another transaction stored one of
-                # these keys between our look-up and our insert (only possible when one key is reused for
-                # different members at once): start again, so that event is answered as a replay or a conflict.
-                if attempt == 2:
-                    raise
-        for p in valid:
+        if p.found is not None:
             outcomes[p.index] = p.outcome
     return outcomes
 
 
 @transaction.atomic
-def _store(*, organization: Organization, pending: list[_Pending], seats: dict, now: dt.datetime,
-           contexts: dict | None = None, look_up_keys: bool = True, look_up_archived: bool = False) -> None:
-    by_period: dict[dt.date, list[_Pending]] = defaultdict(list)
-    for p in pending:
-        by_period[p.period_start].append(p)
+def _store(*, organization: Organization, pending: list[_Pending], now: dt.datetime, look_up_keys: bool,
+           look_up_archived: bool = False) -> None:
+    """Fund, count and store the pending events (their contexts loaded) in one transaction: the member counters
+    are locked first, and each event is funded on the counters the one before it left."""
     locked: dict[tuple[int, dt.date], Counters] = {}
+    by_period: dict[dt.date, list[int]] = defaultdict(list)
+    for p in pending:
+        by_period[p.period.start].append(p.found.membership.pk)
     for period_start in sorted(by_period):
-        ids = [p.membership_id for p in by_period[period_start]]
         for mid, counters in member_counters_lock(
-            organization_id=organization.pk, membership_ids=ids, period_start=period_start
+            organization_id=organization.pk, membership_ids=by_period[period_start], period_start=period_start
         ).items():
             locked[(mid, period_start)] = counters
 
@@ -192,10 +225,6 @@ def _store(*, organization: Organization, pending: list[_Pending], seats: dict, 
     ).values_list("idempotency_key", flat=True)) if look_up_archived else set()
     seen_in_batch: dict[str, _Pending] = {}
     new_events: list[NewUsageEvent] = []
-    new_pending: list[_Pending] = []
-    memberships = {m.pk: (m, tier) for m, tier in seats.values()}
-    contexts = contexts or {}
-    org_running: dict[dt.date, Decimal] = defaultdict(lambda: ZERO)
     # Follow-ups (notices, auto-reload) are queued only when this usage may have made one due.
     notify_members: set[int] = set()
     followups_due = False
@@ -206,61 +235,37 @@ def _store(*, organization: Organization, pending: list[_Pending], seats: dict, 
         if earlier is not None:
             same = earlier.fingerprint == p.fingerprint
             p.outcome = UsageOutcome("replayed", earlier) if same else UsageOutcome(
-                "conflict", field="idempotency_key",
-                message="was already used with a different request body",
+                "conflict", field="idempotency_key", message="was already used with a different request body",
             )
             continue
         if key in archived:  # its first answer went with the archived month: say so, charge nothing
             p.outcome = UsageOutcome("conflict", field="idempotency_key",
                                      message="was already used by an event of an archived month")
             continue
-        membership, tier = memberships[p.membership_id]
-        counters = before = locked[(p.membership_id, p.period_start)]
-        cost = p.quote.cost
-        included = ZERO
-        if organization.plan_kind != PlanKind.ENTERPRISE_USAGE and tier is not None:
-            left = tier.included_usage.amount - counters.included_spend
-            included = min(cost, max(left, ZERO))
-        if organization.plan_kind == PlanKind.ENTERPRISE_USAGE:
-            funding = Funding.POOLED
-        else:
-            funding = Funding.INCLUDED if included == cost else Funding.EXTRA_USAGE
-        counters = Counters(counters.spend + cost, counters.included_spend + included)
-        locked[(p.membership_id, p.period_start)] = counters
-
-        if p.period_start not in contexts:
-            period = period_containing(p.occurred_at, organization.billing_timezone)
-            contexts[p.period_start] = org_context_load(
-                organization=organization, membership_ids=list(memberships), now=now, period=period
-            )
-        context = contexts[p.period_start]
-        org_running[p.period_start] += cost - included
+        membership, tier, context = p.found.membership, p.found.tier, p.found.context
+        slot = (membership.pk, p.period.start)
+        before = locked[slot]
+        split = funding_split(plan_kind=organization.plan_kind, tier=tier, counters=before, cost=p.quote.cost)
+        after = locked[slot] = Counters(before.spend + split.cost, before.included_spend + split.included)
         org_before = context.org
-        context.org = Counters(context.org.spend + cost, context.org.included_spend + included)
-        decision = admission_decide(
-            context=context, membership=membership, tier=tier, product=None, member=counters, now=now,
-            with_request_hint=False,
-        )
-        if organization.plan_kind == PlanKind.TEAM and cost > included:
-            context.settings.prepaid_balance -= cost - included
-        if context.notice_thresholds is None:
-            context.notice_thresholds = notification_thresholds(organization=organization)
+        context.org = Counters(org_before.spend + split.cost, org_before.included_spend + split.included)
+        # Decided before this event's prepaid draw (the API's `blocked`): a balance the event empties refuses the
+        # next admission, not this answer.
+        decision = admission_decide(context=context, membership=membership, tier=tier, product=None, member=after,
+                                    now=now, with_request_hint=False)
+        context.settings.prepaid_balance -= split.prepaid
         if spend_thresholds_newly_reached(
-            thresholds=context.notice_thresholds, caps=context.caps, membership_id=p.membership_id, tier=tier,
-            seat_based=organization.is_seat_based, before=before, after=counters, org_before=org_before,
+            thresholds=context.notice_thresholds, caps=context.caps, membership_id=membership.pk, tier=tier,
+            seat_based=organization.is_seat_based, before=before, after=after, org_before=org_before,
             org_after=context.org,
         ):
-            notify_members.add(p.membership_id)
+            notify_members.add(membership.pk)
             followups_due = True
-        settings_now = context.settings
-        if (organization.plan_kind == PlanKind.TEAM and settings_now.auto_reload_enabled
-                and settings_now.reload_threshold is not None
-                and settings_now.prepaid_balance <= settings_now.reload_threshold):
-            followups_due = True
+        followups_due = followups_due or _reload_due(context)
 
         event = NewUsageEvent(
             organization=organization,
-            membership_id=p.membership_id,
+            membership_id=membership.pk,
             idempotency_key=key,
             fingerprint=p.fingerprint,
             product=p.item.product,
@@ -275,19 +280,18 @@ def _store(*, organization: Organization, pending: list[_Pending], seats: dict, 
             rate_output=p.quote.output,
             rate_cache_write=p.quote.cache_write,
             rate_cache_read=p.quote.cache_read,
-            cost=cost,
-            included_cost=included,
-            funding=funding,
+            cost=split.cost,
+            included_cost=split.included,
+            funding=split.funding,
             occurred_at=p.occurred_at,
             received_at=now,
-            period_start=p.period_start,
-            member_month_to_date=counters.spend,
+            period_start=p.period.start,
+            member_month_to_date=after.spend,
             blocked_after=not decision.allowed,
         )
         p.outcome = UsageOutcome("created", event)
         seen_in_batch[key] = p
         new_events.append(event)
-        new_pending.append(p)
 
     if not new_events:
         return
@@ -303,12 +307,18 @@ def _store(*, organization: Organization, pending: list[_Pending], seats: dict, 
         transaction.on_commit(lambda: _enqueue_followups(organization.pk, member_ids))
 
 
+def _reload_due(context: OrgContext) -> bool:
+    """Team with auto-reload on: the balance is at or below the reload threshold."""
+    settings_now = context.settings
+    return (context.organization.plan_kind == PlanKind.TEAM and settings_now.auto_reload_enabled
+            and settings_now.reload_threshold is not None
+            and settings_now.prepaid_balance <= settings_now.reload_threshold)
+
+
 def _enqueue_followups(organization_id: int, membership_ids: list[int]) -> None:
     """After commit: auto-reloads and notifications. A broker outage must not fail a request that is already
     recorded; the periodic sweep finds whatever was due and not done."""
-    from .tasks import usage_followups
-
     try:
-        usage_followups.delay(organization_id, membership_ids)
+        usage_followups_task.delay(organization_id, membership_ids)
     except Exception:  # broker down: the sweep catches up
         logger.warning("could not enqueue usage follow-ups for organization %s", organization_id, exc_info=True)

@@ -9,10 +9,10 @@ from django.utils import timezone
 from apps.extra_usage.services.auto_reload import auto_reload_configure
 from apps.extra_usage.services.prepaid import prepaid_purchase
 from apps.extra_usage.services.switches import extra_usage_enable
-from apps.gateway import services as gateway_services
-from apps.gateway.services import UsageInput, usage_record_batch
 from apps.monitoring.services import notification_settings_set
 from apps.organizations.models import PlanKind, Role
+from apps.spending import services as spending_services
+from apps.spending.services import UsageInput, usage_record_batch
 from apps.usage.models import CapScope
 from apps.usage.pricing import Tokens
 from apps.usage.services import cap_set
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 def queued(monkeypatch, django_capture_on_commit_callbacks):
     """The (organization id, member ids) of every follow-up task queued after commit."""
     calls = []
-    monkeypatch.setattr(gateway_services, "_enqueue_followups", lambda org_id, ids: calls.append((org_id, ids)))
+    monkeypatch.setattr(spending_services, "_enqueue_followups", lambda org_id, ids: calls.append((org_id, ids)))
 
     def record(organization, email, dollars, key):
         item = UsageInput(idempotency_key=key, member=email, product="chat", model="claude-haiku-4-5",

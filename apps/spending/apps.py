@@ -1,7 +1,7 @@
 from django.apps import AppConfig
 
 
-class GatewayConfig(AppConfig):
-    name = "apps.gateway"
-    label = "gateway"
+class SpendingConfig(AppConfig):
+    name = "apps.spending"
+    label = "spending"
     default_auto_field = "django.db.models.BigAutoField"

@@ -26,12 +26,11 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from apps.organizations.services import api_key_authenticate
+from apps.spending.services import UsageInput, admission_answer, usage_record_batch
 from apps.usage.pricing import Tokens, UnknownModel, price_lookup
 
 from .ratelimit import rate_limit_hit
 from .schemas import AdmissionIn, AdmissionOut, BatchIn, BatchOut, ErrorOut, UsageIn, UsageOut
-from .selectors import admission_for_key
-from .services import UsageInput, usage_record_batch
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +42,7 @@ class RateLimited(Exception):
 
 class CheckedInAdmission:
     """The bearer token of an admission request, checked by the admission statement itself (one round trip
-    for key, member and decision: see admission_for_key)."""
+    for key, member and decision: see spending.selectors.admission_for_key)."""
 
     def __init__(self, token: str):
         self.token = token
@@ -211,7 +210,7 @@ def admission(request, payload: AdmissionIn):
     email = payload.member.strip().lower()
     # One statement for the key, member, seat, counters, caps and extra-usage switches (the hot path: see
     # make bench).
-    keyed = admission_for_key(raw_key=request.auth.token, email=email, product=payload.product, now=now)
+    keyed = admission_answer(raw_key=request.auth.token, email=email, product=payload.product, now=now)
     if keyed is None:
         raise AuthenticationError()
     rate_limit_check(keyed.key)

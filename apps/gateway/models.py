@@ -1,1 +1,0 @@
-"""The gateway has no tables of its own: it decides and records through the apps below it."""
