@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 
@@ -21,7 +23,7 @@ from apps.extra_usage.selectors import extra_usage_settings
 from apps.organizations.models import Membership, Organization, PlanKind
 from apps.organizations.services import api_key_digest
 from apps.seats.models import SeatAssignment, SeatTier
-from apps.usage.models import CapScope, SpendCap
+from apps.usage.models import AIModel, CapScope, SpendCap, UsageHourlyRollup
 from apps.usage.selectors import (
     Counters,
     SpendStatus,
@@ -182,3 +184,123 @@ def increase_request_in_org(*, organization: Organization, public_id: str) -> Ex
         .select_related("membership__user", "membership__organization", "resolved_by")
         .first()
     )
+
+
+# --- Usage and Cost Analytics: reads of the hourly rollup ---------------------------------------------------
+
+# The dimensions a report can be broken out by, as columns of UsageHourlyRollup (actor: the member).
+ANALYTICS_DIMENSIONS = {"actor": "membership_id", "model": "model_id", "product": "product",
+                        "context_window": "long_context"}
+# What each `order_by` ranks by (sums of the rollup's columns); `time` ranks buckets and then by the default.
+ANALYTICS_METRICS = {
+    "amount": "sum(r.input_cost + r.output_cost + r.cache_write_cost + r.cache_read_cost)",
+    "list_amount": "sum(r.input_cost + r.output_cost + r.cache_write_cost + r.cache_read_cost)",
+    "total_tokens": "sum(r.input_tokens + r.output_tokens + r.cache_write_tokens + r.cache_read_tokens)",
+    "output_tokens": "sum(r.output_tokens)",
+    "uncached_input_tokens": "sum(r.input_tokens)",
+    "requests": "sum(r.event_count)",
+}
+_BUCKETS = {"1h": "r.hour", "1d": "date_trunc('day', r.hour AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"}
+
+
+@dataclass(frozen=True)
+class AnalyticsFilter:
+    """Which rollup rows a report reads: one organization, whole UTC hours [start, end), and the filters."""
+
+    organization_id: int
+    start: dt.datetime
+    end: dt.datetime
+    model_ids: list[int] | None = None
+    products: list[str] | None = None
+    long_context: list[bool] | None = None
+    user_public_ids: list[str] | None = None
+    current_members_only: bool = False
+
+
+@dataclass(frozen=True)
+class AnalyticsRow:
+    """One group's sums: `bucket` (the UTC bucket's start, or None), the group's dimension values by name, and the
+    tokens, cost (Decimal dollars) by kind and requests."""
+
+    bucket: dt.datetime | None
+    dims: dict
+    input_tokens: int
+    output_tokens: int
+    cache_write_tokens: int
+    cache_read_tokens: int
+    input_cost: Decimal
+    output_cost: Decimal
+    cache_write_cost: Decimal
+    cache_read_cost: Decimal
+    requests: int
+
+    @property
+    def cost(self) -> Decimal:
+        return self.input_cost + self.output_cost + self.cache_write_cost + self.cache_read_cost
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens + self.cache_write_tokens + self.cache_read_tokens
+
+
+def analytics_rows(*, where: AnalyticsFilter, dimensions: list[str], bucket: str | None, order_by: str,
+                   descending: bool, by_time_first: bool = False, limit: int | None = None,
+                   offset: int = 0) -> list[AnalyticsRow]:
+    """The organization's usage in the range summed per group (and per UTC bucket), in one statement over the
+    hourly rollup (never raw events): ranked by `order_by` (ties by the group's values, so pages are stable),
+    or by bucket first when `by_time_first`. `limit`/`offset` page the groups."""
+    qn = connection.ops.quote_name
+    table = qn(UsageHourlyRollup._meta.db_table)
+    columns = [f"r.{ANALYTICS_DIMENSIONS[d]}" for d in dimensions]
+    bucket_sql = _BUCKETS[bucket] if bucket else "NULL::timestamptz"
+    conditions = ["r.organization_id = %s", "r.hour >= %s", "r.hour < %s"]
+    params: list = [where.organization_id, where.start, where.end]
+    for column, values in (("model_id", where.model_ids), ("product", where.products),
+                           ("long_context", where.long_context)):
+        if values is not None:
+            conditions.append(f"r.{column} = ANY(%s)")
+            params.append(values)
+    members = qn(Membership._meta.db_table)
+    users = qn(Membership._meta.get_field("user").related_model._meta.db_table)
+    if where.user_public_ids is not None:
+        conditions.append(f"r.membership_id IN (SELECT ms.id FROM {members} ms JOIN {users} u ON u.id = ms.user_id "
+                          f"WHERE ms.organization_id = %s AND u.public_id = ANY(%s))")
+        params += [where.organization_id, where.user_public_ids]
+    if where.current_members_only:
+        conditions.append(f"r.membership_id IN (SELECT ms.id FROM {members} ms JOIN {users} u ON u.id = ms.user_id "
+                          f"WHERE ms.organization_id = %s AND ms.removed_at IS NULL AND u.is_active)")
+        params.append(where.organization_id)
+    direction = "DESC" if descending else "ASC"
+    metric = f"{ANALYTICS_METRICS[order_by]} {direction}"
+    order = [f"1 {direction}", f"{ANALYTICS_METRICS['amount']} DESC"] if by_time_first else [metric, "1"]
+    order += [str(n) for n in range(2, len(columns) + 2)]
+    group = ", ".join(str(n) for n in range(1, len(columns) + 2))
+    sql = (
+        f"SELECT {bucket_sql}, {''.join(c + ', ' for c in columns)}"
+        # sum(bigint) is numeric: back to bigint, so the counts answer as JSON integers.
+        "sum(r.input_tokens)::bigint, sum(r.output_tokens)::bigint, sum(r.cache_write_tokens)::bigint, "
+        "sum(r.cache_read_tokens)::bigint, sum(r.input_cost), sum(r.output_cost), sum(r.cache_write_cost), "
+        "sum(r.cache_read_cost), sum(r.event_count)::bigint "
+        f"FROM {table} r WHERE {' AND '.join(conditions)} GROUP BY {group} ORDER BY {', '.join(order)}"
+    )
+    if limit is not None:
+        sql += " LIMIT %s OFFSET %s"
+        params += [limit, offset]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
+    n = len(columns)
+    return [AnalyticsRow(row[0], dict(zip(dimensions, row[1:n + 1], strict=True)), *row[n + 1:]) for row in fetched]
+
+
+def analytics_models() -> dict[int, AIModel]:
+    """Every model by id (a small table: the reports name models by alias and filter by alias or API id)."""
+    return {m.pk: m for m in AIModel.objects.all()}
+
+
+def analytics_actors(*, organization: Organization, membership_ids) -> dict[int, Membership]:
+    """The members behind a page of report rows, with their users, in one query (removed members included)."""
+    if not membership_ids:
+        return {}
+    return {m.pk: m for m in Membership.objects.filter(organization=organization, pk__in=set(membership_ids))
+            .select_related("user")}
