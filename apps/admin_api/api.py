@@ -354,6 +354,8 @@ def _envelope_everywhere(view):
 def admin_api_patterns() -> list:
     """The API's URL patterns (no trailing slashes: the SDK sends none), each answering in the envelope."""
     patterns, _app_name, _namespace = api.urls
+    # Not ninja's root page: `/v1/organizations/` itself is an unknown route, answered as a JSON 404.
+    patterns = [p for p in patterns if p.name != "api-root"]
     for pattern in patterns:
         pattern.callback = _envelope_everywhere(pattern.callback)
     return patterns
