@@ -3,8 +3,9 @@
 `user_cost_report` and `user_usage_report`. The contract is the SDK's code and docstrings; where the portal has
 less (no workspaces, Slack, regions, fast mode, web search or code execution) it says so:
 
-- Figures are read from the hourly rollup (`usage.UsageHourlyRollup`, written in each event's transaction), one
-  statement per report whatever the number of members, and equal the sums of the stored events whose
+- Figures are read from the rollups written in each event's transaction (the hourly `usage.UsageHourlyRollup`,
+  and for whole UTC days the daily one where it can serve: selectors._usage_source), one statement per report
+  whatever the number of members, and equal the sums of the stored events whose
   `occurred_at` falls in the range: amounts in exact fractional cents (dollars × 100, no rounding), `list_amount`
   equal to `amount` (the portal prices at list rates), currency the organization's.
 - The range is [starting_at, ending_at) in whole UTC hours (both rounded down to the hour, as documented), at
@@ -354,21 +355,30 @@ def _page(call: Call, query: Query, data: list, more: bool) -> dict:
     return {"data": data, "has_more": more, "next_page": next_page, "data_refreshed_at": rfc3339(call.now)}
 
 
-def _ranked_rows(query: Query) -> tuple[list[AnalyticsRow], bool]:
+def _sources(call: Call, query: Query) -> dict:
+    """Which rollups a report may read (selectors._usage_source): the daily one when the organization's days
+    are UTC days and the report needs neither the context window nor the cost by token kind."""
+    by_kind = "token_type" in query.fanout
+    daily_ok = (call.organization.billing_timezone == "UTC" and "context_window" not in query.dimensions
+                and not by_kind)
+    return {"daily_ok": daily_ok, "by_kind": by_kind}
+
+
+def _ranked_rows(call: Call, query: Query) -> tuple[list[AnalyticsRow], bool]:
     rows = analytics_rows(where=query.where, dimensions=query.dimensions, bucket=query.bucket,
-                          order_by=query.order_by, descending=query.descending,
+                          order_by=query.order_by, descending=query.descending, **_sources(call, query),
                           by_time_first=query.filters["by_time"], limit=query.limit + 1, offset=query.offset)
     return rows[:query.limit], len(rows) > query.limit
 
 
 def _zero_row() -> AnalyticsRow:
-    return AnalyticsRow(None, {}, 0, 0, 0, 0, Decimal(0), Decimal(0), Decimal(0), Decimal(0), 0)
+    return AnalyticsRow(None, {}, 0, 0, 0, 0, Decimal(0), 0)
 
 
 def _current(request: HttpRequest, call: Call, report: Report) -> dict:
     models = analytics_models()
     query = _query(request, call, report, models)
-    rows, more = _ranked_rows(query)
+    rows, more = _ranked_rows(call, query)
     if not rows and not query.dimensions and query.bucket is None and query.offset == 0:
         rows = [_zero_row()]  # the ungrouped report is one row, also when nothing was spent
     present = _Presenter(call, query, models, rows)
@@ -389,7 +399,7 @@ def _current(request: HttpRequest, call: Call, report: Report) -> dict:
 def _users(request: HttpRequest, call: Call, report: Report) -> dict:
     models = analytics_models()
     query = _query(request, call, report, models)
-    rows, more = _ranked_rows(query)
+    rows, more = _ranked_rows(call, query)
     present = _Presenter(call, query, models, rows)
     data = []
     for row in rows:
@@ -420,7 +430,7 @@ def _bucketed(request: HttpRequest, call: Call, report: Report) -> dict:
     if page_starts:
         page_where = replace(where, start=max(page_starts[0], where.start), end=min(page_starts[-1] + width, where.end))
         rows = analytics_rows(where=page_where, dimensions=query.dimensions, bucket=query.bucket,
-                              order_by=query.order_by, descending=True)
+                              order_by=query.order_by, descending=True, **_sources(call, query))
     present = _Presenter(call, query, models, rows)
     by_bucket: dict[dt.datetime, list] = {start: [] for start in page_starts}
     groups_in: dict[dt.datetime, int] = dict.fromkeys(page_starts, 0)

@@ -36,10 +36,10 @@ def floor_hour(moment: dt.datetime) -> dt.datetime:
 class UsageHistory:
     """Six members (one later removed) and 240 events between 10 days and 2 hours ago."""
 
-    def __init__(self, *, events: int = 240, seed: int = 16):
+    def __init__(self, *, events: int = 240, seed: int = 16, billing_timezone: str = "UTC"):
         rng = random.Random(seed)
         self.now = timezone.now()
-        self.org = OrganizationFactory(plan_kind=PlanKind.ENTERPRISE_USAGE)
+        self.org = OrganizationFactory(plan_kind=PlanKind.ENTERPRISE_USAGE, billing_timezone=billing_timezone)
         self.owner = member(self.org, role=Role.PRIMARY_OWNER, tier_code="chat_code")
         self.members = [member(self.org, tier_code="chat_code") for _ in range(5)]
         everyone = [self.owner, *self.members]

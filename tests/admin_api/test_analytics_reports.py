@@ -154,3 +154,15 @@ def test_a_range_without_usage_is_one_zero_row_ungrouped_and_empty_grouped(live_
     page = analytics.usage.list(**quiet, group_by=["actor"])
     assert page.data == [] and page.has_more is False and page.next_page is None
     assert page.data_refreshed_at is not None
+
+
+def test_an_organization_billed_in_another_time_zone_gets_the_same_utc_figures(live_server):
+    """Its daily rollups are local days, so its reports read the hourly rollup only; the buckets stay UTC."""
+    history = UsageHistory(events=120, billing_timezone="America/New_York")
+    analytics = sdk(live_server, history.key).beta.organization.analytics
+    events = history.events()
+    for width, dims in ((None, ["actor"]), ("1d", ["model", "product"])):
+        rows = list(analytics.cost.list(**_range(history, width), group_by=dims, limit=1000))
+        expected = expected_sums(events, dims, width)
+        assert {group_key(r.starting_at, r.group, dims, width): Decimal(r.cost.amount) for r in rows} == {
+            k: v["amount"] for k, v in expected.items()}
