@@ -117,6 +117,7 @@ class Query:
     fanout: set[str]
     order_by: str
     descending: bool
+    kind: str
     limit: int
     offset: int
     digest: str
@@ -273,8 +274,8 @@ def _query(request: HttpRequest, call: Call, report: Report, models: dict) -> Qu
                             products=products, long_context=windows, user_public_ids=actors,
                             current_members_only=exclude_deleted)
     return Query(where, bucket, dimensions, "actor_type" in groups, {g for g in groups if g in FANOUT},
-                 order_by if order_by != "time" else default_order, order == "desc", limit, offset, digest,
-                 {"by_time": order_by == "time" and bucket is not None})
+                 order_by if order_by != "time" else default_order, order == "desc", report.kind, limit, offset,
+                 digest, {"by_time": order_by == "time" and bucket is not None})
 
 
 # --- Shapes --------------------------------------------------------------------------------------------------
@@ -361,7 +362,7 @@ def _sources(call: Call, query: Query) -> dict:
     by_kind = "token_type" in query.fanout
     daily_ok = (call.organization.billing_timezone == "UTC" and "context_window" not in query.dimensions
                 and not by_kind)
-    return {"daily_ok": daily_ok, "by_kind": by_kind}
+    return {"daily_ok": daily_ok, "by_kind": by_kind, "measures": query.kind}
 
 
 def _ranked_rows(call: Call, query: Query) -> tuple[list[AnalyticsRow], bool]:
