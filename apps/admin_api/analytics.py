@@ -31,7 +31,7 @@ less (no workspaces, Slack, regions, fast mode, web search or code execution) it
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.http import HttpRequest
@@ -121,7 +121,7 @@ class Query:
     limit: int
     offset: int
     digest: str
-    filters: dict = field(default_factory=dict)
+    by_time: bool  # order_by=time with buckets: buckets first, then the default metric
 
 
 # --- Parameters ----------------------------------------------------------------------------------------------
@@ -275,7 +275,7 @@ def _query(request: HttpRequest, call: Call, report: Report, models: dict) -> Qu
                             current_members_only=exclude_deleted)
     return Query(where, bucket, dimensions, "actor_type" in groups, {g for g in groups if g in FANOUT},
                  order_by if order_by != "time" else default_order, order == "desc", report.kind, limit, offset,
-                 digest, {"by_time": order_by == "time" and bucket is not None})
+                 digest, order_by == "time" and bucket is not None)
 
 
 # --- Shapes --------------------------------------------------------------------------------------------------
@@ -358,7 +358,8 @@ def _page(call: Call, query: Query, data: list, more: bool) -> dict:
 
 def _sources(call: Call, query: Query) -> dict:
     """Which rollups a report may read (selectors._usage_source): the daily one when the organization's days
-    are UTC days and the report needs neither the context window nor the cost by token kind."""
+    are UTC days (its billing time zone is set when it is created and never changes, so its daily rollups have
+    always been UTC days) and the report needs neither the context window nor the cost by token kind."""
     by_kind = "token_type" in query.fanout
     daily_ok = (call.organization.billing_timezone == "UTC" and "context_window" not in query.dimensions
                 and not by_kind)
@@ -368,7 +369,7 @@ def _sources(call: Call, query: Query) -> dict:
 def _ranked_rows(call: Call, query: Query) -> tuple[list[AnalyticsRow], bool]:
     rows = analytics_rows(where=query.where, dimensions=query.dimensions, bucket=query.bucket,
                           order_by=query.order_by, descending=query.descending, **_sources(call, query),
-                          by_time_first=query.filters["by_time"], limit=query.limit + 1, offset=query.offset)
+                          by_time_first=query.by_time, limit=query.limit + 1, offset=query.offset)
     return rows[:query.limit], len(rows) > query.limit
 
 

@@ -166,3 +166,13 @@ def test_an_organization_billed_in_another_time_zone_gets_the_same_utc_figures(l
         expected = expected_sums(events, dims, width)
         assert {group_key(r.starting_at, r.group, dims, width): Decimal(r.cost.amount) for r in rows} == {
             k: v["amount"] for k, v in expected.items()}
+
+
+def test_order_by_time_lists_buckets_newest_first_then_by_the_metric(live_server, history):
+    analytics = sdk(live_server, history.key).beta.organization.analytics
+    rows = list(analytics.cost.list(**_range(history, "1d"), group_by=["product"], order_by="time", limit=1000))
+    keys = [(r.starting_at, Decimal(r.cost.amount)) for r in rows]
+    assert keys == sorted(keys, key=lambda k: (-k[0].timestamp(), -k[1]))
+    oldest_first = list(analytics.usage.list(**_range(history, "1h"), order_by="time", order="asc", limit=1000))
+    starts = [r.starting_at for r in oldest_first]
+    assert starts == sorted(starts) and len(set(starts)) == len(starts)
