@@ -1,7 +1,9 @@
-"""Admin API keys: the credentials of the Claude Enterprise Spend Limits API (`/v1/organizations/...`).
+"""Admin API keys: the credentials of the Claude Enterprise Admin API (`/v1/organizations/...`: spend limits, and
+the usage and cost analytics).
 
 They are their own kind, separate from the machine API keys the assistant products use: each belongs to one
-organization, carries the scopes `read:spend_limits` and/or `write:spend_limits`, is shown once when created,
+organization, carries any of the scopes `read:spend_limits`, `write:spend_limits` and `read:analytics`, is shown
+once when created,
 is stored only as a SHA-256 digest, and is revocable (a revoked key is refused from the next request on).
 """
 
@@ -15,6 +17,7 @@ from apps.organizations.models import Organization
 class AdminScope(models.TextChoices):
     READ_SPEND_LIMITS = "read:spend_limits", "read:spend_limits (every GET)"
     WRITE_SPEND_LIMITS = "write:spend_limits", "write:spend_limits (set, delete, approve, deny)"
+    READ_ANALYTICS = "read:analytics", "read:analytics (usage and cost reports)"
 
 
 def new_admin_api_key_public_id() -> str:

@@ -276,3 +276,39 @@ class UsageDailyRollup(models.Model):
             models.Index(fields=["organization", "period_start"]),
             models.Index(fields=["organization", "day"]),
         ]
+
+
+class UsageHourlyRollup(models.Model):
+    """Tokens, cost per token kind and request count per member, UTC hour, model, product and context window,
+    kept in the event's transaction (ledger_record). The Usage and Cost Analytics API reads these, never raw
+    events: any UTC range of whole hours, hourly or daily buckets, grouped by member, model, product, context
+    window or token kind.
+
+    Each `*_cost` is that kind's tokens × the event's rate ÷ 1,000,000, exact at 10 places (rates have four), so
+    the four add up to the events' `cost` to the last digit.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+", db_index=False)
+    model = models.ForeignKey(AIModel, on_delete=models.PROTECT, related_name="+", db_index=False)
+    product = models.CharField(max_length=20, choices=Product.choices)
+    long_context = models.BooleanField(help_text="Prompts over 200,000 tokens, priced at long-context rates.")
+    hour = models.DateTimeField(help_text="The UTC hour the events occurred in (its start).")
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    input_cost = models.DecimalField(**MONEY, default=0)
+    output_cost = models.DecimalField(**MONEY, default=0)
+    cache_write_cost = models.DecimalField(**MONEY, default=0)
+    cache_read_cost = models.DecimalField(**MONEY, default=0)
+    event_count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["membership", "hour", "model", "product", "long_context", "organization"],
+                name="hourly_rollup_unique_member_hour_model_product_window",
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "hour"], name="hourly_rollup_org_hour")]

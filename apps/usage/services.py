@@ -31,7 +31,17 @@ from apps.organizations.models import Membership, Organization, PlanKind
 from apps.organizations.services import audit_record
 from apps.seats.models import SeatTier
 
-from .models import CapScope, MemberPeriodUsage, OrgUsageSlot, SpendCap, UsageDailyRollup, UsageEvent, UsageEventKey
+from .models import (
+    CapScope,
+    MemberPeriodUsage,
+    OrgUsageSlot,
+    SpendCap,
+    UsageDailyRollup,
+    UsageEvent,
+    UsageEventKey,
+    UsageHourlyRollup,
+)
+from .pricing import PER_MILLION
 from .selectors import Counters
 
 
@@ -216,6 +226,32 @@ def _ledger_sums(events: list[NewUsageEvent], local_days: list[dt.date]) -> tupl
 
 _ROLLUP_ADDED = ["cost", "included_cost", "input_tokens", "output_tokens", "cache_write_tokens",
                  "cache_read_tokens", "event_count"]
+_HOURLY_KEYS = ["membership_id", "hour", "model_id", "product", "long_context"]
+_HOURLY_ADDED = ["input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens", "input_cost",
+                 "output_cost", "cache_write_cost", "cache_read_cost", "event_count"]
+
+
+def _hourly_sums(events: list[NewUsageEvent]) -> dict[tuple, list]:
+    """What the events add to each hourly rollup row (key: _HOURLY_KEYS; values: organization id, then
+    _HOURLY_ADDED). A kind's cost is its tokens × the event's rate ÷ 1,000,000, as pricing.quote computes it,
+    so the four kinds add up to the event's cost exactly."""
+    rows: dict[tuple, list] = {}
+    for event in events:
+        hour = event.occurred_at.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+        key = (event.membership_id, hour, event.model_id, event.product, event.long_context)
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = [event.organization_id, 0, 0, 0, 0, ZERO, ZERO, ZERO, ZERO, 0]
+        row[1] += event.input_tokens
+        row[2] += event.output_tokens
+        row[3] += event.cache_write_tokens
+        row[4] += event.cache_read_tokens
+        row[5] += event.input_tokens * event.rate_input / PER_MILLION
+        row[6] += event.output_tokens * event.rate_output / PER_MILLION
+        row[7] += event.cache_write_tokens * event.rate_cache_write / PER_MILLION
+        row[8] += event.cache_read_tokens * event.rate_cache_read / PER_MILLION
+        row[9] += 1
+    return rows
 
 
 # Field types whose Python values psycopg stores as they are (no Django conversion needed; DateField includes
@@ -291,14 +327,16 @@ class NewUsageEvent:
 
 
 def ledger_record(*, events: list[NewUsageEvent], local_days: list[dt.date], now: dt.datetime) -> None:
-    """Store new events and add them to the member counters, the organization's slots and the daily rollups.
+    """Store new events and add them to the member counters, the organization's slots and the daily and hourly
+    rollups.
 
     One statement (data-modifying CTEs): the events' insert, one UPDATE of every member counter, one upsert of
-    every daily rollup, and per period the first organization slot nobody holds (FOR UPDATE SKIP LOCKED). Only
-    when every slot of a period is held (or none exists yet) does a second statement add to a random slot,
-    which may wait. Each addition goes to exactly one slot in this transaction, so the slots' sum stays the
-    organization's exact total. The same statement inserts each event's idempotency key into UsageEventKey: a
-    reused key fails the whole statement on that table's primary key (IntegrityError), and nothing is written.
+    every daily rollup, one of every hourly rollup, and per period the first organization slot nobody holds (FOR
+    UPDATE SKIP LOCKED). Only when every slot of a period is held (or none exists yet) does a second statement
+    add to a random slot, which may wait. Each addition goes to exactly one slot in this transaction, so the
+    slots' sum stays the organization's exact total. The same statement inserts each event's idempotency key
+    into UsageEventKey: a reused key fails the whole statement on that table's primary key (IntegrityError),
+    and nothing is written.
 
     Call in the transaction that decided the events' funding, after member_counters_lock for their members.
     `local_days[i]` is event i's day in the organization's billing time zone. Sets each event's primary key.
@@ -339,6 +377,21 @@ def ledger_record(*, events: list[NewUsageEvent], local_days: list[dt.date], now
     )
     for key, added in rollups.items():
         params += [*key, *added[7], *added[:7]]
+
+    # The Usage and Cost Analytics API's hourly rollup, upserted the same way.
+    hourly = _hourly_sums(events)
+    hourly_table = _table(UsageHourlyRollup)
+    columns = [*_HOURLY_KEYS, "organization_id", *_HOURLY_ADDED]
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    updates = ", ".join(f"{qn(c)} = {hourly_table}.{qn(c)} + EXCLUDED.{qn(c)}" for c in _HOURLY_ADDED)
+    ctes.append(
+        f"hourly AS (INSERT INTO {hourly_table} ({', '.join(qn(c) for c in columns)}) VALUES "
+        + ", ".join([row] * len(hourly))
+        + f" ON CONFLICT ({', '.join(qn(c) for c in [*_HOURLY_KEYS, 'organization_id'])}) DO UPDATE SET {updates} "
+        "RETURNING 1)"
+    )
+    for key, added in hourly.items():
+        params += [*key, *added]
 
     slot_table = _table(OrgUsageSlot)
     slot_keys = list(slots)

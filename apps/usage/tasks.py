@@ -12,9 +12,7 @@ from .partitions import ledger_is_partitioned, ledger_partitions_ensure
 def usage_partitions_ensure() -> list[str]:
     """Beat task (daily): create the event ledger's partitions for the current month and the next
     USAGE_PARTITION_MONTHS_AHEAD months, and move any event the default partition caught into its own month's
-    partition. Returns the partitions created (usually none). Nothing to do on the demo's SQLite."""
-    if connection.vendor != "postgresql":
-        return []
+    partition. Returns the partitions created (usually none)."""
     with transaction.atomic(), connection.cursor() as cursor:
         if not ledger_is_partitioned(cursor):
             return []

@@ -37,7 +37,8 @@ def admin_key(db):
     org = OrganizationFactory(plan_kind=PlanKind.ENTERPRISE_SEAT, slug="fuzzed")
     owner = member(org, email="owner@fuzzed.example", role=Role.PRIMARY_OWNER)
     member(org, email="dev@fuzzed.example")
-    _, raw = admin_api_key_create(organization=org, name="fuzz", scopes=["read:spend_limits", "write:spend_limits"],
+    _, raw = admin_api_key_create(organization=org, name="fuzz",
+                                  scopes=["read:spend_limits", "write:spend_limits", "read:analytics"],
                                   actor=owner.user, now=timezone.now())
     return {"x-api-key": raw}
 

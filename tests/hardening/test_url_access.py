@@ -152,6 +152,12 @@ URLS: dict[str, list[tuple[str, dict]]] = {
     "admin_api_v1:increase_request_approve": [("POST", API_NO_SESSION), ("GET", everyone(405))],
     "admin_api_v1:increase_request_deny": [("POST", API_NO_SESSION)],
     "admin_api_v1:unknown": [("GET", everyone(404))],
+    "admin_api_v1:analytics_cost": [("GET", API_NO_SESSION), ("POST", everyone(405))],
+    "admin_api_v1:analytics_usage": [("GET", API_NO_SESSION)],
+    "admin_api_v1:analytics_cost_report": [("GET", API_NO_SESSION)],
+    "admin_api_v1:analytics_usage_report": [("GET", API_NO_SESSION)],
+    "admin_api_v1:analytics_user_cost_report": [("GET", API_NO_SESSION)],
+    "admin_api_v1:analytics_user_usage_report": [("GET", API_NO_SESSION)],
 }
 
 

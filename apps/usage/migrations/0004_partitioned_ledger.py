@@ -26,16 +26,12 @@ def keys_fill(apps, schema_editor):
 
 
 def partition(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return  # the demo's SQLite has no partitions
     with schema_editor.connection.cursor() as cursor:
         ledger_partition_convert(cursor, today=timezone.now().date(),
                                  months_ahead=settings.USAGE_PARTITION_MONTHS_AHEAD)
 
 
 def unpartition(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     with schema_editor.connection.cursor() as cursor:
         ledger_partition_revert(cursor)
 

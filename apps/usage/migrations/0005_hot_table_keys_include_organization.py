@@ -12,8 +12,6 @@ TABLES = ("usage_memberperiodusage", "usage_orgusageslot", "usage_usagedailyroll
 
 def primary_keys(columns: str):
     def apply(apps, schema_editor):
-        if schema_editor.connection.vendor != "postgresql":
-            return
         with schema_editor.connection.cursor() as cursor:
             for table in TABLES:
                 cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {table}_pkey, "

@@ -1,4 +1,5 @@
-"""`manage.py create_admin_api_key <org-slug> --scopes read:spend_limits,write:spend_limits [--name NAME]`:
+"""`manage.py create_admin_api_key <org-slug> --scopes read:spend_limits,write:spend_limits,read:analytics
+[--name NAME]`:
 a new Admin API key, printed once on stdout (only its hash is stored)."""
 
 from django.core.exceptions import ValidationError
@@ -10,12 +11,13 @@ from apps.organizations.models import Organization
 
 
 class Command(BaseCommand):
-    help = "Create an Admin API key (Spend Limits API) for an Enterprise organization and print it once."
+    help = "Create an Admin API key (spend limits, analytics) for an Enterprise organization and print it once."
 
     def add_arguments(self, parser):
         parser.add_argument("slug", help="The organization's slug, e.g. globex-enterprise.")
         parser.add_argument("--scopes", default="read:spend_limits,write:spend_limits",
-                            help="Comma-separated: read:spend_limits, write:spend_limits (default: both).")
+                            help="Comma-separated: read:spend_limits, write:spend_limits, read:analytics "
+                                 "(default: the two spend-limit scopes).")
         parser.add_argument("--name", default="Command-line Admin API key", help="A label to recognise the key by.")
 
     def handle(self, *args, slug, scopes, name, **options):

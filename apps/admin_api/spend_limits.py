@@ -1,53 +1,39 @@
-"""The Claude Enterprise Spend Limits API under `/v1/organizations/...`, compatible with the official
-`anthropic` SDK (`client.beta.organization.spend_limits`), per the reference "Admin API reference: spend
-limits and spend-limit increase requests"; where it and the portal's rules differ, the portal's rules win:
+"""The Spend Limits endpoints of the Admin API (`client.beta.organization.spend_limits` of the official
+`anthropic` SDK), per the reference "Admin API reference: spend limits and spend-limit increase requests"; where
+it and the portal's rules differ, the portal's rules win:
 
-- Keys: Admin API keys (`AdminApiKey`), in `x-api-key` or `Authorization: Bearer`. Missing, unknown or revoked
-  → 401 `authentication_error` (a deliberate choice over the documented 404). `read:spend_limits` for GET,
-  `write:spend_limits` for POST/DELETE, else 403 `permission_error`.
-- 60 requests per minute per organization across these endpoints (`ratelimit.py`), else 429 + `retry-after`.
-- Enterprise organizations only; Team → 400 `organization_type_not_supported` on every endpoint.
-- Every error is `{"type": "error", "error": {"type", "message", "details"?}, "request_id"}`, with the request id
-  also in the `request-id` header (the SDK reads it there). Never a 409 (the SDK would retry it), never a 500
-  for bad input.
+- Monthly periods only (others: 400 `period: not yet supported`); amounts are integer cents on the wire.
 - Writes go through the owner pages' services (`cap_set`, `cap_delete`, `extra_usage_request_approve/deny`):
   same validation, audit rows (actor `apikey:<id>`) and emails.
-- Monthly periods only (others: 400 `period: not yet supported`); amounts are integer cents on the wire.
 - The "overage billing is not enabled" precondition is not applied: a seat-based organization with extra usage
   switched off is served, its organization row reporting `is_enabled: false`.
 - Amounts and ids are never accepted as floats or bare integers: `amount` must be a decimal string.
 
-Plain Django views rather than django-ninja: the bracketed list parameters (`user_ids[]`), the exact error
-envelope and per-endpoint cursor messages are simpler to state directly. The OpenAPI schema is hand-written
-(`openapi.py`) and served at `/v1/organizations/openapi.json`.
+Each handler takes the request and the authenticated `Call` and returns the JSON body; `api.py` routes them
+(django-ninja), checks keys, scopes and the rate limit, and answers errors (`ApiError`) in the envelope. The
+bracketed list parameters (`user_ids[]`) and bodies are read here so each error names the contract's message.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
-from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import RequestDataTooBig, ValidationError
-from django.http import HttpRequest, JsonResponse
-from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
+from django.http import HttpRequest
 
-from apps.common.ids import is_tagged_id, new_public_id
+from apps.common.ids import is_tagged_id
 from apps.extra_usage.models import RequestStatus
 from apps.extra_usage.services import usage_requests as extra_usage_services
-from apps.organizations.models import Organization
 from apps.usage.models import CapScope
 from apps.usage.services import cap_delete, cap_set
 
 from . import presenters
 from .cursors import CursorError, cursor_decode, cursor_encode, filter_hash
-from .models import AdminApiKey, AdminScope
-from .ratelimit import rate_limit_hit
+from .errors import Call, bad_request, not_found
+from .models import AdminScope
 from .selectors import (
-    admin_api_key_authenticate,
     effective_members_page,
     effective_rows,
     extra_usage_switched_off,
@@ -56,9 +42,7 @@ from .selectors import (
     spend_limit_in_org,
     spend_limits_page,
 )
-from .services import actor_label_for, admin_api_key_touch, organization_cap_ensure
-
-logger = logging.getLogger(__name__)
+from .services import actor_label_for, organization_cap_ensure
 
 READ, WRITE = AdminScope.READ_SPEND_LIMITS.value, AdminScope.WRITE_SPEND_LIMITS.value
 PERIODS = ("daily", "weekly", "monthly")
@@ -69,7 +53,6 @@ SCOPE_TYPES = {"organization": CapScope.ORGANIZATION, "seat_tier": CapScope.SEAT
 CONSOLE_SCOPE_TYPES = ("workspace", "usage_tier")
 DEFAULT_LIMIT, MAX_LIMIT, MAX_IDS = 20, 1000, 100
 AMOUNT_MESSAGE = "amount: must be a non-negative integer decimal string"
-ORG_TYPE_MESSAGE = "this endpoint is not supported for this organization type"
 
 EFFECTIVE_CURSOR_MESSAGES = {
     "invalid": "page: invalid cursor",
@@ -81,106 +64,6 @@ REQUESTS_CURSOR_MESSAGES = {
     "mismatch": "page cursor does not match current query parameters",
     "version": "page cursor was issued by a different API version; restart pagination",
 }
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, type_: str, message: str, *, error_code: str | None = None,
-                 headers: dict | None = None):
-        super().__init__(message)
-        self.status, self.type, self.message = status, type_, message
-        self.error_code, self.headers = error_code, headers or {}
-
-
-def bad_request(message: str, error_code: str | None = None) -> ApiError:
-    return ApiError(400, "invalid_request_error", message, error_code=error_code)
-
-
-def not_found(message: str) -> ApiError:
-    return ApiError(404, "not_found_error", message)
-
-
-def error_response(error: ApiError, request_id: str) -> JsonResponse:
-    body = {"type": error.type, "message": error.message}
-    if error.error_code:
-        body["details"] = {"error_code": error.error_code}
-    response = JsonResponse({"type": "error", "error": body, "request_id": request_id}, status=error.status)
-    for name, value in error.headers.items():
-        response[name] = value
-    return response
-
-
-@dataclass(frozen=True)
-class Call:
-    """One authenticated API call: the key, its organization, the request time and id."""
-
-    key: AdminApiKey
-    organization: Organization
-    now: dt.datetime
-    request_id: str
-
-
-def _raw_key(request: HttpRequest) -> str:
-    raw = request.headers.get("x-api-key", "").strip()
-    if raw:
-        return raw
-    auth = request.headers.get("authorization", "")
-    scheme, _, token = auth.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""
-
-
-def _authenticate(request: HttpRequest, scope: str, request_id: str) -> Call:
-    raw = _raw_key(request)
-    if not raw:
-        raise ApiError(401, "authentication_error", "x-api-key header is required")
-    key = admin_api_key_authenticate(raw_key=raw)
-    if key is None:
-        raise ApiError(401, "authentication_error", "invalid x-api-key")
-    decision = rate_limit_hit(organization_id=key.organization_id)
-    if not decision.allowed:
-        raise ApiError(
-            429, "rate_limit_error",
-            f"rate limit exceeded: {decision.limit} requests per minute per organization",
-            headers={"retry-after": str(decision.retry_after)},
-        )
-    now = timezone.now()
-    admin_api_key_touch(key=key, now=now)
-    if not key.has_scope(scope):
-        raise ApiError(403, "permission_error", f"this API key does not have the {scope} scope")
-    if not key.organization.is_enterprise:
-        raise bad_request(ORG_TYPE_MESSAGE, "organization_type_not_supported")
-    return Call(key, key.organization, now, request_id)
-
-
-def endpoint(**handlers):
-    """A view for one path: per HTTP method, (scope, handler). Handles auth, the rate limit, scopes, the
-    organization-type precondition and the error envelope; every response carries `request-id`."""
-
-    @csrf_exempt
-    def view(request: HttpRequest, **kwargs):
-        request_id = new_public_id("req")
-        try:
-            if request.method not in handlers:
-                raise ApiError(405, "invalid_request_error", f"method {request.method} is not allowed here")
-            scope, handler = handlers[request.method]
-            call = _authenticate(request, scope, request_id)
-            response = JsonResponse(handler(request, call, **kwargs), status=200)
-        except ApiError as error:
-            response = error_response(error, request_id)
-        except Exception:  # the envelope must hold even for a bug; the traceback goes to the log
-            logger.exception("Admin API request %s failed", request_id)
-            response = error_response(ApiError(500, "api_error", "internal error"), request_id)
-        response["request-id"] = request_id
-        return response
-
-    return view
-
-
-@csrf_exempt
-def unknown_route(request: HttpRequest, **kwargs):
-    request_id = new_public_id("req")
-    response = error_response(not_found(f"no route for {request.method} {request.path}"), request_id)
-    response["request-id"] = request_id
-    return response
 
 
 # --- Parameter parsing ---------------------------------------------------------------------------------------
@@ -519,12 +402,3 @@ def increase_request_deny(request: HttpRequest, call: Call, request_id: str) -> 
         raise bad_request(_validation_message(error)) from None
     denied = increase_request_in_org(organization=call.organization, public_id=request_id)
     return presenters.increase_request_json(denied, summary=None)
-
-
-effective_view = endpoint(GET=(READ, effective_list))
-spend_limits_view = endpoint(GET=(READ, spend_limits_list), POST=(WRITE, spend_limit_set))
-spend_limit_view = endpoint(GET=(READ, spend_limit_retrieve), DELETE=(WRITE, spend_limit_delete))
-increase_requests_view = endpoint(GET=(READ, increase_requests_list))
-increase_request_view = endpoint(GET=(READ, increase_request_retrieve))
-increase_request_approve_view = endpoint(POST=(WRITE, increase_request_approve))
-increase_request_deny_view = endpoint(POST=(WRITE, increase_request_deny))
