@@ -9,11 +9,11 @@ import random
 from collections import defaultdict
 from decimal import Decimal
 
-from apps.gateway.services import UsageInput, usage_record_batch
 from django.utils import timezone
 
 from apps.admin_api.models import AdminScope
 from apps.organizations.models import Membership, PlanKind, Role
+from apps.spending.services import UsageInput, usage_record_batch
 from apps.usage.models import UsageEvent
 from apps.usage.pricing import PER_MILLION, Tokens
 from tests.factories import OrganizationFactory, member

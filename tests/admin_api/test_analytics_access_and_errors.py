@@ -6,7 +6,6 @@ from io import StringIO
 
 import anthropic
 import pytest
-from apps.gateway.services import UsageInput, usage_record_batch
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
@@ -16,6 +15,7 @@ from django.utils import timezone
 from apps.admin_api.models import AdminApiKey, AdminScope
 from apps.admin_api.selectors import admin_api_key_authenticate
 from apps.organizations.models import Organization, PlanKind
+from apps.spending.services import UsageInput, usage_record_batch
 from apps.usage.models import UsageHourlyRollup
 from apps.usage.pricing import Tokens
 from tests.factories import member

@@ -28,7 +28,7 @@ from apps.usage.partitions import (
 from apps.usage.tasks import usage_partitions_ensure
 from tests.conftest import ApiClient
 from tests.factories import OrganizationFactory, api_key, member
-from tests.gateway.conftest import usage_body
+from tests.machine_api.conftest import usage_body
 from tests.invoicing.helpers import event
 
 THIS_MONTH = timezone.now().date().replace(day=1)

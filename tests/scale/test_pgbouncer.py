@@ -1,5 +1,5 @@
 """The machine API through a real PgBouncer in transaction-pooling mode, with server-side prepared statements
-switched off (DATABASE_PREPARED_STATEMENTS=false): the whole machine API suite (tests/gateway) runs once through
+switched off (DATABASE_PREPARED_STATEMENTS=false): the whole machine API suite (tests/machine_api) runs once through
 it, in a separate pytest process on its own test database."""
 
 import os
@@ -30,7 +30,7 @@ def test_the_machine_api_suite_passes_through_pgbouncer_in_transaction_mode_with
                "DATABASE_PREPARED_STATEMENTS": "false"}
         run = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider", "--reuse-db",
-             "--create-db", "tests/gateway"],
+             "--create-db", "tests/machine_api"],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200,
         )
         through = _xacts_through(port, f"test_{name}")

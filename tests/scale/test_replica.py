@@ -17,7 +17,7 @@ from apps.usage.partitions import month_add
 from billing_portal.db_router import PIN_COOKIE, replica_data_as_of
 from tests.conftest import ApiClient, wait_for
 from tests.factories import OrganizationFactory, api_key, member
-from tests.gateway.conftest import usage_body
+from tests.machine_api.conftest import usage_body
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "replica"])
 
