@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "apps.admin_api",
     "apps.demo",
     "apps.console",
+    "apps.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -247,3 +248,21 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
 }
+
+# Outgoing webhooks (apps/webhooks). The SSRF guard refuses endpoint URLs that resolve to loopback, private or
+# other non-public addresses, and plain http:// is refused; tests turn both off to reach a server on 127.0.0.1.
+WEBHOOKS_SSRF_GUARD = read_bool("WEBHOOKS_SSRF_GUARD", default=True)
+WEBHOOKS_REQUIRE_HTTPS = read_bool("WEBHOOKS_REQUIRE_HTTPS", default=True)
+WEBHOOKS_TIMEOUT_SECONDS = 10
+# How long a worker holds a delivery it is sending; a worker that dies leaves it to the sweep after this.
+WEBHOOKS_DELIVERY_LEASE_SECONDS = read(
+    "WEBHOOKS_DELIVERY_LEASE_SECONDS", lambda: env.int("WEBHOOKS_DELIVERY_LEASE_SECONDS", default=60)
+)
+# Every minute: webhook retries whose time came, deliveries a lost enqueue or a dead worker left (idempotent).
+CELERY_BEAT_SCHEDULE["webhooks-deliveries-sweep"] = {
+    "task": "apps.webhooks.tasks.webhook_deliveries_sweep",
+    "schedule": crontab(minute="*"),
+}
+# Stripe (PAYMENT_PROVIDER=apps.extra_usage.payments.StripeProvider): keys from the environment only.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")

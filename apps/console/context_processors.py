@@ -20,6 +20,7 @@ NAV_LINKS = [
     ("Invoices", "invoicing:invoice_list", Capability.VIEW_ORG_USAGE),
     ("Admin API keys", "admin_api:keys", Capability.MANAGE_ADMIN_API_KEYS),
     ("My usage", "monitoring:my_usage", Capability.VIEW_OWN_USAGE),
+    ("Webhooks", "webhooks:endpoints", Capability.MANAGE_BILLING),
 ]
 
 
