@@ -19,6 +19,8 @@ from apps.common.periods import Period, period_containing, period_for_start, pre
 from apps.organizations.models import Organization
 from apps.organizations.services import audit_record
 from apps.seats.models import SeatAssignment
+from apps.webhooks import payloads
+from apps.webhooks.services import webhook_event_emit
 
 from .models import ClaimStatus, Invoice, InvoiceLine, InvoiceRunClaim, InvoiceStatus
 from .selectors import LINE_COLUMNS, LineData, invoice_lines_compute, invoice_totals, previous_usage_cutoff
@@ -62,6 +64,7 @@ def _invoice_build(*, organization: Organization, period: Period, usage_from, us
     invoice.issued_at = now
     invoice.save(update_fields=["subtotal", "total", "number", "status", "issued_at"])
     _enqueue_owner_email(invoice)
+    webhook_event_emit(organization=organization, **payloads.invoice_issued(invoice), now=now)
     return invoice
 
 

@@ -42,6 +42,8 @@ from apps.organizations.services import audit_record
 from apps.seats.models import SeatAssignment
 from apps.usage.models import OrgUsageSlot, UsageDailyRollup
 from apps.usage.selectors import members_counters, org_caps, org_counters
+from apps.webhooks import payloads
+from apps.webhooks.services import webhook_event_emit
 
 from .models import DEFAULT_THRESHOLDS, NoticeScope, NotificationSettings, OrgDailyUsage, SpendNotice
 from .selectors import notification_thresholds, org_admin_emails
@@ -286,6 +288,7 @@ def spend_notifications_check(*, organization: Organization, membership_ids: lis
         except IntegrityError:
             continue  # already claimed by an earlier or concurrent check
         claimed.append(notice)
+        webhook_event_emit(organization=organization, **payloads.spend_notice(notice), now=now)
         transaction.on_commit(lambda emails=emails: _send(emails))
     return claimed
 
