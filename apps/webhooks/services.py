@@ -177,7 +177,6 @@ def _deliveries_create(event: WebhookEvent, endpoints: list[WebhookEndpoint], no
     return ids
 
 
-@transaction.atomic
 def webhook_event_emit(*, organization: Organization, event_type: str, payload: dict,
                        now: dt.datetime | None = None) -> WebhookEvent | None:
     """Record that `event_type` happened, in the caller's transaction, with one delivery per enabled endpoint
@@ -190,9 +189,10 @@ def webhook_event_emit(*, organization: Organization, event_type: str, payload: 
     if not endpoints:
         return None
     now = now or timezone.now()
-    event = WebhookEvent.objects.create(organization=organization, event_type=event_type, payload=payload,
-                                        created_at=now)
-    _deliveries_create(event, endpoints, now)
+    with transaction.atomic():  # the caller's transaction, or its own when called outside one
+        event = WebhookEvent.objects.create(organization=organization, event_type=event_type, payload=payload,
+                                            created_at=now)
+        _deliveries_create(event, endpoints, now)
     return event
 
 
