@@ -163,6 +163,11 @@ URLS: dict[str, list[tuple[str, dict]]] = {
     "webhooks:delivery_detail": [("GET", org_page("owner", lacking=404))],
     "webhooks:delivery_replay": [("GET", {**everyone(405), "anonymous": LOGIN}),
                                  ("POST", org_page("owner", lacking=404, allowed=302))],
+    # Stripe: its webhook takes no session and refuses an unsigned body (400); saving a card is for owners (the
+    # world uses the recording provider, so owners are sent back with a message).
+    "stripe_webhook": [("POST", everyone(400)), ("GET", everyone(405))],
+    "stripe_card_setup": [("GET", {**everyone(405), "anonymous": LOGIN}),
+                          ("POST", org_page("owner", allowed=302))],
 }
 
 
