@@ -279,7 +279,9 @@ def delivery_attempt(*, delivery_id: int, now: dt.datetime | None = None) -> Web
     now = now or timezone.now()
     if not _claim(delivery_id, now):
         return None
-    delivery = WebhookDelivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
+    delivery = WebhookDelivery.objects.select_related("event", "endpoint").filter(pk=delivery_id).first()
+    if delivery is None:  # its endpoint was deleted meanwhile
+        return None
     if not delivery.endpoint.enabled:
         WebhookDelivery.objects.filter(pk=delivery_id).update(status=DeliveryStatus.FAILED, lease_until=None,
                                                               last_error="Endpoint disabled")
@@ -290,8 +292,11 @@ def delivery_attempt(*, delivery_id: int, now: dt.datetime | None = None) -> Web
 
 
 @transaction.atomic
-def _attempt_record(*, delivery_id: int, result: transport.AttemptResult, now: dt.datetime) -> WebhookAttempt:
-    delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
+def _attempt_record(*, delivery_id: int, result: transport.AttemptResult,
+                    now: dt.datetime) -> WebhookAttempt | None:
+    delivery = WebhookDelivery.objects.select_for_update().filter(pk=delivery_id).first()
+    if delivery is None:  # the endpoint was deleted while this attempt was in flight
+        return None
     endpoint = WebhookEndpoint.objects.select_for_update().select_related("organization").get(pk=delivery.endpoint_id)
     attempt = WebhookAttempt.objects.create(
         delivery=delivery, attempted_at=now, status_code=result.status_code, latency_ms=result.latency_ms,

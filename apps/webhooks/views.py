@@ -6,6 +6,8 @@ outside the organization a 404, an anonymous visitor the login page. An endpoint
 organization is a 404. A new or rotated secret is shown once, on the page that made it.
 """
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -18,6 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.organizations.permissions import Capability, require
 
+from . import transport
 from .forms import EndpointEditForm, EndpointForm
 from .models import DeliveryStatus
 from .selectors import deliveries_for, delivery_get, endpoint_get, endpoints_for
@@ -153,8 +156,12 @@ def delivery_detail(request, slug, public_id, delivery_id):
     delivery = delivery_get(endpoint=endpoint, delivery_id=delivery_id)
     if delivery is None:
         raise Http404
+    event = delivery.event
+    body = transport.body_encode(msg_id=event.public_id, event_type=event.event_type, created_at=event.created_at,
+                                 data=event.payload)
     context = {"organization": membership.organization, "membership": membership, "endpoint": endpoint,
-               "delivery": delivery, "attempts": list(delivery.attempts.all())}
+               "delivery": delivery, "attempts": list(delivery.attempts.all()),
+               "body": json.dumps(json.loads(body), indent=2, sort_keys=True)}
     return render(request, "webhooks/delivery_detail.html", context)
 
 
