@@ -61,17 +61,22 @@ def _address_is_public(address: str) -> bool:
 def url_check(url: str) -> None:
     """Refuse (ValidationError on "url") a URL the portal must not call: not HTTPS (unless tests allow http),
     credentials in it, or a host that resolves to a loopback, private or otherwise non-public address."""
-    parts = urlsplit(url)
     allowed = ("https",) if settings.WEBHOOKS_REQUIRE_HTTPS else ("https", "http")
-    if parts.scheme not in allowed or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError when out of range or not a number
+    except ValueError:
+        parts, port = None, None
+    if parts is None or parts.scheme not in allowed or not parts.hostname or any(c.isspace() or ord(c) < 32
+                                                                                  for c in url):
         raise ValidationError({"url": _("Enter an HTTPS URL, such as https://example.com/webhooks.")})
     if parts.username or parts.password:
         raise ValidationError({"url": _("Leave the user name and password out of the URL.")})
     if not settings.WEBHOOKS_SSRF_GUARD:
         return
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
+        infos = socket.getaddrinfo(parts.hostname, port or 443, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError, ValueError):
         raise ValidationError({"url": _("This host name does not resolve.")})
     if not infos or not all(_address_is_public(info[4][0]) for info in infos):
         raise ValidationError({"url": _("This URL points to a private or local network address; webhooks are "
