@@ -266,3 +266,5 @@ CELERY_BEAT_SCHEDULE["webhooks-deliveries-sweep"] = {
 # Stripe (PAYMENT_PROVIDER=apps.extra_usage.payments.StripeProvider): keys from the environment only.
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+if PAYMENT_PROVIDER in ("stripe", "apps.extra_usage.payments.StripeProvider") and not STRIPE_SECRET_KEY:
+    raise ImproperlyConfigured("Environment variable STRIPE_SECRET_KEY is required when PAYMENT_PROVIDER=stripe")

@@ -153,3 +153,14 @@ def test_an_owner_saves_a_card_through_stripe_checkout_in_setup_mode(fake_stripe
 
 def customer_id(org) -> str:
     return StripeCustomer.objects.get(organization=org).customer_id
+
+
+def test_payment_provider_stripe_without_a_key_stops_the_process_at_start():
+    from tests.common.test_settings_env import start
+
+    result = start(PAYMENT_PROVIDER="stripe", STRIPE_SECRET_KEY="")
+    assert result.returncode != 0 and "started" not in result.stdout
+    assert "STRIPE_SECRET_KEY is required when PAYMENT_PROVIDER=stripe" in result.stderr.strip().splitlines()[-1]
+    assert "started" in start(PAYMENT_PROVIDER="stripe", STRIPE_SECRET_KEY="sk_test_x").stdout
+    assert "started" in start(WEBHOOKS_SSRF_GUARD="false").stdout
+    assert "WEBHOOKS_SSRF_GUARD" in start(WEBHOOKS_SSRF_GUARD="sometimes").stderr
