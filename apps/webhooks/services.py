@@ -50,6 +50,7 @@ MAX_RETRY_DELAY = dt.timedelta(hours=8)
 DISABLE_AFTER = dt.timedelta(days=3)
 ROTATION_OVERLAP = dt.timedelta(hours=24)
 MAX_ENDPOINTS = 20
+SOON = dt.timedelta(minutes=10)
 
 
 # --- Endpoints ---------------------------------------------------------------------------------------------------
@@ -153,13 +154,13 @@ def signing_secrets(endpoint: WebhookEndpoint, now: dt.datetime) -> list[str]:
 # --- Events and deliveries -------------------------------------------------------------------------------------
 
 
-def _enqueue_after_commit(delivery_ids: list[int]) -> None:
+def _enqueue_after_commit(delivery_ids: list[int], *, countdown: float | None = None) -> None:
     def enqueue():
         from .tasks import webhook_deliver
 
         for delivery_id in delivery_ids:
             try:
-                webhook_deliver.delay(delivery_id)
+                webhook_deliver.apply_async((delivery_id,), countdown=countdown)
             except Exception:  # broker down: the minute sweep sends it
                 logger.warning("could not enqueue webhook delivery %s", delivery_id, exc_info=True)
 
@@ -317,6 +318,10 @@ def _attempt_record(*, delivery_id: int, result: transport.AttemptResult,
                                                    retry_until=delivery.retry_until)
         if delivery.next_attempt_at is None:
             delivery.status = DeliveryStatus.FAILED
+        elif delivery.next_attempt_at - now <= SOON:
+            # A near retry is queued for its time; later ones (hours away) are left to the minute sweep, so no
+            # message waits in the broker longer than its visibility timeout.
+            _enqueue_after_commit([delivery.pk], countdown=(delivery.next_attempt_at - now).total_seconds())
         if endpoint.failing_since is None:
             endpoint.failing_since = now
             endpoint.save(update_fields=["failing_since"])

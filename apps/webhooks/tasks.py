@@ -18,5 +18,5 @@ def webhook_deliveries_sweep() -> int:
     enqueue, or one a dead worker left leased. Returns how many were enqueued."""
     due = deliveries_due(now=timezone.now())
     for delivery_id in due:
-        webhook_deliver.delay(delivery_id)
+        webhook_deliver.apply_async((delivery_id,))
     return len(due)

@@ -245,3 +245,27 @@ def test_after_rotation_both_secrets_sign_for_24_hours_then_only_the_new_one(org
         verify(new_secret, request)
         with pytest.raises(WebhookVerificationError):
             verify(old_secret, request)
+
+
+def test_a_near_retry_is_queued_for_its_time_and_a_far_one_left_to_the_sweep(org, receiver, monkeypatch,
+                                                                              django_capture_on_commit_callbacks):
+    from apps.webhooks.tasks import webhook_deliver, webhook_deliveries_sweep
+
+    queued = []
+    monkeypatch.setattr(webhook_deliver, "apply_async", lambda args, countdown=None: queued.append((args, countdown)))
+    receiver.statuses = [500]
+    _, _, delivery = _emit_pending(org, receiver.url, T0)
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery_attempt(delivery_id=delivery.pk, now=T0)
+    assert queued == [((delivery.pk,), 30.0)]
+
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(attempt_count=5, next_attempt_at=T0)
+    queued.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery_attempt(delivery_id=delivery.pk, now=T0)  # the 6th failure: next try in 8 hours
+    assert queued == []
+    delivery.refresh_from_db()
+    assert delivery.next_attempt_at == T0 + dt.timedelta(hours=8)
+    with time_machine.travel(T0 + dt.timedelta(hours=8), tick=False):
+        assert webhook_deliveries_sweep() == 1  # the beat's sweep hands it out when due
+    assert queued == [((delivery.pk,), None)]
