@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "apps.admin_api",
     "apps.demo",
     "apps.console",
+    "apps.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -287,6 +288,8 @@ CELERY_TASK_ROUTES = {
     # Notices: emails a person waits for (spend-limit notices, a decision on their request).
     "apps.monitoring.tasks.spend_notifications_task": {"queue": "notices"},
     "apps.extra_usage.tasks.request_decision_notify_task": {"queue": "notices"},
+    # Outgoing webhooks: customers' systems wait for them like a person for an email.
+    "apps.webhooks.tasks.*": {"queue": "notices"},
     # Invoicing: period close, invoices and their emails; and the ledger's monthly partitions.
     "apps.invoicing.tasks.*": {"queue": "invoicing"},
     "apps.usage.tasks.*": {"queue": "invoicing"},
@@ -297,3 +300,22 @@ CELERY_TASK_ROUTES = {
 # A worker started without -Q consumes every queue; `-Q followups,notices` gives one its own share (README).
 CELERY_TASK_QUEUES = {name: {"exchange": name, "routing_key": name}
                       for name in ("followups", "notices", "invoicing", "digests", "default")}
+# Outgoing webhooks (apps/webhooks). The SSRF guard refuses endpoint URLs that resolve to loopback, private or
+# other non-public addresses, and plain http:// is refused; tests turn both off to reach a server on 127.0.0.1.
+WEBHOOKS_SSRF_GUARD = read_bool("WEBHOOKS_SSRF_GUARD", default=True)
+WEBHOOKS_REQUIRE_HTTPS = read_bool("WEBHOOKS_REQUIRE_HTTPS", default=True)
+WEBHOOKS_TIMEOUT_SECONDS = 10
+# How long a worker holds a delivery it is sending; a worker that dies leaves it to the sweep after this.
+WEBHOOKS_DELIVERY_LEASE_SECONDS = read(
+    "WEBHOOKS_DELIVERY_LEASE_SECONDS", lambda: env.int("WEBHOOKS_DELIVERY_LEASE_SECONDS", default=60)
+)
+# Every minute: webhook retries whose time came, deliveries a lost enqueue or a dead worker left (idempotent).
+CELERY_BEAT_SCHEDULE["webhooks-deliveries-sweep"] = {
+    "task": "apps.webhooks.tasks.webhook_deliveries_sweep",
+    "schedule": crontab(minute="*"),
+}
+# Stripe (PAYMENT_PROVIDER=apps.extra_usage.payments.StripeProvider): keys from the environment only.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+if PAYMENT_PROVIDER in ("stripe", "apps.extra_usage.payments.StripeProvider") and not STRIPE_SECRET_KEY:
+    raise ImproperlyConfigured("Environment variable STRIPE_SECRET_KEY is required when PAYMENT_PROVIDER=stripe")

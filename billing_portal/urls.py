@@ -2,6 +2,8 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from apps.extra_usage.stripe_views import stripe_card_setup
+from apps.invoicing.stripe_webhook import stripe_webhook
 from apps.machine_api.api import machine_api_urls
 
 urlpatterns = [
@@ -15,6 +17,9 @@ urlpatterns = [
     path("", include("apps.console.urls")),
     path("", include("apps.extra_usage.urls")),
     path("", include("apps.monitoring.urls")),
+    path("", include("apps.webhooks.urls")),
+    path("stripe/webhook/", stripe_webhook, name="stripe_webhook"),
+    path("orgs/<slug:slug>/extra-usage/card/", stripe_card_setup, name="stripe_card_setup"),
 ]
 
 if settings.BENCH_BASELINE_VIEW:  # `make bench` only: the one-SELECT baseline view (billing_portal/bench_views.py)

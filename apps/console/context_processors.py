@@ -22,6 +22,7 @@ NAV_LINKS = [
     ("Audit log", "console:audit_log", Capability.VIEW_ORG_USAGE),
     ("Prices", "console:prices", Capability.VIEW_ORG_USAGE),
     ("My usage", "monitoring:my_usage", Capability.VIEW_OWN_USAGE),
+    ("Webhooks", "webhooks:endpoints", Capability.MANAGE_BILLING),
 ]
 
 

@@ -178,3 +178,16 @@ class DigestDelivery(models.Model):
         ordering = ("-day", "-id")
         constraints = [models.UniqueConstraint(fields=["membership", "day"], name="digest_one_per_admin_per_day")]
         verbose_name_plural = "digest deliveries"
+
+
+class StripeCustomer(models.Model):
+    """The organization's Stripe customer and the card saved for off-session charges (StripeProvider). The card
+    is captured by Stripe Checkout in setup mode; its `setup_intent.succeeded` webhook stores it here."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="stripe_customer")
+    customer_id = models.CharField(max_length=100, unique=True)
+    payment_method_id = models.CharField(max_length=100, blank=True)
+    updated_at = models.DateTimeField()
+
+    def __str__(self):
+        return self.customer_id

@@ -19,6 +19,7 @@ CENTS = {"max_digits": 14, "decimal_places": 2}
 class InvoiceStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     ISSUED = "issued", "Issued"
+    PAID = "paid", "Paid"
     VOID = "void", "Void"
 
 

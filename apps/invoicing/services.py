@@ -19,6 +19,8 @@ from apps.common.periods import Period, period_containing, period_for_start, pre
 from apps.organizations.models import Organization
 from apps.organizations.services import audit_record
 from apps.seats.models import SeatAssignment
+from apps.webhooks import payloads
+from apps.webhooks.services import webhook_event_emit
 
 from .models import ClaimStatus, Invoice, InvoiceLine, InvoiceRunClaim, InvoiceStatus
 from .selectors import LINE_COLUMNS, LineData, invoice_lines_compute, invoice_totals, previous_usage_cutoff
@@ -62,6 +64,7 @@ def _invoice_build(*, organization: Organization, period: Period, usage_from, us
     invoice.issued_at = now
     invoice.save(update_fields=["subtotal", "total", "number", "status", "issued_at"])
     _enqueue_owner_email(invoice)
+    webhook_event_emit(organization=organization, **payloads.invoice_issued(invoice), now=now)
     return invoice
 
 
@@ -225,3 +228,23 @@ def invoice_owners_notified_claim(*, invoice_id: int, now: dt.datetime) -> bool:
         Invoice.objects.filter(pk=invoice_id, owners_notified_at__isnull=True, status=InvoiceStatus.ISSUED)
         .update(owners_notified_at=now)
     )
+
+
+@transaction.atomic
+def invoice_mark_paid(*, invoice: Invoice, now: dt.datetime, source: str, actor=None) -> Invoice:
+    """Mark an issued invoice paid (staff, or a provider's payment webhook: `source` says which). Audited, and
+    the invoice.paid webhook event is emitted. Marking a paid invoice paid again changes nothing; a void one
+    cannot be paid. (Minimal version; the invoices branch owns the full lifecycle.)"""
+    invoice = Invoice.objects.select_for_update().select_related("organization").get(pk=invoice.pk)
+    if invoice.status == InvoiceStatus.PAID:
+        return invoice
+    if invoice.status != InvoiceStatus.ISSUED:
+        raise ValidationError({"status": "Only an issued invoice can be marked paid."})
+    invoice.status = InvoiceStatus.PAID
+    invoice.save(update_fields=["status"])
+    audit_record(organization=invoice.organization, actor=actor, actor_label=None if actor else source,
+                 action="invoice.paid", target=invoice.number, old=InvoiceStatus.ISSUED.value,
+                 new={"status": InvoiceStatus.PAID.value, "source": source}, now=now)
+    webhook_event_emit(organization=invoice.organization, **payloads.invoice_paid(invoice, source=source,
+                                                                                 paid_at=now), now=now)
+    return invoice

@@ -45,6 +45,8 @@ from apps.spending.models import DEFAULT_THRESHOLDS, NotificationSettings
 from apps.spending.selectors import spend_contexts_load
 from apps.spending.thresholds import personal_limit, thresholds_reached
 from apps.usage.models import MemberPeriodUsage, OrgUsageSlot, UsageDailyRollup
+from apps.webhooks import payloads
+from apps.webhooks.services import webhook_event_emit
 
 from .models import NoticeScope, OrgDailyUsage, SpendNotice
 from .selectors import org_admin_emails
@@ -256,6 +258,7 @@ def spend_notifications_check(*, organization: Organization, membership_ids: lis
         except IntegrityError:
             continue  # already claimed by an earlier or concurrent check
         claimed.append(notice)
+        webhook_event_emit(organization=organization, **payloads.spend_notice(notice), now=now)
         transaction.on_commit(lambda emails=emails: _send(emails))
     return claimed
 

@@ -158,6 +158,26 @@ URLS: dict[str, list[tuple[str, dict]]] = {
     "admin_api_v1:analytics_usage_report": [("GET", API_NO_SESSION)],
     "admin_api_v1:analytics_user_cost_report": [("GET", API_NO_SESSION)],
     "admin_api_v1:analytics_user_usage_report": [("GET", API_NO_SESSION)],
+    # Settings > Webhooks: owners only (admins and members 404). Empty POSTs re-render the form (400); actions
+    # redirect with a message. The primary owner deletes the endpoint first, so the owner then finds none (404).
+    "webhooks:endpoints": [("GET", org_page("owner", lacking=404)),
+                           ("POST", org_page("owner", lacking=404, allowed=400))],
+    "webhooks:endpoint_detail": [("GET", org_page("owner", lacking=404)),
+                                 ("POST", org_page("owner", lacking=404, allowed=400))],
+    "webhooks:endpoint_rotate": [("GET", {**everyone(405), "anonymous": LOGIN}),
+                                 ("POST", org_page("owner", lacking=404))],
+    "webhooks:endpoint_delete": [("GET", org_page("owner", lacking=404)),
+                                 ("POST", {**org_page("owner", lacking=404, allowed=302), "owner": 404})],
+    "webhooks:endpoint_test": [("GET", {**everyone(405), "anonymous": LOGIN}),
+                               ("POST", org_page("owner", lacking=404, allowed=302))],
+    "webhooks:delivery_detail": [("GET", org_page("owner", lacking=404))],
+    "webhooks:delivery_replay": [("GET", {**everyone(405), "anonymous": LOGIN}),
+                                 ("POST", org_page("owner", lacking=404, allowed=302))],
+    # Stripe: its webhook takes no session and refuses an unsigned body (400); saving a card is for owners (the
+    # world uses the recording provider, so owners are sent back with a message).
+    "stripe_webhook": [("POST", everyone(400)), ("GET", everyone(405))],
+    "stripe_card_setup": [("GET", {**everyone(405), "anonymous": LOGIN}),
+                          ("POST", org_page("owner", allowed=302))],
 }
 
 
@@ -258,6 +278,32 @@ KWARGS["admin_api_v1:spend_limit"] = lambda w: {"spend_limit_id": "spl_unknown"}
 for _name in ("admin_api_v1:increase_request", "admin_api_v1:increase_request_approve",
               "admin_api_v1:increase_request_deny"):
     KWARGS[_name] = lambda w: {"request_id": "slir_unknown"}
+
+
+def _webhook_endpoint_kwargs(w: World) -> dict:
+    from django.utils import timezone
+
+    from apps.webhooks.services import endpoint_create
+
+    endpoint, _ = w.once("webhook_endpoint", lambda: endpoint_create(
+        organization=w.org, url="https://93.184.215.14/hooks", events=["invoice.paid"], now=timezone.now()))
+    return {"slug": w.org.slug, "public_id": endpoint.public_id}
+
+
+def _webhook_delivery_kwargs(w: World) -> dict:
+    from apps.webhooks.services import webhook_event_emit
+
+    kwargs = _webhook_endpoint_kwargs(w)
+    event = w.once("webhook_event", lambda: webhook_event_emit(organization=w.org, event_type="invoice.paid",
+                                                                payload={}))
+    return {**kwargs, "delivery_id": event.deliveries.get().pk}
+
+
+for _name in ("webhooks:endpoint_detail", "webhooks:endpoint_rotate", "webhooks:endpoint_delete",
+              "webhooks:endpoint_test"):
+    KWARGS[_name] = _webhook_endpoint_kwargs
+for _name in ("webhooks:delivery_detail", "webhooks:delivery_replay"):
+    KWARGS[_name] = _webhook_delivery_kwargs
 
 
 def _walk(patterns, prefix="", namespace=None):

@@ -28,8 +28,8 @@ from apps.usage.partitions import (
 from apps.usage.tasks import usage_partitions_ensure
 from tests.conftest import ApiClient
 from tests.factories import OrganizationFactory, api_key, member
-from tests.machine_api.conftest import usage_body
 from tests.invoicing.helpers import event
+from tests.machine_api.conftest import usage_body
 
 THIS_MONTH = timezone.now().date().replace(day=1)
 LAST_MONTH = month_add(THIS_MONTH, -1)

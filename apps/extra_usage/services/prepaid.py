@@ -16,6 +16,8 @@ from apps.common.periods import period_containing
 from apps.organizations.models import Organization, PlanKind
 from apps.organizations.services import audit_record
 from apps.usage.services import NewUsageEvent
+from apps.webhooks import payloads
+from apps.webhooks.services import webhook_event_emit
 
 from ..models import ChargeKind, ChargeStatus, ExtraUsageSettings, LedgerKind, PrepaidCharge, PrepaidLedgerEntry
 from ..payments import PaymentResult, payment_provider
@@ -86,7 +88,7 @@ def charge_claim(*, organization: Organization, kind: str, amount: Decimal, idem
 
 
 @transaction.atomic
-def _charge_settle(*, charge_id: int, result: PaymentResult, now: dt.datetime) -> PrepaidCharge:
+def charge_settle(*, charge_id: int, result: PaymentResult, now: dt.datetime) -> PrepaidCharge:
     """Record the provider's answer once. Success: the ledger row and the balance, together. Failure: the
     charge is marked failed and nothing else moves; a failed auto-reload also switches auto-reload off (so a
     declined card is not retried every minute) until an owner turns it back on."""
@@ -134,6 +136,8 @@ def _charge_settle(*, charge_id: int, result: PaymentResult, now: dt.datetime) -
             settings_change(organization=organization, changes={"auto_reload_enabled": False},
                              action="extra_usage.auto_reload", actor=None, actor_label="auto-reload (payment failed)",
                              now=now)
+    if auto:  # one event per settled auto-reload: prepaid.reloaded or prepaid.reload_failed
+        webhook_event_emit(organization=organization, **payloads.prepaid_reload(charge), now=now)
     return charge
 
 
@@ -152,7 +156,7 @@ def charge_execute(*, charge: PrepaidCharge, now: dt.datetime) -> PrepaidCharge:
         # The provider's answer is unknown: leave the charge pending; the sweep retries it with the same key.
         logger.exception("payment provider error for charge %s", charge.pk)
         return charge
-    return _charge_settle(charge_id=charge.pk, result=result, now=now)
+    return charge_settle(charge_id=charge.pk, result=result, now=now)
 
 
 def prepaid_purchase(*, organization: Organization, amount: Decimal, idempotency_key: str, actor=None,

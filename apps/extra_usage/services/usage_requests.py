@@ -21,6 +21,8 @@ from apps.seats.selectors import seat_current
 from apps.seats.services import seat_assign
 from apps.usage.models import CapScope, SpendCap
 from apps.usage.services import cap_amount_validate, cap_set
+from apps.webhooks import payloads
+from apps.webhooks.services import webhook_event_emit
 
 from ..models import ExtraUsageRequest, ExtraUsageSettings, RequestStatus
 from ..selectors import REQUEST_COOLDOWN
@@ -61,13 +63,15 @@ def extra_usage_request_create(*, membership: Membership, now: dt.datetime) -> E
         )
     try:
         with transaction.atomic():
-            return ExtraUsageRequest.objects.create(
+            created = ExtraUsageRequest.objects.create(
                 organization=organization, membership=membership, created_at=now,
                 period_start=period_containing(now, organization.billing_timezone).start,
             )
     except IntegrityError:
         # A double click raced us: the other transaction's pending request is the one.
         return ExtraUsageRequest.objects.get(membership=membership, status=RequestStatus.PENDING)
+    webhook_event_emit(organization=organization, **payloads.extra_usage_request_created(created), now=now)
+    return created
 
 
 def _lock_request(request: ExtraUsageRequest) -> ExtraUsageRequest:
@@ -136,6 +140,7 @@ def extra_usage_request_approve(*, request: ExtraUsageRequest, amount: Decimal |
     audit_record(organization=organization, actor=actor, actor_label=label, action="extra_usage_request.approve",
                  target=membership.user.email, old={"status": "pending"},
                  new={"status": "approved", "outcome": outcome, "amount": jsonable(amount)}, now=now)
+    webhook_event_emit(organization=organization, **payloads.extra_usage_request_decided(locked), now=now)
     if not suppress_notification:
         _notify_after_commit(locked.pk)
     return locked, cap
@@ -161,6 +166,7 @@ def extra_usage_request_deny(*, request: ExtraUsageRequest, actor=None, api_key_
     audit_record(organization=locked.organization, actor=actor, actor_label=label,
                  action="extra_usage_request.deny", target=locked.membership.user.email,
                  old={"status": "pending"}, new={"status": "denied"}, now=now)
+    webhook_event_emit(organization=locked.organization, **payloads.extra_usage_request_decided(locked), now=now)
     if not suppress_notification:
         _notify_after_commit(locked.pk)
     return locked

@@ -44,3 +44,11 @@ def extra_usage_member_request(context, membership=None):
 def usd(amount):
     """Dollars to the cent, half up ("$1,234.50"); None reads "Unlimited"."""
     return format_usd(None if amount is None else Decimal(amount))
+
+
+@register.simple_tag
+def stripe_payments() -> bool:
+    """Whether prepaid purchases go through Stripe (then owners save a card through Stripe Checkout)."""
+    from django.conf import settings
+
+    return settings.PAYMENT_PROVIDER in ("stripe", "apps.extra_usage.payments.StripeProvider")

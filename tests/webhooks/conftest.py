@@ -1,0 +1,98 @@
+"""A real HTTP receiver on 127.0.0.1 (a thread in the test process) and settings that let the portal reach it."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.utils import timezone
+
+from apps.organizations.models import PlanKind, Role
+from apps.webhooks.models import EventType
+from apps.webhooks.services import endpoint_create
+from tests.factories import OrganizationFactory, member
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """Records every request; answers with the next status of `statuses` (the last one repeats)."""
+
+    server: ThreadingHTTPServer
+    requests: list[Received] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=lambda: [200])
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}/hooks"
+
+    def answer(self) -> int:
+        with self.lock:
+            return self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+
+
+@pytest.fixture
+def receiver():
+    holder: dict = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's naming)
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            rec: Receiver = holder["receiver"]
+            with rec.lock:
+                rec.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+            status = rec.answer()
+            reply = b'{"ok": true}' if status < 300 else b"upstream exploded: " + b"x" * 900
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    receiver = holder["receiver"] = Receiver(server)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield receiver
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def _reach_loopback(settings):
+    """Tests deliver to a plain-HTTP server on 127.0.0.1: the SSRF guard and the HTTPS rule are off here (the
+    guard's own tests turn it back on)."""
+    settings.WEBHOOKS_SSRF_GUARD = False
+    settings.WEBHOOKS_REQUIRE_HTTPS = False
+
+
+@pytest.fixture
+def org():
+    organization = OrganizationFactory(plan_kind=PlanKind.ENTERPRISE_SEAT, slug="acme")
+    member(organization, email="owner@acme.example", role=Role.PRIMARY_OWNER)
+    member(organization, email="owner2@acme.example", role=Role.OWNER)
+    member(organization, email="admin@acme.example", role=Role.ADMIN)
+    return organization
+
+
+def owner_of(organization):
+    return organization.memberships.get(role=Role.PRIMARY_OWNER).user
+
+
+def endpoint_for(organization, url: str, events=None, now=None):
+    """An endpoint and its secret."""
+    return endpoint_create(organization=organization, url=url, events=events or list(EventType.values),
+                           actor=owner_of(organization), now=now or timezone.now())
