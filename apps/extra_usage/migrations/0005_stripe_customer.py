@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('extra_usage', '0003_digest_sent_at'),
+        ('extra_usage', '0004_prepaid_draw_event_no_db_fk'),
         ('organizations', '0003_invitation'),
     ]
 
