@@ -26,15 +26,16 @@ def registered_task(name: str) -> Task:
     return tasks[name]
 
 
-def enqueue_on_commit(name: str, *args) -> None:
+def enqueue_on_commit(name: str, *args, countdown: float | None = None) -> None:
     """Send task `name` with `args` once the current transaction commits (at once outside a transaction), and
-    never if it rolls back. A broker that cannot be reached is logged, not raised: the change itself is
-    committed, and every task enqueued this way has a beat sweep that catches up with what was not sent."""
+    never if it rolls back; with `countdown`, to run that many seconds later. A broker that cannot be reached is
+    logged, not raised: the change itself is committed, and every task enqueued this way has a beat sweep that
+    catches up with what was not sent."""
     task = registered_task(name)
 
     def send() -> None:
         try:
-            task.delay(*args)
+            task.apply_async(args, countdown=countdown)
         except Exception:
             logger.warning("could not enqueue %s%r; the beat sweep will catch up", name, args, exc_info=True)
 

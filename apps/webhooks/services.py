@@ -28,6 +28,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.common.tasks import enqueue_on_commit
 from apps.organizations.models import Membership, Organization, Role
 from apps.organizations.services import audit_record
 
@@ -155,16 +156,9 @@ def signing_secrets(endpoint: WebhookEndpoint, now: dt.datetime) -> list[str]:
 
 
 def _enqueue_after_commit(delivery_ids: list[int], *, countdown: float | None = None) -> None:
-    def enqueue():
-        from .tasks import webhook_deliver
-
-        for delivery_id in delivery_ids:
-            try:
-                webhook_deliver.apply_async((delivery_id,), countdown=countdown)
-            except Exception:  # broker down: the minute sweep sends it
-                logger.warning("could not enqueue webhook delivery %s", delivery_id, exc_info=True)
-
-    transaction.on_commit(enqueue)
+    """Queue each delivery once the event's transaction commits (a broker outage: the minute sweep sends it)."""
+    for delivery_id in delivery_ids:
+        enqueue_on_commit("apps.webhooks.tasks.webhook_deliver", delivery_id, countdown=countdown)
 
 
 def _deliveries_create(event: WebhookEvent, endpoints: list[WebhookEndpoint], now: dt.datetime) -> list[int]:

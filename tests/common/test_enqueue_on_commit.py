@@ -16,7 +16,7 @@ def test_an_unknown_task_name_fails_in_the_service_call_not_after_commit():
 def test_the_task_is_sent_only_when_the_transaction_commits(django_capture_on_commit_callbacks, monkeypatch):
     sent = []
     task = registered_task("apps.extra_usage.tasks.auto_reload_task")
-    monkeypatch.setattr(task, "delay", lambda *args: sent.append(args))
+    monkeypatch.setattr(task, "apply_async", lambda args, countdown=None: sent.append(args))
     with django_capture_on_commit_callbacks(execute=True):
         enqueue_on_commit("apps.extra_usage.tasks.auto_reload_task", 42)
         assert sent == []  # not before the commit
@@ -26,7 +26,7 @@ def test_the_task_is_sent_only_when_the_transaction_commits(django_capture_on_co
 def test_a_rolled_back_change_sends_nothing(django_capture_on_commit_callbacks, monkeypatch):
     sent = []
     task = registered_task("apps.extra_usage.tasks.auto_reload_task")
-    monkeypatch.setattr(task, "delay", lambda *args: sent.append(args))
+    monkeypatch.setattr(task, "apply_async", lambda args, countdown=None: sent.append(args))
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         try:
             with transaction.atomic():
@@ -40,10 +40,10 @@ def test_a_rolled_back_change_sends_nothing(django_capture_on_commit_callbacks, 
 def test_a_broker_outage_is_logged_not_raised(django_capture_on_commit_callbacks, monkeypatch, caplog):
     task = registered_task("apps.extra_usage.tasks.auto_reload_task")
 
-    def broker_down(*args):
+    def broker_down(*args, **kwargs):
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(task, "delay", broker_down)
+    monkeypatch.setattr(task, "apply_async", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
         enqueue_on_commit("apps.extra_usage.tasks.auto_reload_task", 7)
     assert "could not enqueue apps.extra_usage.tasks.auto_reload_task" in caplog.text

@@ -75,7 +75,7 @@ def test_extra_usage_requests_emit_created_and_decided():
         ("extra_usage.request_created", "prem@ent.example", "pending"),
         ("extra_usage.request_decided", "prem@ent.example", "approved"),
     ]
-    assert got[0][1]["request_id"] == first.public_id and got[3][1]["approved_amount"] == "50"
+    assert got[0][1]["request_id"] == first.public_id and got[3][1]["approved_amount"] == "50.00"
 
 
 def test_auto_reloads_emit_reloaded_and_reload_failed(provider):  # noqa: F811
