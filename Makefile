@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= $(if $(filter postgres%,$(DATABASE_URL)),$(DATABASE_URL),postgres://postgres@127.0.0.1:5432/billing_portal)
 DEMO_ENV := DEBUG=true DATABASE_URL=sqlite:///$(CURDIR)/db.sqlite3 SECURE_SSL_REDIRECT=false
 
-.PHONY: demo test install browser services-check lint bench bench-tools soak clean
+.PHONY: demo test install browser pdftotext services-check lint bench bench-tools soak clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -30,13 +30,20 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# pdftotext (poppler-utils) reads the invoice PDFs in the browser test; also from the OS packages.
+pdftotext:
+	@command -v pdftotext >/dev/null 2>&1 || { \
+	  echo "Installing poppler-utils (pdftotext) from the OS packages..."; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq poppler-utils >/dev/null; }
+
 services-check: $(STAMP)
 	@DATABASE_URL=$(TEST_DATABASE_URL) $(PY) scripts/check_services.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-test: $(STAMP) browser services-check lint
+test: $(STAMP) browser pdftotext services-check lint
 	DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -q -p no:randomly $(PYTEST_ARGS)
 
 # The load generator and pgbench come from the OS packages too.
