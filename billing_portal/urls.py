@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("apps.console.urls")),
     path("", include("apps.extra_usage.urls")),
     path("", include("apps.monitoring.urls")),
+    path("", include("apps.notices.urls")),
 ]
 
 if settings.BENCH_BASELINE_VIEW:  # `make bench` only: the one-SELECT baseline view (billing_portal/bench_views.py)

@@ -22,14 +22,14 @@ from decimal import Decimal
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, Sum
-from django.template.loader import render_to_string
 from django.urls import reverse
 
 from apps.common.money import MAX_CAP_AMOUNT, ZERO, format_usd
 from apps.common.periods import local_date, period_containing
+from apps.notices.models import NoticeKind
+from apps.notices.services import notice_send
 from apps.organizations.models import Membership, Organization, PlanKind, Role
 from apps.organizations.services import audit_record
 from apps.seats.models import SeatTier, TierCode
@@ -583,12 +583,8 @@ def request_decision_notify(*, request_id: int, now: dt.datetime) -> bool:
         "tier": seat.tier if seat else None,
         "usage_url": _site_url(f"/orgs/{organization.slug}/"),
     }
-    subject = (
-        f"Your request for extra usage in {organization.name} was approved" if context["approved"]
-        else f"Your request for extra usage in {organization.name} was declined"
-    )
-    send_mail(subject, render_to_string("extra_usage/email/request_decision.txt", context),
-              None, [request.membership.user.email])
+    notice_send(kind=NoticeKind.EXTRA_USAGE_DECIDED, organization=organization,
+                recipients=[request.membership.user.email], template="extra_usage_decided", context=context, now=now)
     return True
 
 
@@ -642,10 +638,8 @@ def digest_send_for_organization(*, organization: Organization, now: dt.datetime
             continue
         context = {"organization": organization, "pending": pending, "review_url": review_url,
                    "reviewer": reviewer}
-        subject = (f"{len(pending)} pending request{'s' if len(pending) != 1 else ''} for extra usage in "
-                   f"{organization.name}")
-        send_mail(subject, render_to_string("extra_usage/email/digest.txt", context), None,
-                  [reviewer.user.email])
+        notice_send(kind=NoticeKind.EXTRA_USAGE_DIGEST, organization=organization,
+                    recipients=[reviewer.user.email], template="extra_usage_digest", context=context, now=now)
         DigestDelivery.objects.filter(pk=claim.pk).update(sent_at=now)
         sent += 1
     return sent
