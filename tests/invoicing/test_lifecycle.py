@@ -70,8 +70,8 @@ def test_staff_set_payment_terms_per_organization_audited(org):
     payment_terms_set(organization=org, days=14, actor=None, now=AFTER_NOV)
     invoice = invoice_issue_for_period(organization=org, period_start=NOV, now=AFTER_NOV)
     assert invoice.due_date == dt.date(2026, 12, 15)
-    assert AuditEntry.objects.filter(action="billing_details.payment_terms").values_list("old_value", "new_value").get() == (
-        30, 14)
+    audit = AuditEntry.objects.filter(action="billing_details.payment_terms")
+    assert audit.values_list("old_value", "new_value").get() == (30, 14)
     with pytest.raises(ValidationError):
         payment_terms_set(organization=org, days=400, actor=None, now=AFTER_NOV)
 
