@@ -161,3 +161,30 @@ def test_billing_details_page_owners_edit_admins_read_with_audit(org, django_ass
     assert _client(plain).get(url).status_code == 404
     with django_assert_max_num_queries(12):
         assert owner.get(url).status_code == 200
+
+
+def test_the_invoice_email_has_both_parts_the_pdf_and_goes_to_the_billing_email_whatever_its_choices(
+        org, outbox, django_capture_on_commit_callbacks):
+    from email import message_from_bytes
+
+    from apps.notices.models import NoticeKind, NoticeOptOut
+
+    billing_details_update(organization=org, actor=org.owner.user, now=AFTER_NOV, legal_name="Acme Corp",
+                           address="", tax_id="", billing_email="ap@acme.example")
+    for email in ("ap@acme.example", "owner@acme.example"):  # both switched the invoice email off
+        NoticeOptOut.objects.create(email=email, organization=org, kind=NoticeKind.INVOICE_ISSUED,
+                                    created_at=AFTER_NOV)
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice = invoice_issue_for_period(organization=org, period_start=NOV, now=AFTER_NOV)
+    (message,) = outbox  # the owner opted out; the billing email cannot
+    parsed = message_from_bytes(message.message().as_bytes())
+    assert parsed["To"] == "ap@acme.example" and parsed["Subject"] == "Invoice ACME-0001 for November 2026: $32.35"
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" and parsed["List-Unsubscribe"]
+    parts = {part.get_content_type(): part for part in parsed.walk() if not part.is_multipart()}
+    text = parts["text/plain"].get_payload(decode=True).decode()
+    html = parts["text/html"].get_payload(decode=True).decode()
+    assert "$32.35 USD" in text and "Dec 31, 2026" in text and "cannot be switched off" in text
+    assert "/orgs/acme/invoices/ACME-0001/" in text
+    assert 'href="http://127.0.0.1:8000/orgs/acme/invoices/ACME-0001/"' in html
+    assert parts["application/pdf"].get_filename() == "ACME-0001.pdf"
+    assert parts["application/pdf"].get_payload(decode=True) == bytes(invoice.document.pdf)

@@ -139,3 +139,15 @@ def test_an_email_failing_every_retry_is_kept_as_failed_and_staff_can_send_it_ag
     with django_capture_on_commit_callbacks(execute=True):
         assert outbox_requeue(email_ids=[row.pk], now=NOW) == 0  # a sent email is never sent again
     assert tasks.outbox_deliver(row.pk) is False and EmailOutbox.objects.count() == 1
+
+
+def test_preferences_page_queries_do_not_grow_with_organizations(client, django_assert_max_num_queries):
+    owner = member(OrganizationFactory(), email="many@example.com", role=Role.OWNER)
+    client.force_login(owner.user, backend="django.contrib.auth.backends.ModelBackend")
+    with django_assert_max_num_queries(12) as few:
+        assert client.get(reverse("notices:preferences")).status_code == 200
+    for _ in range(5):
+        Membership.objects.create(organization=OrganizationFactory(), user=owner.user, role=Role.ADMIN)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        page = client.get(reverse("notices:preferences")).content.decode()
+    assert page.count('type="checkbox"') == 7 + 5 * 5
