@@ -95,13 +95,14 @@ def _plain_text(rendered_html: str) -> str:
 
 
 def notice_render(*, template: str, context: dict) -> RenderedNotice:
-    """Render `email/<template>.html` once: the subject is its <title>, the HTML part has its CSS inlined
-    (css-inline), and the plain-text part is derived from the same HTML (inscriptis)."""
+    """Render `email/<template>.html` once: the subject is its <title> (taken out of the parts: it travels in
+    its header), the HTML part has its CSS inlined (css-inline), and the plain-text part is derived from the
+    same HTML (inscriptis)."""
     raw = render_to_string(f"email/{template}.html", context)
     match = _TITLE.search(raw)
     subject = " ".join(html.unescape(match.group(1)).split()) if match else ""
     body_only = _TITLE.sub("", raw)
-    return RenderedNotice(subject=subject[:300], html=_INLINER.inline(raw), text=_plain_text(body_only))
+    return RenderedNotice(subject=subject[:300], html=_INLINER.inline(body_only), text=_plain_text(body_only))
 
 
 def opted_out(*, organization: Organization | None, kind: str, emails: Iterable[str]) -> set[str]:
