@@ -18,7 +18,7 @@ once and is billed by days held as well.
 HIPAA. On usage-based Enterprise with the HIPAA-ready option, each member's seat days also carry
 HIPAA_FEE_PER_SEAT per month, prorated the same way.
 
-Usage, per member and per model, with token counts by kind, from the usage ledger:
+Usage, per member, per model and per product, with token counts by kind, from the usage ledger:
 - usage-based Enterprise bills all usage (cost);
 - seat-based Enterprise bills extra usage only (cost − included_cost), showing included usage on the line;
 - Team's extra usage was drawn from the prepaid balance: shown for information, not billed; the period's
@@ -295,7 +295,8 @@ def invoice_lines_compute(*, organization: Organization, period: Period, usage_f
                           usage_cutoff: dt.datetime) -> list[LineData]:
     """The lines of an organization's invoice for a period (unsaved, in document order), by the rules in
     this module's docstring. A fixed number of queries, whatever the number of members: usage is aggregated
-    in SQL (GROUP BY member, model) and the seat history is read in one query."""
+    in SQL (GROUP BY member, model, product) and the seat history is read in one query. Members are numbered
+    in natural order of name, then email (`member_index`), and their lines follow that order."""
     emails: dict[int, str] = {}
     models = {m.pk: m for m in AIModel.objects.all()}
     lines = _seat_lines(organization=organization, period=period, emails=emails)
