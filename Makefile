@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= $(if $(filter postgres%,$(DATABASE_URL)),$(DATABASE_URL),postgres://postgres@127.0.0.1:5432/billing_portal)
 DEMO_ENV := DEBUG=true DATABASE_URL=sqlite:///$(CURDIR)/db.sqlite3 SECURE_SSL_REDIRECT=false
 
-.PHONY: demo test install browser node-tools services-check lint bench bench-tools soak clean pgbouncer
+.PHONY: demo test install browser node-tools pdftotext services-check lint bench bench-tools soak clean pgbouncer
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -38,6 +38,13 @@ node_modules/.installed: package.json package-lock.json
 
 node-tools: node_modules/.installed
 
+# pdftotext (poppler-utils) reads the invoice PDFs in the browser test; also from the OS packages.
+pdftotext:
+	@command -v pdftotext >/dev/null 2>&1 || { \
+	  echo "Installing poppler-utils (pdftotext) from the OS packages..."; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq poppler-utils >/dev/null; }
+
 services-check: $(STAMP)
 	@DATABASE_URL=$(TEST_DATABASE_URL) $(PY) scripts/check_services.py
 
@@ -51,7 +58,7 @@ pgbouncer:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq pgbouncer >/dev/null; }
 
-test: $(STAMP) browser node-tools pgbouncer services-check lint
+test: $(STAMP) browser node-tools pgbouncer pdftotext services-check lint
 	DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -q -p no:randomly $(PYTEST_ARGS)
 
 # The load generator and pgbench come from the OS packages too.

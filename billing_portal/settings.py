@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "apps.demo",
     "apps.console",
     "apps.webhooks",
+    "apps.notices",
 ]
 
 MIDDLEWARE = [
@@ -186,6 +187,11 @@ CELERY_BEAT_SCHEDULE = {
     "extra-usage-daily-digest": {
         "task": "apps.extra_usage.tasks.digest_send_daily",
         "schedule": crontab(hour=8, minute=0),
+    },
+    # Every 5 minutes: emails whose enqueue was lost or whose worker died are enqueued again (apps/notices).
+    "notices-outbox-sweep": {
+        "task": "apps.notices.tasks.outbox_sweep",
+        "schedule": crontab(minute="*/5"),
     },
 }
 # Team prepaid extra usage: the payment provider (a dotted path to an apps.extra_usage.payments class).

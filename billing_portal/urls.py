@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("apps.webhooks.urls")),
     path("stripe/webhook/", stripe_webhook, name="stripe_webhook"),
     path("orgs/<slug:slug>/extra-usage/card/", stripe_card_setup, name="stripe_card_setup"),
+    path("", include("apps.notices.urls")),
 ]
 
 if settings.BENCH_BASELINE_VIEW:  # `make bench` only: the one-SELECT baseline view (billing_portal/bench_views.py)

@@ -6,10 +6,11 @@ import datetime as dt
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
 
+from apps.notices.models import NoticeKind
+from apps.notices.services import notice_send
 from apps.organizations.models import Invitation, Membership, Organization
 from apps.organizations.services import (
     invitation_accept,
@@ -31,14 +32,11 @@ def member_invite(*, organization: Organization, email: str, role: str, seat_tie
         actor_membership=actor_membership, now=now,
     )
     link = settings.SITE_URL.rstrip("/") + reverse("console:invitation_accept", kwargs={"token": raw})
-    inviter = actor_membership.user.display_name
-    body = (
-        f"{inviter} invited you to join {organization.name} on billing_portal as {invitation.get_role_display()}.\n\n"
-        f"Accept the invitation: {link}\n\nThe link works once and expires in 7 days."
-    )
-    transaction.on_commit(lambda: send_mail(
-        f"You're invited to {organization.name}", body, None, [invitation.email], fail_silently=False,
-    ))
+    notice_send(kind=NoticeKind.INVITATION, organization=organization, recipients=[invitation.email],
+                template="invitation", now=now, context={
+                    "organization": organization, "link": link, "inviter": actor_membership.user.display_name,
+                    "role": invitation.get_role_display(),
+                })
     return invitation
 
 

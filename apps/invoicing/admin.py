@@ -4,8 +4,14 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from .models import Invoice, InvoiceLine, InvoiceRunClaim
-from .services import invoice_reissue, invoice_void
+from .models import BillingProfile, Invoice, InvoiceLine, InvoiceRunClaim
+from .services import (
+    invoice_mark_paid,
+    invoice_mark_uncollectible,
+    invoice_reissue,
+    invoice_void,
+    payment_terms_set,
+)
 
 # Past this many lines the change page lists none (the CSV download has them all).
 INLINE_MAX_LINES = 500
@@ -61,14 +67,39 @@ def reissue_invoices(modeladmin, request, queryset):
             modeladmin.message_user(request, f"{invoice} re-issued as {new}.", messages.SUCCESS)
 
 
+@admin.action(description="Mark the selected invoices paid (audited)", permissions=["void"])
+def mark_paid(modeladmin, request, queryset):
+    now = timezone.now()
+    for invoice in queryset:
+        try:
+            invoice_mark_paid(invoice=invoice, now=now, source="admin", actor=request.user)
+        except ValidationError as error:
+            modeladmin.message_user(request, f"{invoice}: {_errors(error)}", messages.ERROR)
+        else:
+            modeladmin.message_user(request, f"{invoice} is paid.", messages.SUCCESS)
+
+
+@admin.action(description="Mark the selected invoices uncollectible (audited)", permissions=["void"])
+def mark_uncollectible(modeladmin, request, queryset):
+    now = timezone.now()
+    for invoice in queryset:
+        try:
+            invoice_mark_uncollectible(invoice=invoice, now=now, actor=request.user)
+        except ValidationError as error:
+            modeladmin.message_user(request, f"{invoice}: {_errors(error)}", messages.ERROR)
+        else:
+            modeladmin.message_user(request, f"{invoice} is uncollectible.", messages.SUCCESS)
+
+
 @admin.register(Invoice)
 class InvoiceAdmin(admin.ModelAdmin):
-    list_display = ("number", "organization", "period_start", "status", "total", "issued_at", "replaces")
+    list_display = ("number", "organization", "period_start", "status", "total", "issued_at", "due_date",
+                    "paid_at", "replaces")
     list_filter = ("status", "period_start")
     search_fields = ("number", "organization__name", "organization__slug")
     list_select_related = ("organization", "replaces")
     date_hierarchy = "period_start"
-    actions = (void_invoices, reissue_invoices)
+    actions = (mark_paid, mark_uncollectible, void_invoices, reissue_invoices)
     inlines = (InvoiceLineInline,)
     readonly_fields = [*(f.name for f in Invoice._meta.fields), "line_count"]
 
@@ -112,3 +143,25 @@ class InvoiceRunClaimAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(BillingProfile)
+class BillingProfileAdmin(admin.ModelAdmin):
+    """Staff set the payment terms (net days); the billing details themselves are the owners' (read-only)."""
+
+    list_display = ("organization", "legal_name", "billing_email", "payment_terms_days", "updated_at")
+    search_fields = ("organization__name", "organization__slug", "legal_name", "billing_email")
+    list_select_related = ("organization",)
+    fields = ("organization", "legal_name", "address", "tax_id", "billing_email", "payment_terms_days", "updated_at")
+    readonly_fields = ("organization", "legal_name", "address", "tax_id", "billing_email", "updated_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        # Through the service, so the change is audited (old → new) like every billing setting.
+        payment_terms_set(organization=obj.organization, days=form.cleaned_data["payment_terms_days"],
+                          actor=request.user, now=timezone.now())

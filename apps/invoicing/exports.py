@@ -8,14 +8,16 @@ from itertools import groupby
 
 from django.db.models import Count, Q, Sum
 from django.template.loader import render_to_string
+from weasyprint import HTML
 
 from apps.common.money import ZERO, decimal_str
 
 from .models import Invoice
-from .selectors import invoice_kind_summary, invoice_lines_for_export, month_label
+from .selectors import invoice_kind_summary, invoice_lines_for_export, invoice_usage_summary, month_label
 
 CSV_HEADER = [
-    "invoice", "period", "member", "kind", "description", "model", "usage_period", "input_tokens",
+    "invoice", "period", "member_name", "member", "kind", "description", "model", "product", "usage_period",
+    "input_tokens",
     "output_tokens", "cache_write_tokens", "cache_read_tokens", "events", "usage_cost", "included_cost",
     "days", "period_days", "unit_price", "unrounded_amount", "amount", "billed",
 ]
@@ -40,18 +42,24 @@ def invoice_csv_rows(*, invoice: Invoice) -> Iterator[str]:
     yield writer.writerow(CSV_HEADER)
     period = f"{invoice.period_start:%Y-%m}"
     for line in invoice_lines_for_export(invoice=invoice).iterator(chunk_size=2000):
+        tokens = (line.input_tokens, line.output_tokens, line.cache_write_tokens, line.cache_read_tokens,
+                  line.event_count) if line.has_tokens else ("", "", "", "", "")
         yield writer.writerow([
-            invoice.number, period, line.member_email, line.kind, line.description,
-            line.model.api_id if line.model else "",
+            invoice.number, period, line.member_name, line.member_email, line.kind, line.description,
+            line.model.api_id if line.model else "", line.product,
             f"{line.usage_period_start:%Y-%m}" if line.usage_period_start else "",
-            line.input_tokens, line.output_tokens, line.cache_write_tokens, line.cache_read_tokens,
-            line.event_count, _optional(line.usage_cost), _optional(line.included_cost),
+            *tokens, _optional(line.usage_cost), _optional(line.included_cost),
             "" if line.days is None else line.days, "" if line.period_days is None else line.period_days,
             _optional(line.unit_price), decimal_str(line.unrounded_amount), f"{line.amount:.2f}",
             "no" if line.informational else "yes",
         ])
-    yield writer.writerow([invoice.number, period, "", "total", "Total (sum of the billed rounded lines)",
-                           "", "", "", "", "", "", "", "", "", "", "", "", "", f"{invoice.total:.2f}", "yes"])
+    total = [""] * len(CSV_HEADER)
+    total[:2] = [invoice.number, period]
+    total[CSV_HEADER.index("kind")] = "total"
+    total[CSV_HEADER.index("description")] = "Total (sum of the billed rounded lines)"
+    total[CSV_HEADER.index("amount")] = f"{invoice.total:.2f}"
+    total[CSV_HEADER.index("billed")] = "yes"
+    yield writer.writerow(total)
 
 
 def invoice_pdf_html(*, invoice: Invoice) -> str:
@@ -62,27 +70,28 @@ def invoice_pdf_html(*, invoice: Invoice) -> str:
     if detailed:
         members = []
         member_lines = [line for line in lines_qs if line.membership_id is not None]
-        for email, group in groupby(member_lines, key=lambda line: line.member_email):
+        for _, group in groupby(member_lines, key=lambda line: line.member_index):
             group = list(group)
             members.append({
-                "email": email, "lines": group, "line_count": len(group),
-                "total": sum((line.amount for line in group if not line.informational), ZERO),
+                "email": group[0].member_email, "name": group[0].member_name, "lines": group,
+                "line_count": len(group), "total": sum((line.amount for line in group if not line.informational), ZERO),
             })
     else:
         members = [
-            {"email": row["member_email"], "line_count": row["line_count"], "total": row["total"] or ZERO}
-            for row in lines_qs.filter(membership__isnull=False).order_by("member_email")
-            .values("member_email").annotate(line_count=Count("id"), total=Sum("amount", filter=Q(informational=False)))
+            {"email": row["member_email"], "name": row["member_name"], "line_count": row["line_count"],
+             "total": row["total"] or ZERO}
+            for row in lines_qs.filter(membership__isnull=False).order_by("member_index")
+            .values("member_index", "member_email", "member_name")
+            .annotate(line_count=Count("id"), total=Sum("amount", filter=Q(informational=False)))
         ]
     return render_to_string("invoicing/invoice_pdf.html", {
         "invoice": invoice, "organization": invoice.organization, "month": month_label(invoice.period_start),
-        "summary": invoice_kind_summary(invoice=invoice), "members": members,
-        "organization_lines": organization_lines, "detailed": detailed,
+        "summary": invoice_kind_summary(invoice=invoice), "usage_summary": invoice_usage_summary(invoice=invoice),
+        "members": members, "organization_lines": organization_lines, "detailed": detailed,
     })
 
 
 def invoice_pdf_bytes(*, invoice: Invoice) -> bytes:
-    """The invoice as a PDF document (WeasyPrint; no network: the template embeds its own styles)."""
-    from weasyprint import HTML
-
+    """The invoice as a PDF document (WeasyPrint; no network: the template embeds its own styles). Called once
+    per invoice, at issue (services.invoice_document_render); downloads serve the stored bytes."""
     return HTML(string=invoice_pdf_html(invoice=invoice)).write_pdf()

@@ -5,8 +5,10 @@ events of one member and one model it sums (with the usage window stored on the 
 the SeatCharge it repays.
 """
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from apps.common.money import MONEY_MAX_DIGITS, MONEY_PLACES
 from apps.organizations.models import Membership, Organization
@@ -17,10 +19,49 @@ CENTS = {"max_digits": 14, "decimal_places": 2}
 
 
 class InvoiceStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    ISSUED = "issued", "Issued"
-    PAID = "paid", "Paid"
-    VOID = "void", "Void"
+    """draft → open (issued, awaiting payment) → paid / void / uncollectible. An uncollectible invoice can
+    still be paid (a late payment); a paid or void one is final."""
+
+    DRAFT = "draft", _("Draft")
+    OPEN = "open", _("Open")
+    PAID = "paid", _("Paid")
+    VOID = "void", _("Void")
+    UNCOLLECTIBLE = "uncollectible", _("Uncollectible")
+
+
+DEFAULT_PAYMENT_TERMS_DAYS = 30
+
+
+class BillingProfile(models.Model):
+    """An organization's billing details, kept by its owners on the "Billing details" page (audited) and
+    copied onto each invoice when it is issued, so a later change never rewrites an issued document. The
+    payment terms (net days) are set by staff in Django admin."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="billing_profile")
+    legal_name = models.CharField(_("legal name"), max_length=200, blank=True)
+    address = models.TextField(_("address"), max_length=1000, blank=True)
+    tax_id = models.CharField(_("tax ID"), max_length=50, blank=True)
+    billing_email = models.EmailField(_("billing email"), blank=True)
+    payment_terms_days = models.PositiveSmallIntegerField(
+        _("payment terms (days)"), default=DEFAULT_PAYMENT_TERMS_DAYS,
+        validators=[MinValueValidator(0), MaxValueValidator(365)],
+        help_text=_("Net days: an invoice is due this many days after it is issued."),
+    )
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"Billing details of {self.organization}"
+
+
+class InvoiceSequence(models.Model):
+    """The last invoice number allocated for an organization. Incremented under a row lock in the issuing
+    transaction, so numbers are gapless: a rolled-back issue gives its number back."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="invoice_sequence")
+    last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.organization}: {self.last_number}"
 
 
 class Invoice(models.Model):
@@ -35,8 +76,10 @@ class Invoice(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="invoices")
     period_start = models.DateField()
     period_end = models.DateField(help_text="The first local day after the period.")
-    number = models.CharField(max_length=40, unique=True, null=True, blank=True)
-    status = models.CharField(max_length=10, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT)
+    number = models.CharField(max_length=60, unique=True, null=True, blank=True)
+    # The organization's gapless sequence number (see InvoiceSequence); `number` is "<SLUG>-<sequence>".
+    sequence = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT)
     currency = models.CharField(max_length=3, default="USD")
     subtotal = models.DecimalField(**CENTS, default=0)
     total = models.DecimalField(**CENTS, default=0)
@@ -44,6 +87,15 @@ class Invoice(models.Model):
     usage_cutoff = models.DateTimeField()
     created_at = models.DateTimeField()
     issued_at = models.DateTimeField(null=True, blank=True)
+    due_date = models.DateField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    payment_source = models.CharField(max_length=40, blank=True, help_text="Who marked it paid: admin, stripe…")
+    uncollectible_at = models.DateTimeField(null=True, blank=True)
+    # The billing details as they were when the invoice was issued (copied from BillingProfile).
+    bill_to_name = models.CharField(max_length=200, blank=True)
+    bill_to_address = models.TextField(blank=True)
+    bill_to_tax_id = models.CharField(max_length=50, blank=True)
+    bill_to_email = models.EmailField(blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)
     void_reason = models.CharField(max_length=300, blank=True)
     # Claimed by a conditional UPDATE before the owners' email is sent, so a retried task sends it once.
@@ -60,6 +112,7 @@ class Invoice(models.Model):
                 fields=["organization", "period_start"], condition=~Q(status="void"),
                 name="invoice_one_live_per_org_period",
             ),
+            models.UniqueConstraint(fields=["organization", "sequence"], name="invoice_sequence_unique_per_org"),
         ]
         indexes = [models.Index(fields=["organization", "-period_start"])]
 
@@ -69,6 +122,24 @@ class Invoice(models.Model):
     @property
     def is_void(self) -> bool:
         return self.status == InvoiceStatus.VOID
+
+    @property
+    def is_paid(self) -> bool:
+        return self.status == InvoiceStatus.PAID
+
+
+class InvoiceDocument(models.Model):
+    """The invoice's PDF, rendered once when it is issued and served as stored from then on (its SHA-256
+    lets anyone check that a copy is the document we issued). Its own table, so lists never load the bytes."""
+
+    invoice = models.OneToOneField(Invoice, on_delete=models.CASCADE, related_name="document")
+    pdf = models.BinaryField()
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    rendered_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.invoice} PDF ({self.size:,} bytes, sha256 {self.sha256[:12]}…)"
 
 
 class LineKind(models.TextChoices):
@@ -93,6 +164,11 @@ class InvoiceLine(models.Model):
         Membership, null=True, blank=True, on_delete=models.PROTECT, related_name="invoice_lines"
     )
     member_email = models.CharField(max_length=254, blank=True)
+    member_name = models.CharField(max_length=150, blank=True)
+    # The member's place on the document (1, 2, …) in natural order of name then email ("member2" before
+    # "member10"), fixed when the invoice is built: a page of members is one indexed range of it.
+    member_index = models.PositiveIntegerField(null=True, blank=True)
+    product = models.CharField(max_length=20, blank=True)
     description = models.CharField(max_length=300)
     model = models.ForeignKey(AIModel, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     # The earlier period a late-usage adjustment belongs to.
@@ -115,10 +191,16 @@ class InvoiceLine(models.Model):
 
     class Meta:
         ordering = ("invoice", "position", "id")
-        indexes = [models.Index(fields=["invoice", "membership"])]
+        indexes = [models.Index(fields=["invoice", "membership"]),
+                   models.Index(fields=["invoice", "member_index"], name="invoiceline_member_order")]
 
     def __str__(self):
         return f"{self.description}: {self.amount}"
+
+    @property
+    def has_tokens(self) -> bool:
+        """Usage lines carry token counts; seat, credit and prepaid lines do not."""
+        return self.model_id is not None
 
 
 class ClaimStatus(models.TextChoices):

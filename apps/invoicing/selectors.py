@@ -18,7 +18,7 @@ once and is billed by days held as well.
 HIPAA. On usage-based Enterprise with the HIPAA-ready option, each member's seat days also carry
 HIPAA_FEE_PER_SEAT per month, prorated the same way.
 
-Usage, per member and per model, with token counts by kind, from the usage ledger:
+Usage, per member, per model and per product, with token counts by kind, from the usage ledger:
 - usage-based Enterprise bills all usage (cost);
 - seat-based Enterprise bills extra usage only (cost − included_cost), showing included usage on the line;
 - Team's extra usage was drawn from the prepaid balance: shown for information, not billed; the period's
@@ -35,6 +35,7 @@ Rounding. Each line keeps its unrounded amount (1e-10 dollars) and is rounded to
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field, fields
 from decimal import ROUND_HALF_UP, Decimal
@@ -48,7 +49,7 @@ from apps.common.periods import Period
 from apps.extra_usage.models import LedgerKind, PrepaidLedgerEntry
 from apps.organizations.models import Membership, Organization, PlanKind, Role
 from apps.seats.defaults import HIPAA_FEE_PER_SEAT
-from apps.seats.models import SeatCharge, SeatTier, TierCode
+from apps.seats.models import Product, SeatCharge, SeatTier, TierCode
 from apps.seats.selectors import seat_history
 from apps.usage.models import AIModel, UsageEvent
 
@@ -84,6 +85,9 @@ class LineData:
     amount: Decimal = ZERO
     membership_id: int | None = None
     member_email: str = ""
+    member_name: str = ""
+    member_index: int | None = None
+    product: str = ""
     model_id: int | None = None
     usage_period_start: dt.date | None = None
     input_tokens: int = 0
@@ -110,6 +114,15 @@ def _line(**kwargs) -> LineData:
 
 def month_label(day: dt.date) -> str:
     return day.strftime("%B %Y")
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_sort_key(text: str) -> tuple:
+    """Natural order: case-insensitive, runs of digits compared as numbers ("member2" before "member10")."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
+                 for part in _DIGITS.split(text.casefold()) if part)
 
 
 def _day_ranges(days: list[tuple[dt.date, dt.date]]) -> str:
@@ -223,29 +236,33 @@ def _usage_lines(*, organization: Organization, period: Period, usage_from, usag
     bills_all = organization.plan_kind == PlanKind.ENTERPRISE_USAGE
     # Usage-based Enterprise has no included usage: one numeric sum fewer over the month's events.
     sums = _USAGE_SUMS if bills_all else {**_USAGE_SUMS, "included_sum": Sum("included_cost")}
-    rows = [(row, None) for row in current.values("membership_id", "model_id").annotate(**sums).order_by()]
+    rows = [
+        (row, None) for row in current.values("membership_id", "model_id", "product").annotate(**sums).order_by()
+    ]
     rows += [
         (row, row["period_start"])
-        for row in late.values("membership_id", "model_id", "period_start").annotate(**sums).order_by()
+        for row in late.values("membership_id", "model_id", "product", "period_start").annotate(**sums).order_by()
     ]
+    products = dict(Product.choices)
     lines = []
     for row, late_period in rows:
         cost, included = row["cost_sum"], row.get("included_sum", ZERO)
         billed = cost if bills_all else cost - included
         model = models[row["model_id"]]
+        name = f"{model.display_name} · {products.get(row['product'], row['product'])}"
         if late_period is not None:
             kind = LineKind.LATE_USAGE_ADJUSTMENT
-            description = f"Late usage adjustment for {month_label(late_period)}: {model.display_name}"
+            description = f"Late usage adjustment for {month_label(late_period)}: {name}"
         elif team:
             kind = LineKind.PREPAID_USAGE_INFO
-            description = f"{model.display_name}: extra usage drawn from the prepaid balance"
+            description = f"{name}: extra usage drawn from the prepaid balance"
         else:
             kind = LineKind.USAGE
-            description = model.display_name if bills_all else f"{model.display_name}: extra usage"
+            description = name if bills_all else f"{name}: extra usage"
         if team and late_period is not None:
             description += " (drawn from the prepaid balance)"
         lines.append(_line(
-            kind=kind, membership_id=row["membership_id"], model_id=row["model_id"],
+            kind=kind, membership_id=row["membership_id"], model_id=row["model_id"], product=row["product"],
             usage_period_start=late_period, description=description,
             input_tokens=row["input_sum"], output_tokens=row["output_sum"],
             cache_write_tokens=row["cache_write_sum"], cache_read_tokens=row["cache_read_sum"],
@@ -278,23 +295,31 @@ def invoice_lines_compute(*, organization: Organization, period: Period, usage_f
                           usage_cutoff: dt.datetime) -> list[LineData]:
     """The lines of an organization's invoice for a period (unsaved, in document order), by the rules in
     this module's docstring. A fixed number of queries, whatever the number of members: usage is aggregated
-    in SQL (GROUP BY member, model) and the seat history is read in one query."""
+    in SQL (GROUP BY member, model, product) and the seat history is read in one query. Members are numbered
+    in natural order of name, then email (`member_index`), and their lines follow that order."""
     emails: dict[int, str] = {}
     models = {m.pk: m for m in AIModel.objects.all()}
     lines = _seat_lines(organization=organization, period=period, emails=emails)
     lines += _upgrade_credit_lines(organization=organization, period=period, emails=emails)
     lines += _usage_lines(organization=organization, period=period, usage_from=usage_from,
                           usage_cutoff=usage_cutoff, models=models)
-    missing = {line.membership_id for line in lines if line.membership_id not in emails}
-    if missing:
-        emails.update(Membership.objects.filter(pk__in=missing).values_list("pk", "user__email"))
+    people = {
+        pk: (email, name) for pk, email, name in Membership.objects.filter(
+            pk__in={line.membership_id for line in lines}
+        ).values_list("pk", "user__email", "user__name")
+    }
+    ranked = sorted(people, key=lambda pk: (natural_sort_key(people[pk][1] or people[pk][0]),
+                                             natural_sort_key(people[pk][0]), pk))
+    index = {pk: i for i, pk in enumerate(ranked, start=1)}
     for line in lines:
-        line.member_email = emails[line.membership_id]
+        line.member_email, line.member_name = people[line.membership_id]
+        line.member_index = index[line.membership_id]
 
     def order(line: LineData):
         model = models.get(line.model_id)
-        return (line.member_email, KIND_ORDER[line.kind], line.usage_period_start or dt.date.min,
-                model.display_name if model else "", line.description)
+        return (line.member_index, KIND_ORDER[line.kind],
+                line.usage_period_start or dt.date.min, model.display_name if model else "", line.product,
+                line.description)
 
     lines.sort(key=order)
     lines += _prepaid_lines(organization=organization, period=period)
@@ -342,25 +367,30 @@ def invoice_by_number(*, organization: Organization, number: str) -> Invoice:
 
 @dataclass
 class MemberGroup:
+    index: int
+    name: str
     email: str
     lines: list
     total: Decimal
 
 
 def invoice_member_groups(*, invoice: Invoice, page_number, per_page: int = 100):
-    """One page of the invoice's members, each with their lines (seat, usage by model, adjustments) and their
-    billed total, plus the organization-level lines (not tied to a member) on every page. Three queries."""
-    emails = (
-        InvoiceLine.objects.filter(invoice=invoice, membership__isnull=False)
-        .values_list("member_email", flat=True).distinct().order_by("member_email")
+    """One page of the invoice's members in the document's (natural) order, each with their lines (seats,
+    credits, then usage by model and product) and their billed total, plus the organization-level lines (not
+    tied to a member) on every page. Three queries, whatever the number of members: members are numbered
+    1…N on the document (`member_index`), so a page is one indexed range."""
+    member_count = InvoiceLine.objects.filter(invoice=invoice).aggregate(n=Max("member_index"))["n"] or 0
+    page = Paginator(range(1, member_count + 1), per_page).get_page(page_number)
+    indexes = page.object_list
+    lines = (
+        InvoiceLine.objects.filter(invoice=invoice, member_index__gte=indexes.start, member_index__lt=indexes.stop)
+        .select_related("model").order_by("position")
+        if indexes else InvoiceLine.objects.none()
     )
-    page = Paginator(emails, per_page).get_page(page_number)
-    lines = InvoiceLine.objects.filter(invoice=invoice, member_email__in=list(page.object_list)).select_related(
-        "model"
-    ).order_by("position")
-    groups: dict[str, MemberGroup] = {}
+    groups: dict[int, MemberGroup] = {}
     for line in lines:
-        group = groups.setdefault(line.member_email, MemberGroup(email=line.member_email, lines=[], total=ZERO))
+        group = groups.setdefault(line.member_index, MemberGroup(
+            index=line.member_index, name=line.member_name, email=line.member_email, lines=[], total=ZERO))
         group.lines.append(line)
         if not line.informational:
             group.total += line.amount
@@ -381,6 +411,30 @@ def invoice_kind_summary(*, invoice: Invoice) -> list[dict]:
     labels = dict(LineKind.choices)
     summary = [{**row, "label": labels.get(row["kind"], row["kind"])} for row in rows]
     return sorted(summary, key=lambda row: (KIND_ORDER.get(row["kind"], 9), row["kind"]))
+
+
+_TOKEN_SUMS = {
+    "input_tokens": Sum("input_tokens"), "output_tokens": Sum("output_tokens"),
+    "cache_write_tokens": Sum("cache_write_tokens"), "cache_read_tokens": Sum("cache_read_tokens"),
+    "usage_cost": Sum("usage_cost"), "amount": Sum("amount"), "lines": Count("id"),
+}
+
+
+def invoice_usage_summary(*, invoice: Invoice) -> dict[str, list[dict]]:
+    """The usage lines summed by model and by product: tokens by kind, usage at API rates, and the amount
+    (billed and informational apart, so a Team invoice's prepaid draws never look billed). Two queries."""
+    usage = InvoiceLine.objects.filter(invoice=invoice, model__isnull=False)
+    by_model = [
+        {**row, "label": row.pop("model__display_name")}
+        for row in usage.values("model__display_name", "informational").annotate(**_TOKEN_SUMS)
+        .order_by("model__display_name", "informational")
+    ]
+    products = dict(Product.choices)
+    by_product = [
+        {**row, "label": products.get(row["product"], row["product"])}
+        for row in usage.values("product", "informational").annotate(**_TOKEN_SUMS).order_by("product", "informational")
+    ]
+    return {"by_model": by_model, "by_product": by_product}
 
 
 def invoice_lines_for_export(*, invoice: Invoice) -> QuerySet[InvoiceLine]:

@@ -9,21 +9,45 @@ its invoice back and leaves the claim `started`, and the next run finishes it.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from operator import attrgetter
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
+from django.urls import reverse
 
-from apps.common.periods import Period, period_containing, period_for_start, previous_month_start
+from apps.common.periods import Period, local_date, period_containing, period_for_start, previous_month_start
+from apps.notices.models import NoticeKind
+from apps.notices.services import Attachment, notice_send
 from apps.organizations.models import Organization
 from apps.organizations.services import audit_record
 from apps.seats.models import SeatAssignment
 from apps.webhooks import payloads
 from apps.webhooks.services import webhook_event_emit
 
-from .models import ClaimStatus, Invoice, InvoiceLine, InvoiceRunClaim, InvoiceStatus
-from .selectors import LINE_COLUMNS, LineData, invoice_lines_compute, invoice_totals, previous_usage_cutoff
+from . import tasks
+from .exports import invoice_pdf_bytes
+from .models import (
+    BillingProfile,
+    ClaimStatus,
+    Invoice,
+    InvoiceDocument,
+    InvoiceLine,
+    InvoiceRunClaim,
+    InvoiceSequence,
+    InvoiceStatus,
+)
+from .selectors import (
+    LINE_COLUMNS,
+    LineData,
+    invoice_lines_compute,
+    invoice_totals,
+    month_label,
+    owner_emails,
+    previous_usage_cutoff,
+)
 
 # Events are recorded in short transactions that stamp received_at before they commit. An invoice covers
 # the events received up to this long before it was built, so an event still committing is never skipped:
@@ -31,9 +55,69 @@ from .selectors import LINE_COLUMNS, LineData, invoice_lines_compute, invoice_to
 USAGE_SETTLE = dt.timedelta(minutes=5)
 
 
-def invoice_number(invoice: Invoice) -> str:
-    """Human-readable and unique: BP-<period year>-<period month>-<invoice id, 6+ digits>."""
-    return f"BP-{invoice.period_start:%Y-%m}-{invoice.pk:06d}"
+def invoice_number(*, organization: Organization, sequence: int) -> str:
+    """Human-readable and unique: "<ORGANIZATION SLUG>-<sequence, 4+ digits>", e.g. ACME-TEAM-0007."""
+    return f"{organization.slug.upper()}-{sequence:04d}"
+
+
+def _sequence_next(*, organization: Organization) -> int:
+    """The organization's next invoice number, allocated under a row lock in the caller's (issuing)
+    transaction: concurrent issues wait for each other, and a rolled-back issue gives its number back, so
+    the sequence has no gaps."""
+    InvoiceSequence.objects.bulk_create([InvoiceSequence(organization=organization)], ignore_conflicts=True)
+    sequence = InvoiceSequence.objects.select_for_update().get(organization=organization)
+    sequence.last_number += 1
+    sequence.save(update_fields=["last_number"])
+    return sequence.last_number
+
+
+def billing_profile_get(*, organization: Organization) -> BillingProfile:
+    """The organization's billing details (unsaved defaults when it has none yet)."""
+    return BillingProfile.objects.filter(organization=organization).first() or BillingProfile(
+        organization=organization)
+
+
+BILLING_DETAIL_FIELDS = ("legal_name", "address", "tax_id", "billing_email")
+
+
+@transaction.atomic
+def billing_details_update(*, organization: Organization, actor, now: dt.datetime, legal_name: str, address: str,
+                           tax_id: str, billing_email: str) -> BillingProfile:
+    """Owners: save the billing details copied onto each invoice when it is issued (issued invoices keep the
+    details they were issued with). Audited (old → new); nothing is written when nothing changed."""
+    BillingProfile.objects.bulk_create([BillingProfile(organization=organization)], ignore_conflicts=True)
+    profile = BillingProfile.objects.select_for_update().get(organization=organization)
+    new = {"legal_name": legal_name.strip(), "address": address.strip(), "tax_id": tax_id.strip(),
+           "billing_email": billing_email.strip().lower()}
+    old = {f: getattr(profile, f) for f in BILLING_DETAIL_FIELDS}
+    if old == new:
+        return profile
+    for name, value in new.items():
+        setattr(profile, name, value)
+    profile.updated_at = now
+    profile.save()
+    changed = [f for f in BILLING_DETAIL_FIELDS if old[f] != new[f]]
+    audit_record(organization=organization, actor=actor, action="billing_details.update", target=organization.slug,
+                 old={f: old[f] for f in changed}, new={f: new[f] for f in changed}, now=now)
+    return profile
+
+
+@transaction.atomic
+def payment_terms_set(*, organization: Organization, days: int, actor, now: dt.datetime) -> BillingProfile:
+    """Staff: the organization's payment terms (net days, 0–365) for invoices issued from now on. Audited."""
+    if not 0 <= days <= 365:
+        raise ValidationError({"payment_terms_days": "Payment terms are 0 to 365 days."})
+    BillingProfile.objects.bulk_create([BillingProfile(organization=organization)], ignore_conflicts=True)
+    profile = BillingProfile.objects.select_for_update().get(organization=organization)
+    if profile.payment_terms_days == days:
+        return profile
+    old = profile.payment_terms_days
+    profile.payment_terms_days = days
+    profile.updated_at = now
+    profile.save(update_fields=["payment_terms_days", "updated_at"])
+    audit_record(organization=organization, actor=actor, action="billing_details.payment_terms",
+                 target=organization.slug, old=old, new=days, now=now)
+    return profile
 
 
 def _period(organization: Organization, period_start: dt.date) -> Period:
@@ -42,10 +126,9 @@ def _period(organization: Organization, period_start: dt.date) -> Period:
     return period_for_start(period_start, organization.billing_timezone)
 
 
-def _enqueue_owner_email(invoice: Invoice) -> None:
-    from .tasks import invoice_email_owners
-
-    transaction.on_commit(lambda: invoice_email_owners.delay(invoice.pk))
+def _enqueue_followups(invoice: Invoice) -> None:
+    """After commit: render the PDF (once) and email it (tasks.invoice_issued_followups)."""
+    transaction.on_commit(lambda: tasks.invoice_issued_followups.delay(invoice.pk), robust=True)
 
 
 def _invoice_build(*, organization: Organization, period: Period, usage_from, usage_cutoff, now: dt.datetime,
@@ -59,11 +142,19 @@ def _invoice_build(*, organization: Organization, period: Period, usage_from, us
                                   usage_cutoff=usage_cutoff)
     _lines_write(invoice=invoice, lines=lines)
     invoice.subtotal = invoice.total = invoice_totals(lines)
-    invoice.number = invoice_number(invoice)
-    invoice.status = InvoiceStatus.ISSUED
+    profile = billing_profile_get(organization=organization)
+    invoice.bill_to_name = profile.legal_name or organization.name
+    invoice.bill_to_address = profile.address
+    invoice.bill_to_tax_id = profile.tax_id
+    invoice.bill_to_email = profile.billing_email
+    invoice.sequence = _sequence_next(organization=organization)
+    invoice.number = invoice_number(organization=organization, sequence=invoice.sequence)
+    invoice.status = InvoiceStatus.OPEN
     invoice.issued_at = now
-    invoice.save(update_fields=["subtotal", "total", "number", "status", "issued_at"])
-    _enqueue_owner_email(invoice)
+    invoice.due_date = local_date(now, organization.billing_timezone) + dt.timedelta(days=profile.payment_terms_days)
+    invoice.save(update_fields=["subtotal", "total", "number", "sequence", "status", "issued_at", "due_date",
+                                "bill_to_name", "bill_to_address", "bill_to_tax_id", "bill_to_email"])
+    _enqueue_followups(invoice)
     webhook_event_emit(organization=organization, **payloads.invoice_issued(invoice), now=now)
     return invoice
 
@@ -181,15 +272,16 @@ def invoice_void(*, invoice: Invoice, actor=None, reason: str = "", now: dt.date
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if invoice.status == InvoiceStatus.VOID:
         return invoice
-    if invoice.status != InvoiceStatus.ISSUED:
-        raise ValidationError({"status": "Only an issued invoice can be voided."})
+    if invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE):
+        raise ValidationError({"status": "Only an open or uncollectible invoice can be voided."})
+    old_status = invoice.status
     invoice.status = InvoiceStatus.VOID
     invoice.voided_at = now
     invoice.void_reason = (reason or "Voided by staff")[:300]
     invoice.save(update_fields=["status", "voided_at", "void_reason"])
     audit_record(
         organization=invoice.organization, actor=actor, action="invoice.void", target=invoice.number,
-        old=InvoiceStatus.ISSUED.value, new={"status": InvoiceStatus.VOID.value, "reason": invoice.void_reason},
+        old=old_status, new={"status": InvoiceStatus.VOID.value, "reason": invoice.void_reason},
         now=now,
     )
     return invoice
@@ -222,29 +314,84 @@ def invoice_reissue(*, invoice: Invoice, actor=None, now: dt.datetime) -> Invoic
     return new
 
 
+@transaction.atomic
+def invoice_mark_paid(*, invoice: Invoice, now: dt.datetime, source: str, actor=None) -> Invoice:
+    """Mark an open (or uncollectible: a late payment) invoice paid. Idempotent: an invoice already paid is
+    returned unchanged (a provider's webhook delivered twice, or staff and the provider both marking it).
+    A void invoice cannot be paid. Audited. `source` says who: "admin", "stripe", …"""
+    invoice = Invoice.objects.select_for_update().select_related("organization").get(pk=invoice.pk)
+    if invoice.status == InvoiceStatus.PAID:
+        return invoice
+    if invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE):
+        raise ValidationError({"status": f"A {invoice.status} invoice cannot be marked paid."})
+    old_status = invoice.status
+    invoice.status = InvoiceStatus.PAID
+    invoice.paid_at = now
+    invoice.payment_source = source[:40]
+    invoice.save(update_fields=["status", "paid_at", "payment_source"])
+    audit_record(organization=invoice.organization, actor=actor, actor_label=None if actor else source,
+                 action="invoice.paid", target=invoice.number, old=old_status,
+                 new={"status": InvoiceStatus.PAID.value, "source": invoice.payment_source}, now=now)
+    webhook_event_emit(organization=invoice.organization, **payloads.invoice_paid(invoice, source=source,
+                                                                                 paid_at=now), now=now)
+    return invoice
+
+
+@transaction.atomic
+def invoice_mark_uncollectible(*, invoice: Invoice, now: dt.datetime, actor=None) -> Invoice:
+    """Staff: an open invoice we no longer expect to be paid. It can still be paid later, or voided.
+    Idempotent; audited."""
+    invoice = Invoice.objects.select_for_update().select_related("organization").get(pk=invoice.pk)
+    if invoice.status == InvoiceStatus.UNCOLLECTIBLE:
+        return invoice
+    if invoice.status != InvoiceStatus.OPEN:
+        raise ValidationError({"status": "Only an open invoice can be marked uncollectible."})
+    invoice.status = InvoiceStatus.UNCOLLECTIBLE
+    invoice.uncollectible_at = now
+    invoice.save(update_fields=["status", "uncollectible_at"])
+    audit_record(organization=invoice.organization, actor=actor, action="invoice.uncollectible",
+                 target=invoice.number, old=InvoiceStatus.OPEN.value, new=InvoiceStatus.UNCOLLECTIBLE.value, now=now)
+    return invoice
+
+
+def invoice_document_render(*, invoice: Invoice, now: dt.datetime) -> InvoiceDocument:
+    """The invoice's PDF, rendered once (the first call) and stored with its SHA-256; every later call, and
+    every download, gets the stored bytes. Two concurrent first calls render twice but store once (the
+    one-to-one row is the guard)."""
+    existing = InvoiceDocument.objects.filter(invoice=invoice).first()
+    if existing is not None:
+        return existing
+    pdf = invoice_pdf_bytes(invoice=invoice)
+    document = InvoiceDocument(invoice=invoice, pdf=pdf, sha256=hashlib.sha256(pdf).hexdigest(), size=len(pdf),
+                               rendered_at=now)
+    InvoiceDocument.objects.bulk_create([document], ignore_conflicts=True)
+    return InvoiceDocument.objects.get(invoice=invoice)
+
+
 def invoice_owners_notified_claim(*, invoice_id: int, now: dt.datetime) -> bool:
-    """Claim the owners' email for an invoice (a conditional UPDATE): True once, False after."""
+    """Claim the invoice email for an invoice (a conditional UPDATE): True once, False after."""
     return bool(
-        Invoice.objects.filter(pk=invoice_id, owners_notified_at__isnull=True, status=InvoiceStatus.ISSUED)
+        Invoice.objects.filter(pk=invoice_id, owners_notified_at__isnull=True).exclude(status=InvoiceStatus.DRAFT)
         .update(owners_notified_at=now)
     )
 
 
 @transaction.atomic
-def invoice_mark_paid(*, invoice: Invoice, now: dt.datetime, source: str, actor=None) -> Invoice:
-    """Mark an issued invoice paid (staff, or a provider's payment webhook: `source` says which). Audited, and
-    the invoice.paid webhook event is emitted. Marking a paid invoice paid again changes nothing; a void one
-    cannot be paid. (Minimal version; the invoices branch owns the full lifecycle.)"""
-    invoice = Invoice.objects.select_for_update().select_related("organization").get(pk=invoice.pk)
-    if invoice.status == InvoiceStatus.PAID:
-        return invoice
-    if invoice.status != InvoiceStatus.ISSUED:
-        raise ValidationError({"status": "Only an issued invoice can be marked paid."})
-    invoice.status = InvoiceStatus.PAID
-    invoice.save(update_fields=["status"])
-    audit_record(organization=invoice.organization, actor=actor, actor_label=None if actor else source,
-                 action="invoice.paid", target=invoice.number, old=InvoiceStatus.ISSUED.value,
-                 new={"status": InvoiceStatus.PAID.value, "source": source}, now=now)
-    webhook_event_emit(organization=invoice.organization, **payloads.invoice_paid(invoice, source=source,
-                                                                                 paid_at=now), now=now)
-    return invoice
+def invoice_email_queue(*, invoice: Invoice, now: dt.datetime) -> int:
+    """Queue the "invoice issued" email, once per invoice, with the stored PDF attached: to the owners (who
+    may switch it off) and to the billing email (which cannot be switched off). Returns how many were queued;
+    0 when it was already queued (a retried task)."""
+    if not invoice_owners_notified_claim(invoice_id=invoice.pk, now=now):
+        return 0
+    organization = invoice.organization
+    document = invoice_document_render(invoice=invoice, now=now)
+    url = settings.SITE_URL.rstrip("/") + reverse(
+        "invoicing:invoice_detail", kwargs={"slug": organization.slug, "number": invoice.number}
+    )
+    queued = notice_send(
+        kind=NoticeKind.INVOICE_ISSUED, organization=organization, recipients=owner_emails(organization=organization),
+        mandatory_recipients=[invoice.bill_to_email] if invoice.bill_to_email else [],
+        template="invoice_issued", context={"invoice": invoice, "url": url, "month": month_label(invoice.period_start)},
+        attachments=[Attachment(f"{invoice.number}.pdf", bytes(document.pdf), "application/pdf")], now=now,
+    )
+    return len(queued)

@@ -29,16 +29,16 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
-from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from apps.common.money import format_usd
 from apps.common.periods import period_containing, period_for_start
 from apps.common.tasks import enqueue_on_commit
+from apps.notices.models import NoticeKind
+from apps.notices.services import notice_send
 from apps.organizations.models import Membership, Organization, Role
 from apps.organizations.services import audit_record
 from apps.spending.models import DEFAULT_THRESHOLDS, NotificationSettings
@@ -194,7 +194,7 @@ def _page_url(organization: Organization, name: str) -> str:
 
 
 def _notice_email(notice: SpendNotice, organization: Organization, crossing: Crossing) -> list[tuple]:
-    """(subject, body, recipients) for each email a notice sends."""
+    """(notice kind and template, context, recipients) for each email a notice sends."""
     context = {
         "organization": organization, "notice": notice, "crossing": crossing,
         "member_email": crossing.membership.user.email if crossing.membership else None,
@@ -203,36 +203,25 @@ def _notice_email(notice: SpendNotice, organization: Organization, crossing: Cro
         "my_usage_url": _page_url(organization, "monitoring:my_usage"),
         "dashboard_url": _page_url(organization, "monitoring:dashboard"),
     }
-    emails = []
     if crossing.scope == NoticeScope.ORG_CAP:
-        subject = (f"{organization.name} reached its monthly spend cap" if crossing.threshold >= 100
-                   else f"{organization.name} has used {crossing.threshold}% of its monthly spend cap")
-        emails.append((subject, render_to_string("monitoring/email/org_cap.txt", context),
-                       org_admin_emails(organization=organization, minimum=Role.OWNER)))
-        return emails
+        return [(NoticeKind.SPEND_ORG_CAP, context, org_admin_emails(organization=organization, minimum=Role.OWNER))]
     member = crossing.membership.user.email
     if crossing.scope == NoticeScope.MEMBER_ALLOWANCE:
-        subject = ("You have used all of your included usage" if crossing.threshold >= 100
-                   else f"You have used {crossing.threshold}% of your included usage")
-        emails.append((subject, render_to_string("monitoring/email/member_allowance.txt", context), [member]))
-        return emails
-    subject = ("Your usage is paused: you reached your spend limit" if crossing.threshold >= 100
-               else f"You have used {crossing.threshold}% of your spend limit")
-    emails.append((subject, render_to_string("monitoring/email/member_limit.txt", context), [member]))
+        return [(NoticeKind.SPEND_MEMBER_ALLOWANCE, context, [member])]
+    emails = [(NoticeKind.SPEND_MEMBER_LIMIT, context, [member])]
     if crossing.threshold >= 100:
         admins = [e for e in org_admin_emails(organization=organization, minimum=Role.ADMIN) if e != member]
         if admins:
-            emails.append((f"{member} reached their spend limit in {organization.name}",
-                           render_to_string("monitoring/email/member_limit_admins.txt", context), admins))
+            emails.append((NoticeKind.SPEND_MEMBER_LIMIT_ADMINS, context, admins))
     return emails
 
 
-def _send(emails: list[tuple]) -> None:
-    for subject, body, recipients in emails:
-        try:
-            send_mail(subject, body, None, recipients)
-        except Exception:  # the claim stands: a mail outage must not make the notice fire again later
-            logger.exception("spend notice email failed: %s to %s", subject, recipients)
+def _send(organization: Organization, emails: list[tuple], now: dt.datetime) -> None:
+    """Queue the notice's emails in the claim's transaction (apps.notices): delivered after commit, retried
+    with backoff on a mail outage, never dropped."""
+    for kind, context, recipients in emails:
+        notice_send(kind=kind, organization=organization, recipients=recipients, template=kind, context=context,
+                    now=now)
 
 
 @transaction.atomic
@@ -259,7 +248,7 @@ def spend_notifications_check(*, organization: Organization, membership_ids: lis
             continue  # already claimed by an earlier or concurrent check
         claimed.append(notice)
         webhook_event_emit(organization=organization, **payloads.spend_notice(notice), now=now)
-        transaction.on_commit(lambda emails=emails: _send(emails))
+        _send(organization, emails, now)
     return claimed
 
 

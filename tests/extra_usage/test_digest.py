@@ -7,13 +7,31 @@ import time_machine
 from django.utils import timezone
 
 from apps.extra_usage.models import DigestDelivery
-from apps.extra_usage.services.digest import digest_send_for_organization
+from apps.extra_usage.services.digest import digest_send_for_organization as _digest_send_for_organization
 from apps.extra_usage.services.usage_requests import extra_usage_request_create, extra_usage_request_deny
-from apps.extra_usage.tasks import digest_send_daily
+from apps.extra_usage.tasks import digest_send_daily as _digest_send_daily
 from apps.organizations.models import Role
 from tests.factories import member
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _capture(django_capture_on_commit_callbacks):
+    global _on_commit
+    _on_commit = django_capture_on_commit_callbacks
+
+
+def _delivered(call):
+    """Emails are queued in the digest's transaction and delivered after commit (apps.notices)."""
+    def run(*args, **kwargs):
+        with _on_commit(execute=True):
+            return call(*args, **kwargs)
+    return run
+
+
+digest_send_daily = _delivered(_digest_send_daily)
+digest_send_for_organization = _delivered(_digest_send_for_organization)
 
 
 def test_digest_goes_once_a_day_to_each_admin_and_above_listing_the_pending_requests(seat_org, outbox):

@@ -121,6 +121,13 @@ URLS: dict[str, list[tuple[str, dict]]] = {
     "invoicing:invoice_detail": [("GET", org_page("admin", lacking=404))],
     "invoicing:invoice_csv": [("GET", org_page("admin", lacking=404))],
     "invoicing:invoice_pdf": [("GET", org_page("admin", lacking=404))],
+    # Billing details: owners edit (an empty form is valid: every field is optional), admins read.
+    "invoicing:billing_details": [("GET", org_page("admin", lacking=404)),
+                                  ("POST", {**org_page("owner", lacking=404, allowed=302), "admin": 403})],
+    # Notices: each signed-in user's own preferences; the one-click unsubscribe link needs no login (signed).
+    "notices:preferences": [("GET", {**everyone(200), "anonymous": LOGIN}),
+                            ("POST", {**everyone(302), "anonymous": LOGIN})],
+    "notices:unsubscribe": [("GET", everyone(200)), ("POST", everyone(200))],
     # Extra usage: owners edit (admins and members 403), admins and up review requests, every member asks for
     # themself. Form POSTs redirect back with a message (302), also when the Team plan refuses the change
     # (requests are an Enterprise feature); the prepaid modals are Team-only and re-render an empty form (200).
@@ -260,6 +267,15 @@ def _invoice_kwargs(w: World) -> dict:
 
 for _name in ("invoicing:invoice_detail", "invoicing:invoice_csv", "invoicing:invoice_pdf"):
     KWARGS[_name] = _invoice_kwargs
+
+
+def _unsubscribe_kwargs(w: World) -> dict:
+    from apps.notices.services import unsubscribe_token
+
+    return {"token": unsubscribe_token(email="someone@example.com", organization_id=w.org.pk, kind="spend_org_cap")}
+
+
+KWARGS["notices:unsubscribe"] = _unsubscribe_kwargs
 
 
 def _admin_api_key_kwargs(w: World) -> dict:

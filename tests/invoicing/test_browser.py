@@ -1,10 +1,14 @@
 """The invoice pages in the OS Chromium: an owner finds the month's invoice in the list, opens it, sees the
-total and each member's lines, and downloads the CSV and the PDF. Screenshots: test-output/screenshots/invoice-*.png.
+total and each member's lines, and downloads the CSV and the PDF; the page, the CSV and the PDF's text
+(pdftotext, from poppler-utils) list the same lines in the same order with the same total.
+Screenshots: test-output/screenshots/invoice-*.png.
 """
 
 import csv
 import datetime as dt
 import io
+import re
+import subprocess
 from decimal import Decimal
 
 import pytest
@@ -61,3 +65,63 @@ def test_owner_opens_the_invoice_and_downloads_it(page, invoice):
         page.get_by_role("link", name="Download PDF").click()
     with open(pdf_download.value.path(), "rb") as pdf:
         assert pdf.read(5) == b"%PDF-"
+
+
+@pytest.fixture
+def team_invoice(db):
+    """Members named so that text order and natural order differ (member10 sorts after member2)."""
+    org = OrganizationFactory(plan_kind=PlanKind.ENTERPRISE_USAGE, slug="initech", name="Initech")
+    owner = member(org, email="owner@initech.example", role=Role.PRIMARY_OWNER, tier_code="chat",
+                   since=at("UTC", 2026, 10, 1))
+    people = [member(org, email=f"member{n}@initech.example", tier_code="chat_code", since=at("UTC", 2026, 10, 1))
+              for n in (10, 2, 1)]
+    for membership, name in zip([owner, *people], ["Owner", "Member 10", "Member 2", "Member 1"], strict=True):
+        membership.user.name = name
+        membership.user.save(update_fields=["name"])
+    UsageEvent.objects.bulk_create([
+        event(person, occurred_at=at("UTC", 2026, 11, 5 + i), period_start=NOV, cost=Decimal(f"{3 + i}.125{n}"),
+              model_alias=alias, product=product, tokens=(1000 * (i + 1), 100, 10, 1))
+        for n, person in enumerate(people)
+        for i, (alias, product) in enumerate([("claude-opus-4-5", "chat"), ("claude-haiku-4-5", "claude_code")])
+    ])
+    return invoice_issue_for_period(organization=org, period_start=NOV, now=at("UTC", 2026, 12, 1, 0, 20))
+
+
+def test_page_csv_and_pdf_show_the_same_lines_and_totals(page, team_invoice, tmp_path):
+    invoice = team_invoice
+    login(page, "owner@initech.example")
+    page.goto(f"/orgs/initech/invoices/{invoice.number}/")
+    expect(page.get_by_test_id("invoice-total")).to_have_text(f"${invoice.total:,.2f}")
+    members = page.locator("tbody[data-member]")
+    expect(members).to_have_count(4)
+    assert [members.nth(i).get_attribute("data-member") for i in range(4)] == [  # by name, in natural order
+        "member1@initech.example", "member2@initech.example", "member10@initech.example", "owner@initech.example"]
+    rows = page.locator("tbody[data-member] tr[data-line]")
+    page_lines = [(rows.nth(i).locator("td").first.inner_text().strip(), rows.nth(i).locator("td").last.inner_text())
+                  for i in range(rows.count())]
+    # Token columns only on usage lines: a seat line has one empty cell spanning them.
+    seat_row = rows.filter(has_text="seat").first
+    expect(seat_row.locator("td")).to_have_count(3)
+    screenshot(page, "invoice-natural-order")
+
+    with page.expect_download() as csv_download:
+        page.get_by_role("link", name="Download CSV").click()
+    with open(csv_download.value.path(), encoding="utf-8") as downloaded:
+        csv_rows = list(csv.DictReader(io.StringIO(downloaded.read())))
+    csv_lines = [(r["description"], f"${Decimal(r['amount']):,.2f}") for r in csv_rows if r["kind"] != "total"]
+    assert csv_lines == page_lines
+    assert csv_rows[-1]["amount"] == f"{invoice.total:.2f}"
+
+    with page.expect_download() as pdf_download:
+        page.get_by_role("link", name="Download PDF").click()
+    pdf_path = tmp_path / "invoice.pdf"
+    pdf_download.value.save_as(pdf_path)
+    text = subprocess.run(["pdftotext", "-layout", str(pdf_path), "-"], check=True, capture_output=True,
+                          text=True).stdout
+    members_part = text[text.index("By member"):]
+    position = 0
+    for description, amount in page_lines:  # every line, in the page's order, with its amount on its row
+        match = re.compile(re.escape(description) + r".*?" + re.escape(amount)).search(members_part, position)
+        assert match, (description, amount)
+        position = match.end()
+    assert re.search(r"Total\s+" + re.escape(f"${invoice.total:,.2f}"), text)

@@ -4,6 +4,7 @@ CSV and PDF; members and outsiders get a 404."""
 import csv
 import datetime as dt
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -84,7 +85,7 @@ def test_detail_groups_lines_by_member_with_usage_by_model(world):
     assert f"Invoice {invoice.number}" in page and "November 2026" in page
     section = page[page.index("member@acme.example"):]
     for text in ("Premium seat, Nov 12–30 (19 of 30 days)", "Standard → Premium upgrade on Nov 12",
-                 "Claude Opus 4.5: extra usage drawn from the prepaid balance", "Claude Haiku 4.5", "1,234",
+                 "Claude Opus 4.5 · Chat: extra usage drawn from the prepaid balance", "Claude Haiku 4.5", "1,234",
                  "-$76.00", "Not billed"):
         assert text in section, text
     assert f"${invoice.total:,.2f}" in page
@@ -142,7 +143,7 @@ def test_invoice_list_queries_do_not_grow_with_invoices(django_assert_max_num_qu
     _issue_months(org, owner, range(2, 12))
     with django_assert_max_num_queries(len(few.captured_queries)):
         page = client.get(url)
-    assert page.content.decode().count('/">BP-2025-') == 11
+    assert page.content.decode().count('/">INITECH-00') == 11
 
 
 def test_invoice_detail_queries_do_not_grow_with_members(world, django_assert_max_num_queries):
@@ -158,5 +159,26 @@ def test_a_large_invoice_pdf_lists_member_totals_instead_of_every_line(world, mo
     monkeypatch.setattr(exports, "PDF_DETAIL_MAX_LINES", 3)
     html = exports.invoice_pdf_html(invoice=world["invoice"])
     assert "too many lines to list here" in html
-    assert "member@acme.example" in html and "Claude Opus 4.5" not in html
+    assert "member@acme.example" in html and "Claude Opus 4.5 · " not in html  # no usage line, only totals
     assert exports.invoice_pdf_bytes(invoice=world["invoice"]).startswith(b"%PDF")
+
+
+def test_members_are_paged_in_natural_order_with_the_same_queries_on_every_page(django_assert_max_num_queries):
+    org = OrganizationFactory(plan_kind=PlanKind.ENTERPRISE_USAGE, slug="big")
+    owner = member(org, email="owner@big.example", role=Role.PRIMARY_OWNER, since=at("UTC", 2026, 10, 1))
+    owner.user.name = "Zz Owner"
+    owner.user.save(update_fields=["name"])
+    people = [member(org, email=f"member{n}@big.example", since=at("UTC", 2026, 10, 1)) for n in range(150, 0, -1)]
+    for person in people:
+        person.user.name = ""
+        person.user.save(update_fields=["name"])
+    invoice = invoice_issue_for_period(organization=org, period_start=NOV, now=at("UTC", 2026, 12, 1, 0, 20))
+    client = _client(owner)
+    url = reverse("invoicing:invoice_detail", kwargs={"slug": "big", "number": invoice.number})
+    with django_assert_max_num_queries(14) as first:
+        page1 = client.get(url).content.decode()
+    with django_assert_max_num_queries(len(first.captured_queries)):
+        page2 = client.get(url + "?page=2").content.decode()
+    order = re.findall(r'data-member="([^"]+)"', page1 + page2)
+    assert order == [f"member{n}@big.example" for n in range(1, 151)] + ["owner@big.example"]
+    assert "Members page 1 of 2" in page1 and "151 members" in page1

@@ -54,8 +54,8 @@ def test_usage_based_lines_add_up_to_the_event_costs_exactly():
 
     assert usage.aggregate(s=Sum("unrounded_amount"))["s"] == events.aggregate(s=Sum("cost"))["s"]
     assert usage.aggregate(n=Sum("event_count"))["n"] == 4000
-    # Per member and per model, with the tokens of each kind.
-    assert usage.count() == events.values("membership", "model").distinct().count()
+    # Per member, model and product, with the tokens of each kind.
+    assert usage.count() == events.values("membership", "model", "product").distinct().count()
     for field in ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens"):
         assert usage.aggregate(s=Sum(field))["s"] == events.aggregate(s=Sum(field))["s"]
     _assert_rounding(invoice)

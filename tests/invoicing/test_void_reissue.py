@@ -46,7 +46,7 @@ def test_void_then_reissue_makes_a_new_numbered_invoice_that_references_the_old(
 
     issued.refresh_from_db()
     assert issued.status == InvoiceStatus.VOID and issued.void_reason == "Wrong seat price"
-    assert new.status == InvoiceStatus.ISSUED and new.replaces == issued and new.number != issued.number
+    assert new.status == InvoiceStatus.OPEN and new.replaces == issued and new.number != issued.number
     assert (new.usage_from, new.usage_cutoff) == (issued.usage_from, issued.usage_cutoff)
     assert issued.total == Decimal("23.33") and new.total == Decimal("21.33")
     assert InvoiceRunClaim.objects.get(organization=issued.organization).invoice == new
@@ -63,7 +63,7 @@ def test_reissue_needs_a_void_invoice_and_happens_once(issued):
     invoice_reissue(invoice=issued, now=NOW)
     with pytest.raises(ValidationError, match="already been re-issued"):
         invoice_reissue(invoice=issued, now=NOW)
-    assert Invoice.objects.filter(organization=issued.organization, status=InvoiceStatus.ISSUED).count() == 1
+    assert Invoice.objects.filter(organization=issued.organization, status=InvoiceStatus.OPEN).count() == 1
     # The monthly run still returns the live invoice and issues nothing new.
     again = invoice_issue_for_period(organization=issued.organization, period_start=NOV, now=NOW)
     assert again.replaces == issued

@@ -172,4 +172,6 @@ def test_concurrent_checks_send_each_notice_once(frozen, outbox):
         ("member_limit", 80), ("member_limit", 100), ("org_cap", 80), ("org_cap", 100)]
     assert sorted(m.subject for m in mail.outbox if "dev@race.test" in m.to) == [
         "You have used 80% of your spend limit", "Your usage is paused: you reached your spend limit"]
-    assert len(mail.outbox) == 5  # the member ×2, admins and owners at 100% ×1, owners for the org cap ×2
+    # One email per recipient (each has its own unsubscribe link): the member ×2, the admin and the owner at
+    # 100% ×1 each, the owner for the org cap ×2.
+    assert len(mail.outbox) == 6

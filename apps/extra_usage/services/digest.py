@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings as django_settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 
 from apps.common.periods import local_date
+from apps.notices.models import NoticeKind
+from apps.notices.services import notice_send
 from apps.organizations.models import Membership, Organization, Role
 
 from ..models import DigestDelivery
@@ -70,10 +70,8 @@ def digest_send_for_organization(*, organization: Organization, now: dt.datetime
             continue
         context = {"organization": organization, "pending": pending, "review_url": review_url,
                    "reviewer": reviewer}
-        subject = (f"{len(pending)} pending request{'s' if len(pending) != 1 else ''} for extra usage in "
-                   f"{organization.name}")
-        send_mail(subject, render_to_string("extra_usage/email/digest.txt", context), None,
-                  [reviewer.user.email])
+        notice_send(kind=NoticeKind.EXTRA_USAGE_DIGEST, organization=organization,
+                    recipients=[reviewer.user.email], template="extra_usage_digest", context=context, now=now)
         DigestDelivery.objects.filter(pk=claim.pk).update(sent_at=now)
         sent += 1
     return sent

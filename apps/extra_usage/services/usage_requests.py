@@ -7,13 +7,13 @@ from decimal import Decimal
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 
 from apps.common.money import format_usd
 from apps.common.periods import period_containing
 from apps.common.tasks import enqueue_on_commit
+from apps.notices.models import NoticeKind
+from apps.notices.services import notice_send
 from apps.organizations.models import Membership, PlanKind
 from apps.organizations.services import audit_record
 from apps.seats.models import SeatTier, TierCode
@@ -195,10 +195,6 @@ def request_decision_notify(*, request_id: int, now: dt.datetime) -> bool:
         "tier": seat.tier if seat else None,
         "usage_url": _site_url(f"/orgs/{organization.slug}/"),
     }
-    subject = (
-        f"Your request for extra usage in {organization.name} was approved" if context["approved"]
-        else f"Your request for extra usage in {organization.name} was declined"
-    )
-    send_mail(subject, render_to_string("extra_usage/email/request_decision.txt", context),
-              None, [request.membership.user.email])
+    notice_send(kind=NoticeKind.EXTRA_USAGE_DECIDED, organization=organization,
+                recipients=[request.membership.user.email], template="extra_usage_decided", context=context, now=now)
     return True
