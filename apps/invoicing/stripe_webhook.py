@@ -47,7 +47,8 @@ def stripe_webhook(request):
     now = timezone.now()
     if event["type"] == "invoice.paid":
         number = (event["data"]["object"].get("metadata") or {}).get("billing_portal_invoice")
-        invoice = Invoice.objects.filter(number=number, status__in=[InvoiceStatus.ISSUED, InvoiceStatus.PAID]).first()
+        invoice = Invoice.objects.filter(number=number, status__in=[
+            InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE, InvoiceStatus.PAID]).first()
         if invoice is not None:
             invoice_mark_paid(invoice=invoice, now=now, source="stripe")
     elif event["type"] in HANDLED:
