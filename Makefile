@@ -4,24 +4,29 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
-# The suite runs on PostgreSQL: $DATABASE_URL when it names one, else the local default (pytest creates test_<name>).
+# The suite runs on PostgreSQL: $DATABASE_URL when it names one, else the local server when it answers, else an
+# embedded one (scripts/run_tests.py; pytest creates test_<name>).
 TEST_DATABASE_URL ?= $(if $(filter postgres%,$(DATABASE_URL)),$(DATABASE_URL),postgres://postgres@127.0.0.1:5432/billing_portal)
-DEMO_ENV := DEBUG=true DATABASE_URL=sqlite:///$(CURDIR)/db.sqlite3 SECURE_SSL_REDIRECT=false
 
-.PHONY: demo test install browser services-check lint bench bench-tools soak clean
+.PHONY: demo demo-reset test install browser services-check lint bench bench-tools soak clean
 
+# Quiet: the first lines `make demo` prints are the demo's address and logins. The log is shown only on failure.
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
-	@$(PIP) install -q --upgrade pip >/dev/null
-	$(PIP) install -q -e '.[dev]'
+	@$(PIP) install -q --upgrade pip >/dev/null 2>&1
+	@$(PIP) install -q -e '.[dev]' >$(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
 	@touch $(STAMP)
 
 install: $(STAMP)
 
+# Embedded PostgreSQL (data in .demo/), migrate, collectstatic, seed, gunicorn + Celery worker with beat;
+# Ctrl-C stops it all (scripts/demo.py).
 demo: $(STAMP)
-	$(DEMO_ENV) $(PY) manage.py migrate --noinput -v0
-	$(DEMO_ENV) $(PY) manage.py seed_demo
-	$(DEMO_ENV) $(PY) manage.py runserver 127.0.0.1:8000
+	@$(PY) scripts/demo.py
+
+# Start the demo afresh next time (its database, broker folder and collected static files).
+demo-reset:
+	rm -rf .demo staticfiles
 
 # Chromium comes from the OS packages: nothing downloads a browser build at run time.
 browser:
@@ -36,8 +41,9 @@ services-check: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-test: $(STAMP) browser services-check lint
-	DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -q -p no:randomly $(PYTEST_ARGS)
+# First line: which PostgreSQL; then browser, ruff, the Redis check and pytest (scripts/run_tests.py).
+test: $(STAMP)
+	@$(PY) scripts/run_tests.py $(PYTEST_ARGS)
 
 # The load generator and pgbench come from the OS packages too.
 bench-tools:
@@ -53,4 +59,4 @@ soak: $(STAMP)
 	$(PY) bench/soak.py
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles test-output
+	rm -rf $(VENV) .demo staticfiles test-output
