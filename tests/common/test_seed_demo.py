@@ -41,7 +41,7 @@ def test_seed_demo_twice_builds_the_demo_once(rf):
         assert len(set(SeatAssignment.objects.filter(organization=org, ended_at__isnull=True)
                     .values_list("tier__code", flat=True))) == 2  # every tier is in use
         assert SpendCap.objects.filter(organization=org, amount__isnull=False).exists()
-        # 60 days of history, and the counters agree with the events to the last digit.
+        # History since the start of the month before last, and the counters agree with the events to the last digit.
         events = UsageEvent.objects.filter(organization=org)
         assert events.dates("occurred_at", "day").count() >= 55
         assert events.values("product").distinct().count() >= 2
@@ -57,8 +57,8 @@ def test_seed_demo_twice_builds_the_demo_once(rf):
     acme = ExtraUsageSettings.objects.get(organization=orgs["acme-team"])
     assert acme.enabled
     ledger = PrepaidLedgerEntry.objects.filter(organization=orgs["acme-team"])
-    assert ledger.filter(kind="purchase").count() == 1
-    assert acme.prepaid_balance == ledger.aggregate(s=Sum("amount"))["s"] < Decimal("1000")
+    assert ledger.filter(kind="purchase").count() == 2  # $1,000 when set up, a $500 top-up last month
+    assert acme.prepaid_balance == ledger.aggregate(s=Sum("amount"))["s"] < Decimal("1500")
 
     # Logins work; keys are printed on the first run only.
     request = rf.get("/")
