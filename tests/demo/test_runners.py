@@ -3,10 +3,12 @@ answers, else an embedded one), and `make demo` (scripts/demo.py) starts an embe
 portal and stops everything it started on SIGTERM."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -21,6 +23,17 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from embedded_pg import EmbeddedPostgres  # noqa: E402
 from run_tests import choose_database  # noqa: E402
+
+from tests.conftest import wait_for  # noqa: E402
+
+
+@pytest.fixture
+def server_dir():
+    """A folder for an embedded server outside pytest's tmp root: the server runs as another user, so the
+    folder's parents are opened to it, and every pytest session (others run at once) closes that root again."""
+    folder = Path(tempfile.mkdtemp(prefix="bp-embedded-pg-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def closed_port() -> int:
@@ -41,12 +54,12 @@ def test_make_test_uses_the_local_postgresql_when_it_answers():
     assert line == "Tests on the PostgreSQL at 127.0.0.1:5432."
 
 
-def test_make_test_falls_back_to_an_embedded_postgresql_that_really_starts(tmp_path):
+def test_make_test_falls_back_to_an_embedded_postgresql_that_really_starts(server_dir):
     port = closed_port()
     url, line = choose_database({"DATABASE_URL": "sqlite:///old.sqlite3"}, local=("127.0.0.1", port))
     assert url is None
     assert line.startswith(f"Tests on an embedded PostgreSQL (none answered at 127.0.0.1:{port})")
-    server = EmbeddedPostgres(tmp_path / "pgdata")
+    server = EmbeddedPostgres(server_dir / "pgdata")
     url = server.start("billing_portal")
     try:
         with psycopg.connect(url) as conn:
@@ -67,8 +80,8 @@ def test_make_test_prints_which_database_on_its_first_line():
     assert result.stdout.splitlines()[0] == "Tests on PostgreSQL at 127.0.0.1:5432 (from DATABASE_URL)."
 
 
-def test_make_demo_serves_on_an_embedded_postgresql_and_stops_everything_on_sigterm(tmp_path):
-    port, demo_dir = closed_port(), tmp_path / "demo"
+def test_make_demo_serves_on_an_embedded_postgresql_and_stops_everything_on_sigterm(server_dir):
+    port, demo_dir = closed_port(), server_dir / "demo"
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
     env.update(DEMO_DIR=str(demo_dir), DEMO_PORT=str(port), REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0")
     proc = subprocess.Popen([sys.executable, "scripts/demo.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
@@ -104,6 +117,8 @@ def test_make_demo_serves_on_an_embedded_postgresql_and_stops_everything_on_sigt
         reader.join(timeout=5)
     assert code == 0, "".join(lines)
     assert lines[-1].strip() == "Demo stopped."
-    assert not [p for p in psutil.process_iter(["cmdline"]) if str(demo_dir) in " ".join(p.info["cmdline"] or [])]
+    # pg_ctl stop returns once the server removed its pid file; the postmaster exits a moment later.
+    assert wait_for(lambda: not [p for p in psutil.process_iter(["cmdline"])
+                                   if str(demo_dir) in " ".join(p.info["cmdline"] or [])], timeout=15)
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=2)
