@@ -19,9 +19,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The demo needs the runtime dependencies only (no test tools): a fresh clone serves sooner. A full install
+# (`make test`, `make install`) serves the demo too.
+DEMO_STAMP := $(VENV)/.installed-runtime
+$(DEMO_STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@test -f $(STAMP) -a $(STAMP) -nt pyproject.toml || $(PIP) install -q -e . >$(VENV)/install.log 2>&1 \
+	  || { cat $(VENV)/install.log; exit 1; }
+	@touch $(DEMO_STAMP)
+
 # Embedded PostgreSQL (data in .demo/), migrate, collectstatic, seed, gunicorn + Celery worker with beat;
 # Ctrl-C stops it all (scripts/demo.py).
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	@$(PY) scripts/demo.py
 
 # Start the demo afresh next time (its database, broker folder and collected static files).
