@@ -151,7 +151,7 @@ class Demo:
              "--concurrency", "2", "--schedule", str(DEMO_DIR / "celerybeat-schedule"),
              "--without-mingle", "--without-gossip"],
             # As root (a container), Celery warns at length; the demo's worker runs no untrusted serializer.
-            cwd=ROOT, env={**self.env, "PYTHONWARNINGS": "ignore::celery.exceptions.SecurityWarning"},
+            cwd=ROOT, env={**self.env, "PYTHONWARNINGS": "ignore:You're running the worker with superuser privileges"},
             start_new_session=True)))
         deadline = time.monotonic() + 60
         while not self._answers():
