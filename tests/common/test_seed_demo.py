@@ -69,3 +69,34 @@ def test_seed_demo_twice_builds_the_demo_once(rf):
     assert first.getvalue().count("bp_live_") == 3
     assert "bp_live_" not in second.getvalue()
     assert "http://127.0.0.1:8000" in second.getvalue()
+
+
+def test_seeded_in_the_first_minutes_of_a_month_the_demo_still_tells_the_truth():
+    """Twenty minutes into a month (UTC; an hour into it in Berlin): members still reached their limit this month
+    and only they asked, and both closed months are invoiced with their usage."""
+    import datetime as dt
+
+    import time_machine
+    from django.utils import timezone
+
+    from apps.extra_usage.models import ExtraUsageRequest, RequestStatus
+    from apps.extra_usage.selectors import member_extra_usage_summary
+    from apps.invoicing.models import Invoice, LineKind
+
+    with time_machine.travel(dt.datetime(2027, 1, 1, 0, 20, tzinfo=dt.UTC), tick=True):
+        call_command("seed_demo", stdout=StringIO())
+        now = timezone.now()
+        for slug in ("globex-enterprise", "initech-enterprise"):
+            summaries = [member_extra_usage_summary(membership=m, now=now)
+                         for m in Membership.objects.filter(organization__slug=slug).select_related("organization")]
+            assert any(s.can_request for s in summaries), slug
+            for request in ExtraUsageRequest.objects.filter(organization__slug=slug, status=RequestStatus.PENDING):
+                summary = member_extra_usage_summary(membership=request.membership, now=now)
+                assert summary.blocked_reason in {"member_cap", "tier_cap"}, request.membership_id
+                assert request.period_start == summary.period_start  # asked this month, after being stopped
+        for org in Organization.objects.all():
+            invoices = Invoice.objects.filter(organization=org).order_by("period_start")
+            assert [i.period_start.month for i in invoices] == ([10, 11] if org.slug == "acme-team" else [11, 12])
+            for invoice in invoices:
+                assert invoice.lines.filter(kind__in=[LineKind.USAGE, LineKind.PREPAID_USAGE_INFO],
+                                            unrounded_amount__gt=0).exists(), (org.slug, invoice.period_start)
