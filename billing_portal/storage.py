@@ -4,7 +4,7 @@ from whitenoise.storage import CompressedManifestStaticFilesStorage
 
 
 class StaticFilesStorage(CompressedManifestStaticFilesStorage):
-    """WhiteNoise's storage, leaving `sourceMappingURL` comments alone: the vendored, minified Chart.js names a
+    """WhiteNoise's storage, leaving `sourceMappingURL` comments alone: the bundled, minified Chart.js names a
     source map we do not ship, and rewriting that comment would fail `collectstatic`. Every other reference (CSS
     `url()`, `@import`) still gets its hashed name."""
 
