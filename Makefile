@@ -4,24 +4,38 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
-# The suite runs on PostgreSQL: $DATABASE_URL when it names one, else the local default (pytest creates test_<name>).
+# The suite runs on PostgreSQL: $DATABASE_URL when it names one, else the local server when it answers, else an
+# embedded one (scripts/run_tests.py; pytest creates test_<name>).
 TEST_DATABASE_URL ?= $(if $(filter postgres%,$(DATABASE_URL)),$(DATABASE_URL),postgres://postgres@127.0.0.1:5432/billing_portal)
-DEMO_ENV := DEBUG=true DATABASE_URL=sqlite:///$(CURDIR)/db.sqlite3 SECURE_SSL_REDIRECT=false
 
-.PHONY: demo test install browser node-tools pdftotext services-check lint bench bench-tools soak clean pgbouncer
+.PHONY: demo demo-reset test install browser node-tools pdftotext services-check lint bench bench-tools soak clean pgbouncer
 
+# Quiet: the first lines `make demo` prints are the demo's address and logins. The log is shown only on failure.
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
-	@$(PIP) install -q --upgrade pip >/dev/null
-	$(PIP) install -q -e '.[dev]'
+	@$(PIP) install -q --upgrade pip >/dev/null 2>&1
+	@$(PIP) install -q -e '.[dev]' >$(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
 	@touch $(STAMP)
 
 install: $(STAMP)
 
-demo: $(STAMP)
-	$(DEMO_ENV) $(PY) manage.py migrate --noinput -v0
-	$(DEMO_ENV) $(PY) manage.py seed_demo
-	$(DEMO_ENV) $(PY) manage.py runserver 127.0.0.1:8000
+# The demo needs the runtime dependencies only (no test tools): a fresh clone serves sooner. A full install
+# (`make test`, `make install`) serves the demo too.
+DEMO_STAMP := $(VENV)/.installed-runtime
+$(DEMO_STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@test -f $(STAMP) -a $(STAMP) -nt pyproject.toml || $(PIP) install -q -e . >$(VENV)/install.log 2>&1 \
+	  || { cat $(VENV)/install.log; exit 1; }
+	@touch $(DEMO_STAMP)
+
+# Embedded PostgreSQL (data in .demo/), migrate, collectstatic, seed, gunicorn + Celery worker with beat;
+# Ctrl-C stops it all (scripts/demo.py).
+demo: $(DEMO_STAMP)
+	@$(PY) scripts/demo.py
+
+# Start the demo afresh next time (its database, broker folder and collected static files).
+demo-reset:
+	rm -rf .demo staticfiles
 
 # Chromium comes from the OS packages: nothing downloads a browser build at run time.
 browser:
@@ -58,8 +72,9 @@ pgbouncer:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq pgbouncer >/dev/null; }
 
-test: $(STAMP) browser node-tools pgbouncer pdftotext services-check lint
-	DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -q -p no:randomly $(PYTEST_ARGS)
+# First line: which PostgreSQL; then browser, ruff, the Redis check and pytest (scripts/run_tests.py).
+test: $(STAMP)
+	@$(PY) scripts/run_tests.py $(PYTEST_ARGS)
 
 # The load generator and pgbench come from the OS packages too.
 bench-tools:
@@ -75,4 +90,4 @@ soak: $(STAMP)
 	$(PY) bench/soak.py
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles test-output node_modules
+	rm -rf $(VENV) .demo staticfiles test-output node_modules

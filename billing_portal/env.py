@@ -42,10 +42,13 @@ def read_url(name: str, default: str | None, parse: Callable[[str], Any]) -> Any
     return read(name, lambda: parse(raw))
 
 
+POSTGRES_SCHEMES = ("postgres", "postgresql", "pgsql")
+
+
 def database_url_config(url: str) -> dict:
-    """A DATABASE_URL parsed by django-environ, refusing a scheme it does not know (it would otherwise pass the
-    scheme through as a backend name and fail later with a message that does not name the variable)."""
+    """A DATABASE_URL parsed by django-environ. PostgreSQL is the only engine: any other scheme is refused here,
+    naming the variable, rather than failing later (or, for a database without exact decimals, never)."""
     scheme = url.split("://", 1)[0]
-    if scheme not in environ.Env.DB_SCHEMES:
-        raise ValueError(f"unknown database scheme {scheme!r}; use postgres:// or sqlite:///")
+    if scheme not in POSTGRES_SCHEMES:
+        raise ValueError(f"unsupported database scheme {scheme!r}; use postgres://user@host:port/name")
     return environ.Env.db_url_config(url)

@@ -1,4 +1,5 @@
-"""Settings, all read from the environment (see .env.example). Defaults run the demo on embedded SQLite."""
+"""Settings, all read from the environment (see .env.example). PostgreSQL only: `make demo` starts an embedded
+PostgreSQL (scripts/demo.py) and passes its DATABASE_URL; without one, the local server on 127.0.0.1:5432."""
 
 from pathlib import Path
 
@@ -49,6 +50,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight after security: compressed, hashed names, far-future cache headers (see STORAGES).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -84,16 +87,12 @@ TEMPLATES = [
 DATABASES = {
     "default": read_url(
         "DATABASE_URL",
-        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        default="postgres://postgres@127.0.0.1:5432/billing_portal",
         parse=database_url_config,
     )
 }
 DATABASES["default"]["CONN_MAX_AGE"] = read("CONN_MAX_AGE", lambda: env.int("CONN_MAX_AGE", default=0))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The demo's embedded database: wait for a writer rather than failing with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
-    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
 
 # Read replica (docs/scaling.md), off unless DATABASE_REPLICA_URL is set: a "replica" alias that dashboard and
 # monitoring reads use through billing_portal.db_router.dashboard_db(); writes always go to "default".
@@ -129,6 +128,13 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# WhiteNoise serves what `collectstatic` gathered into STATIC_ROOT (`make demo` runs it; so must a deployment):
+# gzip/brotli-compressed copies and content-hashed names, cached for a year. billing_portal/test_settings.py
+# uses plain names, as the suite serves static files from the source folders.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "billing_portal.storage.StaticFilesStorage"},
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Money: one currency per organization; USD is the only one offered today.
@@ -165,6 +171,13 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The demo's broker when no Redis answers (scripts/demo.py): kombu's filesystem transport, one folder for the
+    # web server, the worker and beat on this machine (created by the demo runner).
+    _broker_folder = Path(env.str("CELERY_BROKER_FOLDER", default=str(BASE_DIR / ".demo" / "broker")))
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(_broker_folder / "queue"),
+                                       "data_folder_out": str(_broker_folder / "queue"),
+                                       "control_folder": str(_broker_folder / "control")}
 # All beat schedules live here. Each runs in UTC; the tasks themselves work out each organization's local time.
 CELERY_BEAT_SCHEDULE = {
     # Every 5 minutes: spend notices a lost follow-up missed, and the dashboards' daily totals brought up to date,

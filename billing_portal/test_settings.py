@@ -16,3 +16,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast log
 # Secure cookies need HTTPS; the live-server browser tests speak plain HTTP on loopback.
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
+# Static files from the source folders under their plain names (production serves collectstatic's hashed copies),
+# never from a staticfiles/ folder an earlier `make demo` collected, which may be stale.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -1,4 +1,10 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.urls import path
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
 
 from .models import (
     DigestDelivery,
@@ -8,6 +14,8 @@ from .models import (
     PrepaidCharge,
     PrepaidLedgerEntry,
 )
+from .selectors import organizations_with_pending_requests
+from .tasks import digest_send_daily as digest_send_daily_task
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -64,6 +72,32 @@ class ExtraUsageRequestAdmin(ReadOnlyAdmin):
                     "approved_amount")
     list_filter = ("status",)
     search_fields = ("public_id", "membership__user__email", "organization__slug")
+    # "Send the digest now": the daily digest (beat, 08:00 UTC), started by staff from the request list.
+    change_list_template = "admin/extra_usage/extrausagerequest/change_list.html"
+
+    def get_urls(self):
+        send_digest = self.admin_site.admin_view(require_POST(self.send_digest_view))
+        return [path("send-digest/", send_digest, name="extra_usage_extrausagerequest_send_digest"),
+                *super().get_urls()]
+
+    def send_digest_view(self, request):
+        """Runs the daily digest task now: each admin of every organization with pending requests gets one email
+        listing them, at most once per local day (a digest already sent today is not sent again)."""
+        if not request.user.has_perm("extra_usage.view_extrausagerequest"):
+            raise PermissionDenied
+        organizations = len(organizations_with_pending_requests())
+        digest_send_daily_task()
+        if organizations:
+            self.message_user(request, ngettext(
+                "Sending the digest to the admins of %(count)d organization with pending requests (once a day "
+                "each: an admin who had today's digest gets no second one).",
+                "Sending the digest to the admins of %(count)d organizations with pending requests (once a day "
+                "each: an admin who had today's digest gets no second one).", organizations,
+            ) % {"count": organizations}, messages.SUCCESS)
+        else:
+            self.message_user(request, _("No organization has pending requests: there is no digest to send."),
+                              messages.INFO)
+        return redirect("admin:extra_usage_extrausagerequest_changelist")
 
 
 @admin.register(DigestDelivery)

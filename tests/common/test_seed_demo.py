@@ -41,7 +41,7 @@ def test_seed_demo_twice_builds_the_demo_once(rf):
         assert len(set(SeatAssignment.objects.filter(organization=org, ended_at__isnull=True)
                     .values_list("tier__code", flat=True))) == 2  # every tier is in use
         assert SpendCap.objects.filter(organization=org, amount__isnull=False).exists()
-        # 60 days of history, and the counters agree with the events to the last digit.
+        # History since the start of the month before last, and the counters agree with the events to the last digit.
         events = UsageEvent.objects.filter(organization=org)
         assert events.dates("occurred_at", "day").count() >= 55
         assert events.values("product").distinct().count() >= 2
@@ -57,8 +57,8 @@ def test_seed_demo_twice_builds_the_demo_once(rf):
     acme = ExtraUsageSettings.objects.get(organization=orgs["acme-team"])
     assert acme.enabled
     ledger = PrepaidLedgerEntry.objects.filter(organization=orgs["acme-team"])
-    assert ledger.filter(kind="purchase").count() == 1
-    assert acme.prepaid_balance == ledger.aggregate(s=Sum("amount"))["s"] < Decimal("1000")
+    assert ledger.filter(kind="purchase").count() == 2  # $1,000 when set up, a $500 top-up last month
+    assert acme.prepaid_balance == ledger.aggregate(s=Sum("amount"))["s"] < Decimal("1500")
 
     # Logins work; keys are printed on the first run only.
     request = rf.get("/")
@@ -69,3 +69,34 @@ def test_seed_demo_twice_builds_the_demo_once(rf):
     assert first.getvalue().count("bp_live_") == 3
     assert "bp_live_" not in second.getvalue()
     assert "http://127.0.0.1:8000" in second.getvalue()
+
+
+def test_seeded_in_the_first_minutes_of_a_month_the_demo_still_tells_the_truth():
+    """Twenty minutes into a month (UTC; an hour into it in Berlin): members still reached their limit this month
+    and only they asked, and both closed months are invoiced with their usage."""
+    import datetime as dt
+
+    import time_machine
+    from django.utils import timezone
+
+    from apps.extra_usage.models import ExtraUsageRequest, RequestStatus
+    from apps.extra_usage.selectors import member_extra_usage_summary
+    from apps.invoicing.models import Invoice, LineKind
+
+    with time_machine.travel(dt.datetime(2027, 1, 1, 0, 20, tzinfo=dt.UTC), tick=True):
+        call_command("seed_demo", stdout=StringIO())
+        now = timezone.now()
+        for slug in ("globex-enterprise", "initech-enterprise"):
+            summaries = [member_extra_usage_summary(membership=m, now=now)
+                         for m in Membership.objects.filter(organization__slug=slug).select_related("organization")]
+            assert any(s.can_request for s in summaries), slug
+            for request in ExtraUsageRequest.objects.filter(organization__slug=slug, status=RequestStatus.PENDING):
+                summary = member_extra_usage_summary(membership=request.membership, now=now)
+                assert summary.blocked_reason in {"member_cap", "tier_cap"}, request.membership_id
+                assert request.period_start == summary.period_start  # asked this month, after being stopped
+        for org in Organization.objects.all():
+            invoices = Invoice.objects.filter(organization=org).order_by("period_start")
+            assert [i.period_start.month for i in invoices] == ([10, 11] if org.slug == "acme-team" else [11, 12])
+            for invoice in invoices:
+                assert invoice.lines.filter(kind__in=[LineKind.USAGE, LineKind.PREPAID_USAGE_INFO],
+                                            unrounded_amount__gt=0).exists(), (org.slug, invoice.period_start)

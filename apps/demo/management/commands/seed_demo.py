@@ -1,13 +1,22 @@
 """`manage.py seed_demo`: three demo organizations, one per plan kind, with members, seats of every tier, caps,
-extra usage and 60 days of usage history, so every page shows data.
+extra usage and usage history from the start of the month before last until now, so every page shows data.
+
+The data tells the truth, whatever day it runs:
+- History is replayed in time order through the spending app's own service (`usage_record_batch`) with `now` set to
+  when each day's events occurred, so each event is received when it happened (before its invoice's usage
+  cutoff), counters, rollups, funding splits and prepaid draws are what real traffic would have produced, and a
+  member stops being charged once an answer said `blocked` (admission would have refused them from then on).
+- The last two closed months are invoiced through the invoicing service with the `now` the monthly run would
+  have had (a quarter of an hour after the month ended): Initech's invoices bill its pooled usage, Globex's its
+  extra usage and Acme's show its prepaid draws, each line the sum of that month's events per member and model.
+- This month, a few Enterprise members used their allowance and reached their limit early in the month, so
+  "Request extra usage" shows at once; pending requests come only from such members, after they were stopped.
+- Acme's prepaid balance comes from purchases made through the purchase service (its purchase history), minus
+  the usage drawn from it.
 
 Idempotent: a second run finds everything in place and changes nothing (users, memberships, seats, caps, keys
-and events are looked up before they are created; the usage history is written only for an organization that
-has none yet). Usage is recorded through the spending app's own service (`usage_record_batch`), so the counters,
-slots, rollups, funding splits and prepaid draws are exactly what real traffic would have produced.
-
-Each step is a small function taking the `Seed` context; later steps (e.g. pending increase requests) are
-added to `STEPS`.
+and events are looked up before they are created; the usage history, and the requests that follow from it, are
+written only for an organization that has none yet).
 """
 
 from __future__ import annotations
@@ -18,15 +27,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand
-from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.common.periods import period_containing
-from apps.extra_usage.models import ExtraUsageSettings, LedgerKind, PrepaidLedgerEntry
+from apps.admin_api.models import AdminApiKey
+from apps.admin_api.services import admin_api_key_create
+from apps.common.periods import Period, period_containing
+from apps.demo.logins import MEMBER_COUNT, PASSWORD, STAFF_EMAIL, login_lines
+from apps.extra_usage.models import ExtraUsageSettings
+from apps.extra_usage.services.auto_reload import auto_reload_configure
+from apps.extra_usage.services.prepaid import prepaid_purchase
+from apps.extra_usage.services.switches import extra_usage_enable
+from apps.extra_usage.services.usage_requests import extra_usage_request_create
+from apps.invoicing.services import invoice_issue_for_period
 from apps.organizations.models import ApiKey, Membership, Organization, PlanKind, Role
 from apps.organizations.services import api_key_create, organization_create
 from apps.seats.models import SeatCharge, SeatTier, TierCode
@@ -37,11 +53,6 @@ from apps.usage.models import CapScope, UsageEvent
 from apps.usage.pricing import Tokens
 from apps.usage.services import cap_set
 
-SITE_URL = "http://127.0.0.1:8000"
-PASSWORD = "demo"
-STAFF_EMAIL = "staff@billing-portal.example"
-MEMBER_COUNT = 24
-HISTORY_DAYS = 60
 BATCH_SIZE = 500
 DEMO_KEY_NAME = "Demo assistant gateway"
 SEED_KEY_PREFIX = "seed-"
@@ -94,6 +105,22 @@ class Seed:
     new_keys: dict[str, str] = field(default_factory=dict)
     new_admin_keys: dict[str, str] = field(default_factory=dict)
     events_recorded: dict[str, int] = field(default_factory=dict)
+    # email -> when the machine API first answered `blocked` this month, for organizations recorded in this run
+    stopped_at: dict[str, dt.datetime] = field(default_factory=dict)
+
+    def closed_periods(self, org: Organization) -> tuple[Period, Period]:
+        """The month before last and last month, in the organization's billing time zone."""
+        current = period_containing(self.now, org.billing_timezone)
+        last = period_containing(current.starts_at - dt.timedelta(seconds=1), org.billing_timezone)
+        before = period_containing(last.starts_at - dt.timedelta(seconds=1), org.billing_timezone)
+        return before, last
+
+    def history_from(self, org: Organization) -> dt.datetime:
+        return self.closed_periods(org)[0].starts_at
+
+    def set_up_at(self, org: Organization) -> dt.datetime:
+        """When the organization was set up: seats, caps and extra usage a few days before its history."""
+        return self.history_from(org) - dt.timedelta(days=3)
 
 
 def user_ensure(seed: Seed, email: str, name: str, **extra) -> User:
@@ -144,13 +171,12 @@ def step_organizations(seed: Seed) -> None:
         seed.orgs[spec.slug] = org
         seed.members[spec.slug] = memberships
 
-
 def step_seats(seed: Seed) -> None:
     """Seats of every tier from before the history starts; one member was upgraded ten days ago (a prorated
     charge) and the last member has no seat yet (admission answers `no_seat`)."""
-    since = seed.now - dt.timedelta(days=HISTORY_DAYS + 5)
     for spec in ORGS:
         org = seed.orgs[spec.slug]
+        since = seed.set_up_at(org) - dt.timedelta(days=2)
         tiers = {t.code: t for t in SeatTier.objects.filter(organization=org)}
         for index, membership in enumerate(seed.members[spec.slug]):
             if index == len(seed.members[spec.slug]) - 1:
@@ -174,51 +200,52 @@ def _member(seed: Seed, slug: str, number: int) -> Membership:
     return seed.members[slug][2 + number]  # owner, owner2, admin, member1…
 
 
+CAPS = {
+    "acme-team": {"org": Decimal("600.00"), "tiers": {}, "members": {2: Decimal("10.00"), 7: Decimal("25.00")}},
+    "globex-enterprise": {
+        "org": Decimal("1500.00"),
+        "tiers": {TierCode.STANDARD: Decimal("40.00"), TierCode.PREMIUM: Decimal("150.00")},
+        "members": {2: Decimal("5.00"), 8: Decimal("60.00")},
+    },
+    "initech-enterprise": {
+        "org": Decimal("3000.00"),
+        "tiers": {TierCode.CHAT: Decimal("60.00"), TierCode.CHAT_CODE: Decimal("250.00")},
+        "members": {2: Decimal("20.00"), 5: Decimal("400.00"), 9: Decimal("15.00")},
+    },
+}
+
+
 def step_caps(seed: Seed) -> None:
-    """Some caps: an organization cap everywhere, tier caps on the Enterprise plans, a few member caps."""
-    caps = {
-        "acme-team": {"org": Decimal("400.00"), "tiers": {}, "members": {2: Decimal("10.00"), 7: Decimal("25.00")}},
-        "globex-enterprise": {
-            "org": Decimal("1500.00"),
-            "tiers": {TierCode.STANDARD: Decimal("40.00"), TierCode.PREMIUM: Decimal("150.00")},
-            "members": {2: Decimal("5.00"), 8: Decimal("60.00")},
-        },
-        "initech-enterprise": {
-            "org": Decimal("3000.00"),
-            "tiers": {TierCode.CHAT: Decimal("60.00"), TierCode.CHAT_CODE: Decimal("250.00")},
-            "members": {2: Decimal("20.00"), 5: Decimal("400.00"), 9: Decimal("15.00")},
-        },
-    }
+    """Caps set when the organization was set up: an organization cap everywhere, tier caps on the Enterprise
+    plans, a few member caps (the answers that recorded the history were decided against them)."""
     for spec in ORGS:
         org = seed.orgs[spec.slug]
         owner = seed.members[spec.slug][0].user
-        plan = caps[spec.slug]
-        cap_set(organization=org, scope=CapScope.ORGANIZATION, amount=plan["org"], actor=owner, now=seed.now)
+        plan, at = CAPS[spec.slug], seed.set_up_at(org)
+        cap_set(organization=org, scope=CapScope.ORGANIZATION, amount=plan["org"], actor=owner, now=at)
         for code, amount in plan["tiers"].items():
             tier = SeatTier.objects.get(organization=org, code=code)
-            cap_set(organization=org, scope=CapScope.SEAT_TIER, tier=tier, amount=amount, actor=owner, now=seed.now)
+            cap_set(organization=org, scope=CapScope.SEAT_TIER, tier=tier, amount=amount, actor=owner, now=at)
         for number, amount in plan["members"].items():
             cap_set(organization=org, scope=CapScope.MEMBER, membership=_member(seed, spec.slug, number),
-                    amount=amount, actor=owner, now=seed.now)
+                    amount=amount, actor=owner, now=at)
 
 
-@transaction.atomic
 def step_extra_usage(seed: Seed) -> None:
-    """Extra usage on for both seat-based organizations; Acme (Team) funds it from a prepaid purchase made
-    before the history starts."""
+    """Extra usage on for both seat-based organizations, through the owner's own services. Acme (Team) prepays
+    it: $1,000 bought when it was set up and a $500 top-up early last month, each through the purchase service,
+    so its purchase history less the usage drawn is its balance."""
+    acme = seed.orgs["acme-team"]
+    acme_owner = seed.members["acme-team"][0].user
+    if not ExtraUsageSettings.objects.filter(organization=acme, enabled=True).exists():
+        last_month = seed.closed_periods(acme)[1]
+        top_up_at = last_month.starts_at + dt.timedelta(days=2, hours=15)
+        for key, amount, when in (("demo-first-purchase", Decimal("1000.00"), seed.set_up_at(acme)),
+                                  ("demo-top-up", Decimal("500.00"), top_up_at)):
+            prepaid_purchase(organization=acme, amount=amount, idempotency_key=key, actor=acme_owner, now=when)
     for slug in ("acme-team", "globex-enterprise"):
         org = seed.orgs[slug]
-        ExtraUsageSettings.objects.get_or_create(organization=org, defaults={"enabled": True, "all_members": True})
-    acme = seed.orgs["acme-team"]
-    if not PrepaidLedgerEntry.objects.filter(organization=acme, kind=LedgerKind.PURCHASE).exists():
-        bought_at = seed.now - dt.timedelta(days=HISTORY_DAYS + 2)
-        amount = Decimal("1000.00")
-        PrepaidLedgerEntry.objects.create(
-            organization=acme, kind=LedgerKind.PURCHASE, amount=amount, payment_reference="demo-card-4242",
-            period_start=period_containing(bought_at, acme.billing_timezone).start,
-            created_by=seed.members["acme-team"][0].user, created_at=bought_at,
-        )
-        ExtraUsageSettings.objects.filter(organization=acme).update(prepaid_balance=F("prepaid_balance") + amount)
+        extra_usage_enable(organization=org, actor=seed.members[slug][0].user, now=seed.set_up_at(org))
 
 
 def _weighted(rng: random.Random, choices: list[tuple[str, int]]) -> str:
@@ -237,43 +264,117 @@ def _tokens(rng: random.Random, product: str) -> Tokens:
                   cache_read=rng.choice([0, rng.randint(0, 8_000)]))
 
 
-def usage_history(spec: OrgSpec, memberships: list[Membership], tiers: dict[int, SeatTier],
-                  now: dt.datetime) -> list[UsageInput]:
-    """Deterministic, realistic events for the last HISTORY_DAYS days, oldest first: weekdays busier than
-    weekends, working hours, a few heavy users who go past their included usage, model and product mixes."""
+# This month's heavy starts: (member number, asks for more once stopped). Each of them works through their
+# included usage and up to their limit in the first half of the month so far; the first one has not asked yet,
+# so "Request extra usage" shows on their My usage page.
+EARLY_LIMIT = {
+    "globex-enterprise": ((2, False), (8, True), (3, True)),
+    "initech-enterprise": ((2, False), (9, True), (5, True)),
+}
+EARLY_LIMIT_MAX_EVENTS = 400
+HEAVY_SESSION = Tokens(input=120_000, output=16_000, cache_write=30_000, cache_read=40_000)
+
+
+@dataclass(frozen=True)
+class Planned:
+    item: UsageInput
+    alone: bool  # recorded as its own request, so the member is stopped right after the answer says blocked
+
+
+def usage_history(spec: OrgSpec, memberships: list[Membership], tiers: dict[int, SeatTier], since: dt.datetime,
+                  now: dt.datetime, current: Period) -> list[Planned]:
+    """Deterministic, realistic events from `since` to `now`, oldest first: weekdays busier than weekends,
+    working hours, a few heavy users who go past their included usage, model and product mixes; and this
+    month's early heavy sessions (EARLY_LIMIT)."""
     rng = random.Random(spec.slug)
-    items = []
+    planned = []
+    days = (now.date() - since.date()).days
     for number, membership in enumerate(memberships):
         tier = tiers.get(membership.pk)
         if tier is None:
             continue
         # Heavy users (every fifth person) go well past their included allowance; the rest vary.
-        intensity = 20.0 if number % 5 == 4 else rng.choice([0.7, 1.2, 2.0, 3.0])
+        intensity = 12.0 if number % 5 == 4 else rng.choice([0.7, 1.2, 2.0, 3.0])
         codes = "claude_code" in tier.products
-        for days_ago in range(HISTORY_DAYS, -1, -1):
+        for days_ago in range(days, -1, -1):
             day = now - dt.timedelta(days=days_ago)
             weekend = day.weekday() >= 5
             count = max(0, round(rng.gauss(intensity * (0.3 if weekend else 1.0), intensity / 3)))
             for n in range(count):
                 occurred_at = day.replace(hour=rng.randint(8, 18), minute=rng.randint(0, 59),
                                           second=rng.randint(0, 59), microsecond=0)
-                if occurred_at > now:
-                    occurred_at = now - dt.timedelta(minutes=rng.randint(1, 120) + n)
                 roll = rng.random()
                 product = "claude_code" if codes and roll < 0.55 else ("cowork" if roll > 0.9 else "chat")
                 model = _weighted(rng, CODE_MODELS if product == "claude_code" else CHAT_MODELS)
-                items.append(UsageInput(
-                    idempotency_key=f"{SEED_KEY_PREFIX}{spec.slug}-{membership.pk}-{days_ago}-{n}",
-                    member=membership.user.email, product=product, model=model,
-                    tokens=_tokens(rng, product), occurred_at=occurred_at,
-                ))
-    items.sort(key=lambda item: item.occurred_at)
-    return items
+                tokens = _tokens(rng, product)
+                if not since <= occurred_at <= now:
+                    continue
+                planned.append(Planned(UsageInput(
+                    idempotency_key=f"{SEED_KEY_PREFIX}{spec.slug}-{membership.pk}-{occurred_at:%Y%m%d}-{n}",
+                    member=membership.user.email, product=product, model=model, tokens=tokens,
+                    occurred_at=occurred_at,
+                ), alone=False))
+    # This month's early heavy sessions, spread over the first half of the month so far.
+    elapsed = now - current.starts_at
+    for number, _asks in EARLY_LIMIT.get(spec.slug, ()):
+        membership = memberships[2 + number]
+        product = "claude_code" if "claude_code" in tiers[membership.pk].products else "chat"
+        for n in range(EARLY_LIMIT_MAX_EVENTS):
+            occurred_at = current.starts_at + elapsed * (0.02 + 0.48 * n / EARLY_LIMIT_MAX_EVENTS)
+            planned.append(Planned(UsageInput(
+                idempotency_key=f"{SEED_KEY_PREFIX}{spec.slug}-{membership.pk}-early-{n}",
+                member=membership.user.email, product=product, model="claude-opus-4-5", tokens=HEAVY_SESSION,
+                occurred_at=occurred_at.replace(microsecond=0),
+            ), alone=True))
+    planned.sort(key=lambda p: p.item.occurred_at)
+    return planned
+
+
+def usage_replay(seed: Seed, org: Organization, planned: list[Planned]) -> int:
+    """Record the planned events in time order, each day's as one batch received at the end of that day's
+    events (a heavy session on its own, received when it happened). A member the machine API answered `blocked`
+    is not charged again that month: it would have refused them from then on. Returns the events recorded."""
+    stopped: set[tuple[str, dt.date]] = set()
+    chunk: list[UsageInput] = []
+    recorded = 0
+
+    def flush() -> None:
+        nonlocal recorded
+        if not chunk:
+            return
+        received_at = min(seed.now, max(item.occurred_at for item in chunk) + dt.timedelta(seconds=1))
+        outcomes = usage_record_batch(organization=org, items=list(chunk), now=received_at)
+        for item, outcome in zip(chunk, outcomes, strict=True):
+            if outcome.status not in ("created", "replayed"):
+                raise RuntimeError(f"seed usage refused for {org.slug}: {outcome.field}: {outcome.message}")
+            if outcome.status == "created":
+                recorded += 1
+                if outcome.event.blocked_after:
+                    stopped.add((item.member, outcome.event.period_start))
+                    seed.stopped_at.setdefault(item.member, item.occurred_at)
+        chunk.clear()
+
+    day = None
+    for entry in planned:
+        item = entry.item
+        period_start = period_containing(item.occurred_at, org.billing_timezone).start
+        if (item.member, period_start) in stopped:
+            continue
+        if entry.alone or item.occurred_at.date() != day or len(chunk) >= BATCH_SIZE:
+            flush()
+            day = item.occurred_at.date()
+        chunk.append(item)
+        if entry.alone:
+            flush()
+    flush()
+    current = period_containing(seed.now, org.billing_timezone).start
+    seed.stopped_at = {email: at for email, at in seed.stopped_at.items()
+                       if (email, current) in stopped or not email.endswith(f"@{org.slug}.example")}
+    return recorded
 
 
 def step_usage_history(seed: Seed) -> None:
-    """60 days of usage recorded through the spending service, ~500 events per call; skipped for an organization that
-    already has its seeded history."""
+    """The usage history, replayed through the spending service; skipped for an organization that already has it."""
     for spec in ORGS:
         org = seed.orgs[spec.slug]
         if UsageEvent.objects.filter(organization=org, idempotency_key__startswith=SEED_KEY_PREFIX).exists():
@@ -285,15 +386,44 @@ def step_usage_history(seed: Seed) -> None:
             current = seat_current(membership=membership)
             if current is not None:
                 tiers[membership.pk] = current.tier
-        items = usage_history(spec, memberships, tiers, seed.now)
-        recorded = 0
-        for start in range(0, len(items), BATCH_SIZE):
-            outcomes = usage_record_batch(organization=org, items=items[start:start + BATCH_SIZE], now=seed.now)
-            bad = [o for o in outcomes if o.status not in ("created", "replayed")]
-            if bad:
-                raise RuntimeError(f"seed usage refused for {spec.slug}: {bad[0].field}: {bad[0].message}")
-            recorded += sum(1 for o in outcomes if o.status == "created")
-        seed.events_recorded[spec.slug] = recorded
+        planned = usage_history(spec, memberships, tiers, seed.history_from(org), seed.now,
+                                period_containing(seed.now, org.billing_timezone))
+        seed.events_recorded[spec.slug] = usage_replay(seed, org, planned)
+
+
+def step_extra_usage_requests(seed: Seed) -> None:
+    """Pending requests for extra usage from the members of each Enterprise organization who reached their
+    limit this month and asked (EARLY_LIMIT), made some time after admission stopped them. Only after this
+    run recorded the history: a later run leaves requests as the people trying the demo left them."""
+    for slug, early in EARLY_LIMIT.items():
+        if not seed.events_recorded.get(slug):
+            continue
+        for number, asks in early:
+            membership = _member(seed, slug, number)
+            stopped_at = seed.stopped_at.get(membership.user.email)
+            if asks and stopped_at is not None:
+                extra_usage_request_create(membership=membership, now=stopped_at + (seed.now - stopped_at) / 2)
+
+
+def step_auto_reload(seed: Seed) -> None:
+    """Auto-reload on Acme's prepaid balance, set up today (a reload follows at once if the balance is low)."""
+    acme = seed.orgs["acme-team"]
+    auto_reload_configure(organization=acme, enabled=True, threshold=Decimal("100.00"), amount=Decimal("500.00"),
+                          monthly_limit=Decimal("2000.00"), actor=seed.members["acme-team"][0].user, now=seed.now)
+
+
+INVOICE_RUN_DELAY = dt.timedelta(minutes=15)  # the beat's invoicing-close-periods cadence
+
+
+def step_invoices(seed: Seed) -> None:
+    """The last two closed months invoiced, oldest first (a later month cannot be issued before an earlier one),
+    as the monthly run would have issued them: a quarter of an hour after each month ended. Issuing an invoice
+    twice returns the first."""
+    for spec in ORGS:
+        org = seed.orgs[spec.slug]
+        for period in seed.closed_periods(org):
+            invoice_issue_for_period(organization=org, period_start=period.start,
+                                     now=min(seed.now, period.ends_at + INVOICE_RUN_DELAY))
 
 
 def step_api_keys(seed: Seed) -> None:
@@ -311,9 +441,6 @@ ADMIN_API_DEMO_ORGS = ("globex-enterprise",)
 
 def step_admin_api_keys(seed: Seed) -> None:
     """An Admin API key (Spend Limits API, read and write) for globex-enterprise, printed once when created."""
-    from apps.admin_api.models import AdminApiKey
-    from apps.admin_api.services import admin_api_key_create
-
     for slug in ADMIN_API_DEMO_ORGS:
         org = seed.orgs[slug]
         if not AdminApiKey.objects.filter(organization=org, name=DEMO_ADMIN_KEY_NAME,
@@ -324,40 +451,6 @@ def step_admin_api_keys(seed: Seed) -> None:
             seed.new_admin_keys[slug] = raw
 
 
-def step_extra_usage_requests_and_reload(seed: Seed) -> None:
-    """Pending requests for extra usage from three members of each Enterprise organization (the review modal
-    and the daily digest have something to show), and auto-reload on Acme's prepaid balance."""
-    from contextlib import suppress
-
-    from django.core.exceptions import ValidationError
-
-    from apps.extra_usage.services.auto_reload import auto_reload_configure
-    from apps.extra_usage.services.usage_requests import extra_usage_request_create
-
-    for slug in ("globex-enterprise", "initech-enterprise"):
-        for hours_ago, number in ((30, 3), (6, 7), (1, 12)):
-            # A member denied in the last 30 days (someone trying the demo) is left so.
-            with suppress(ValidationError):
-                extra_usage_request_create(membership=_member(seed, slug, number),
-                                           now=seed.now - dt.timedelta(hours=hours_ago))
-    acme = seed.orgs["acme-team"]
-    auto_reload_configure(organization=acme, enabled=True, threshold=Decimal("100.00"), amount=Decimal("500.00"),
-                          monthly_limit=Decimal("2000.00"), actor=seed.members["acme-team"][0].user, now=seed.now)
-
-
-def step_invoices(seed: Seed) -> None:
-    """The last two closed months invoiced, oldest first (a later month cannot be issued before an earlier
-    one), so the invoice pages have documents to show. Issuing an invoice twice returns the first."""
-    from apps.common.periods import period_containing, previous_month_start
-    from apps.invoicing.services import invoice_issue_for_period
-
-    for spec in ORGS:
-        org = seed.orgs[spec.slug]
-        last_closed = previous_month_start(period_containing(seed.now, org.billing_timezone).start)
-        for start in (previous_month_start(last_closed), last_closed):
-            invoice_issue_for_period(organization=org, period_start=start, now=seed.now)
-
-
 STEPS: list[Callable[[Seed], None]] = [
     step_staff,
     step_organizations,
@@ -365,42 +458,48 @@ STEPS: list[Callable[[Seed], None]] = [
     step_caps,
     step_extra_usage,
     step_usage_history,
-    step_extra_usage_requests_and_reload,
+    step_extra_usage_requests,
     step_invoices,
+    step_auto_reload,
     step_api_keys,
     step_admin_api_keys,
 ]
 
 
-def report(seed: Seed) -> None:
-    out = seed.out
-    out("")
-    out(f"Demo ready at {SITE_URL}  (every password: {PASSWORD})")
-    out(f"  Django admin: {SITE_URL}/admin/  as {STAFF_EMAIL}")
+def report_keys(seed: Seed) -> list[str]:
+    """The keys created by this run (shown once), or how to make another."""
+    lines = []
     for spec in ORGS:
-        domain = f"{spec.slug}.example"
-        recorded = seed.events_recorded.get(spec.slug)
-        history = f", {recorded} usage events recorded" if recorded else ""
-        out(f"  {seed.orgs[spec.slug].name} [{spec.slug}, {seed.orgs[spec.slug].get_plan_kind_display()}]{history}")
-        out(f"    owner@{domain} (primary owner), owner2@{domain} (owner), admin@{domain} (admin), "
-            f"member1@{domain} … member{MEMBER_COUNT}@{domain} (members)")
         if spec.slug in seed.new_keys:
-            out(f"    machine API key (shown once): {seed.new_keys[spec.slug]}")
-        else:
-            out(f"    machine API key: created on the first run; make another with "
-                f"`manage.py create_api_key {spec.slug}`")
+            lines.append(f"  {spec.slug} machine API key (shown once): {seed.new_keys[spec.slug]}")
         if spec.slug in seed.new_admin_keys:
-            out(f"    Admin API key, Spend Limits API (shown once): {seed.new_admin_keys[spec.slug]}")
-        elif spec.slug in ADMIN_API_DEMO_ORGS:
-            out(f"    Admin API key: created on the first run; make another with "
-                f"`manage.py create_admin_api_key {spec.slug}`")
+            lines.append(f"  {spec.slug} Admin API key, Spend Limits API (shown once): "
+                         f"{seed.new_admin_keys[spec.slug]}")
+    if not lines:
+        lines.append("  API keys were printed on the first run; make more with `manage.py create_api_key <slug>` "
+                     "and `manage.py create_admin_api_key <slug>`.")
+    return ["API keys:", *lines]
+
+
+def report(seed: Seed, site_url: str) -> list[str]:
+    lines = login_lines(site_url)
+    for spec in ORGS:
+        recorded = seed.events_recorded.get(spec.slug)
+        if recorded:
+            lines.append(f"  {spec.slug}: {recorded} usage events recorded")
+    return lines + report_keys(seed)
 
 
 class Command(BaseCommand):
     help = "Create (idempotently) the demo organizations, people, seats, caps, extra usage and usage history."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument("--keys-only", action="store_true",
+                            help="Print only the API keys (the demo runner has printed the logins already).")
+
+    def handle(self, *args, keys_only: bool = False, **options):
         seed = Seed(now=timezone.now(), out=self.stdout.write, password_hash=make_password(PASSWORD))
         for step in STEPS:
             step(seed)
-        report(seed)
+        for line in report_keys(seed) if keys_only else report(seed, settings.SITE_URL):
+            self.stdout.write(line)
