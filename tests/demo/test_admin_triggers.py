@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from apps.extra_usage.services import extra_usage_request_create
+from apps.extra_usage.services.usage_requests import extra_usage_request_create
 from apps.invoicing.models import Invoice
 from apps.organizations.models import Organization, PlanKind, Role
 from tests.factories import OrganizationFactory, UserFactory, member
@@ -41,7 +41,8 @@ def test_issue_due_invoices_now_issues_last_months_invoice_once(staff):
     assert Invoice.objects.filter(organization=org).count() == 1
 
 
-def test_send_the_digest_now_emails_each_admin_the_pending_requests_once_a_day(staff, outbox):
+def test_send_the_digest_now_emails_each_admin_the_pending_requests_once_a_day(staff, outbox,
+                                                                             django_capture_on_commit_callbacks):
     org = OrganizationFactory(plan_kind=PlanKind.ENTERPRISE_SEAT)
     member(org, email="admin@digest.example", role=Role.ADMIN)
     asker = member(org, email="asker@digest.example")
@@ -50,13 +51,15 @@ def test_send_the_digest_now_emails_each_admin_the_pending_requests_once_a_day(s
     listing = staff.get("/admin/extra_usage/extrausagerequest/")
     assert "Send the digest now" in listing.content.decode()
 
-    response = staff.post(SEND_DIGEST, follow=True)
+    with django_capture_on_commit_callbacks(execute=True):  # the emails go out after the claim commits
+        response = staff.post(SEND_DIGEST, follow=True)
     assert "Sending the digest to the admins of 1 organization" in response.content.decode()
     digests = [m for m in outbox if "admin@digest.example" in m.to]
     assert len(digests) == 1
     assert "asker@digest.example" in digests[0].body
 
-    staff.post(SEND_DIGEST, follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        staff.post(SEND_DIGEST, follow=True)
     assert len([m for m in outbox if "admin@digest.example" in m.to]) == 1  # today's digest went already
 
 

@@ -55,7 +55,7 @@ def _closed_invoices(org: Organization) -> list[Invoice]:
 
 
 @pytest.mark.django_db
-def test_each_closed_month_invoice_bills_the_months_events_per_member_and_model(demo):
+def test_each_closed_month_invoice_bills_the_months_events_per_member_model_and_product(demo):
     billed_usage = {}
     for org in Organization.objects.all():
         invoices = _closed_invoices(org)
@@ -63,15 +63,16 @@ def test_each_closed_month_invoice_bills_the_months_events_per_member_and_model(
         for invoice in invoices:
             events = defaultdict(lambda: [Decimal(0), Decimal(0), 0])
             for row in (UsageEvent.objects.filter(organization=org, period_start=invoice.period_start)
-                        .values("membership_id", "model_id").annotate(cost=Sum("cost"), included=Sum("included_cost"),
-                                                                      tokens=Sum("input_tokens"))):
-                events[(row["membership_id"], row["model_id"])] = [row["cost"], row["included"], row["tokens"]]
+                        .values("membership_id", "model_id", "product")
+                        .annotate(cost=Sum("cost"), included=Sum("included_cost"), tokens=Sum("input_tokens"))):
+                events[(row["membership_id"], row["model_id"], row["product"])] = [
+                    row["cost"], row["included"], row["tokens"]]
             lines = {}
             for line in invoice.lines.filter(kind__in=[LineKind.USAGE, LineKind.PREPAID_USAGE_INFO,
                                                        LineKind.LATE_USAGE_ADJUSTMENT]):
                 assert line.kind != LineKind.LATE_USAGE_ADJUSTMENT  # every event was received in its month
-                lines[(line.membership_id, line.model_id)] = line
-            assert set(lines) == set(events), f"{org.slug} {invoice.period_start}: a member/model is missing"
+                lines[(line.membership_id, line.model_id, line.product)] = line
+            assert set(lines) == set(events), f"{org.slug} {invoice.period_start}: a member/model/product is missing"
             total_billed = Decimal(0)
             for key, (cost, included, input_tokens) in events.items():
                 line = lines[key]
@@ -184,9 +185,9 @@ def test_a_closed_months_invoice_shows_usage_lines_per_member_and_model(demo, pa
             .select_related("model", "membership__user").order_by("-unrounded_amount").first())
     login(page, "owner@initech-enterprise.example", password="demo")
     page.goto(f"/orgs/{org.slug}/invoices/{invoice.number}/")
-    member_table = page.locator("table.data", has=page.locator("caption", has_text=line.membership.user.email))
-    member_table.first.wait_for()
-    row = member_table.first.locator("tr", has_text=line.model.display_name)
+    member_lines = page.locator(f'tbody[data-member="{line.membership.user.email}"]')
+    member_lines.wait_for()
+    row = member_lines.locator("tr", has_text=line.description)
     assert row.count() >= 1
     assert f"{line.input_tokens:,}" in row.first.inner_text()
     screenshot(page, "demo-closed-month-invoice")
