@@ -1,0 +1,18 @@
+from django.urls import include, path
+
+from . import views
+
+app_name = "identity"
+
+urlpatterns = [
+    path("orgs/<slug:slug>/settings/security/", views.identity_settings_page, name="settings"),
+    path("orgs/<slug:slug>/settings/security/two-factor/", views.two_factor_requirement, name="two_factor"),
+    path("orgs/<slug:slug>/settings/security/sso/", views.sso_settings, name="sso"),
+    path("orgs/<slug:slug>/settings/security/scim-tokens/", views.scim_token_create_view, name="scim_token_create"),
+    path("orgs/<slug:slug>/settings/security/scim-tokens/<str:public_id>/revoke/", views.scim_token_revoke_view,
+         name="scim_token_revoke"),
+    path("sso/start/", views.sso_start, name="sso_start"),
+]
+
+# allauth's OpenID Connect login and callback (URL names are allauth's own, outside this namespace).
+sso_urlpatterns = [path("sso/oidc/", include("allauth.socialaccount.providers.openid_connect.urls"))]
