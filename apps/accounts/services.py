@@ -51,6 +51,7 @@ def recovery_codes_regenerate(*, user) -> list[str]:
 @transaction.atomic
 def two_factor_disable(*, user) -> int:
     """Remove every second factor of the user (authenticator and recovery codes). Returns how many devices went."""
-    deleted_totp, _ = TOTPDevice.objects.filter(user=user).delete()
-    deleted_static, _ = StaticDevice.objects.filter(user=user).delete()
-    return deleted_totp + deleted_static
+    devices = TOTPDevice.objects.filter(user=user).count() + StaticDevice.objects.filter(user=user).count()
+    TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()  # its recovery codes go with it
+    return devices

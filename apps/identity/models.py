@@ -1,4 +1,5 @@
 from django.db import models
+from django.db.models.functions import Lower
 
 from apps.common.ids import new_public_id
 from apps.organizations.models import Organization
@@ -90,6 +91,8 @@ class ScimGroup(models.Model):
     display_name = models.CharField(max_length=200)
     external_id = models.CharField(max_length=200, blank=True)
     members = models.ManyToManyField("organizations.Membership", blank=True, related_name="scim_groups")
+    # Each member entry as the provider wrote it (display, type, $ref), keyed by the user's SCIM id.
+    member_entries = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -102,15 +105,25 @@ class ScimGroup(models.Model):
 
 
 class ScimUser(models.Model):
-    """The SCIM view of a membership: its externalId and whether the provider marked it active. The SCIM id is
-    the user's public id."""
+    """The SCIM view of a membership: the provider's userName and externalId, and whether it marked the user
+    active. The SCIM id is the user's public id. The login email is the userName when that is an address,
+    else the user's primary email."""
 
     membership = models.OneToOneField("organizations.Membership", on_delete=models.CASCADE, primary_key=True,
                                       related_name="scim")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    user_name = models.CharField(max_length=254)
+    # The resource as the provider last wrote it (never a password), so what it reads back is what it sent;
+    # the membership, the login email and the seat stay the source of truth for everything the portal uses.
+    attributes = models.JSONField(default=dict, blank=True)
     external_id = models.CharField(max_length=200, blank=True)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(Lower("user_name"), "organization",
+                                               name="scim_user_unique_user_name_per_org")]
 
     def __str__(self):
         return f"SCIM {self.membership}"

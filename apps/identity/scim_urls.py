@@ -10,8 +10,12 @@ urlpatterns = [
     path("ResourceTypes/<str:name>", v.resource_type, name="resource_type"),
     path("Schemas", v.schemas, name="schemas"),
     path("Schemas/<str:schema_id>", v.schema, name="schema"),
+    path(".search", v.search, name="search"),
     path("Users", v.users, name="users"),
+    path("Users/.search", v.search, {"resource_type": "Users"}, name="users_search"),
     path("Users/<str:user_id>", v.user, name="user"),
     path("Groups", v.groups, name="groups"),
+    path("Groups/.search", v.search, {"resource_type": "Groups"}, name="groups_search"),
     path("Groups/<str:group_id>", v.group, name="group"),
+    path("<path:rest>", v.not_found, name="not_found"),
 ]

@@ -187,14 +187,24 @@ def _scim_label(token: ScimToken) -> str:
     return f"scim:{token.public_id}"
 
 
+def _user_name_taken(organization: Organization, user_name: str, *, exclude_membership=None) -> bool:
+    taken = ScimUser.objects.filter(organization=organization, user_name__iexact=user_name)
+    if exclude_membership is not None:
+        taken = taken.exclude(membership=exclude_membership)
+    return taken.exists()
+
+
 @transaction.atomic
-def scim_user_create(*, token: ScimToken, email: str, name: str, external_id: str, active: bool,
-                     now: dt.datetime) -> Membership:
+def scim_user_create(*, token: ScimToken, user_name: str, email: str, name: str, external_id: str, active: bool,
+                     attributes: dict, now: dt.datetime) -> Membership:
     """Provision a member: the account is created when the address is new (no password: they sign in through
     SSO or set one by password reset), the membership is created or a removed one reactivated, and the member
-    gets a seat of the SSO default tier (the plan's first tier when none is set). Audited as the SCIM token."""
+    gets a seat of the SSO default tier (the plan's first tier when none is set). A userName or an address
+    already provisioned in the organization is a conflict. Audited as the SCIM token."""
     organization = token.organization
     email = email.strip().lower()
+    if _user_name_taken(organization, user_name):
+        raise ScimConflict(user_name)
     user = User.objects.filter(email__iexact=email).first()
     if user is None:
         user = User.objects.create_user(email, password=None, name=name[:150])
@@ -205,9 +215,10 @@ def scim_user_create(*, token: ScimToken, email: str, name: str, external_id: st
         membership = Membership.objects.create(organization=organization, user=user, role=Role.MEMBER)
     else:
         membership.removed_at = None
-        membership.role = Role.MEMBER if membership.role == Role.PRIMARY_OWNER else membership.role
-        membership.save(update_fields=["removed_at", "role"])
-    ScimUser.objects.update_or_create(membership=membership, defaults={"external_id": external_id, "active": True})
+        membership.save(update_fields=["removed_at"])
+    ScimUser.objects.update_or_create(membership=membership, defaults={
+        "organization": organization, "user_name": user_name, "external_id": external_id, "active": True,
+        "attributes": attributes})
     audit_record(organization=organization, actor_label=_scim_label(token), action="member.join", target=email,
                  new={"role": membership.role, "via": "scim"}, now=now)
     tier = _default_tier(organization)
@@ -224,7 +235,8 @@ def scim_user_set_active(*, token: ScimToken, membership: Membership, active: bo
     prorated on the next invoice); `active: true` restores them with a seat of the default tier. The primary
     owner is never deprovisioned (the break-glass account). Audited as the SCIM token."""
     membership = Membership.objects.select_for_update().select_related("user", "organization").get(pk=membership.pk)
-    scim, _created = ScimUser.objects.get_or_create(membership=membership)
+    scim, _created = ScimUser.objects.get_or_create(membership=membership, defaults={
+        "organization": membership.organization, "user_name": membership.user.email})
     if scim.active == active and (membership.removed_at is None) == active:
         return membership
     if not active and membership.role == Role.PRIMARY_OWNER:
@@ -249,19 +261,23 @@ def scim_user_set_active(*, token: ScimToken, membership: Membership, active: bo
 
 
 @transaction.atomic
-def scim_user_update(*, token: ScimToken, membership: Membership, email: str, name: str, external_id: str,
-                     active: bool, now: dt.datetime) -> Membership:
-    """PUT/PATCH of a user: name, externalId, userName (the login email, when no other account uses it) and
-    active."""
+def scim_user_update(*, token: ScimToken, membership: Membership, user_name: str, email: str, name: str,
+                     external_id: str, active: bool, attributes: dict, now: dt.datetime) -> Membership:
+    """PUT/PATCH of a user: userName, the login email (when no other account uses it), name, externalId and
+    active (see scim_user_set_active)."""
     user = membership.user
     email = email.strip().lower()
+    if _user_name_taken(membership.organization, user_name, exclude_membership=membership):
+        raise ScimConflict(user_name)
     if email != user.email:
         if User.objects.filter(email__iexact=email).exclude(pk=user.pk).exists():
             raise ScimConflict(email)
         user.email = email
     user.name = (name or "")[:150]
     user.save(update_fields=["email", "name"])
-    ScimUser.objects.update_or_create(membership=membership, defaults={"external_id": external_id or ""})
+    ScimUser.objects.update_or_create(membership=membership, defaults={
+        "organization": membership.organization, "user_name": user_name, "external_id": external_id or "",
+        "attributes": attributes})
     return scim_user_set_active(token=token, membership=membership, active=active, now=now)
 
 
@@ -276,7 +292,7 @@ def scim_user_delete(*, token: ScimToken, membership: Membership, now: dt.dateti
 
 @transaction.atomic
 def scim_group_save(*, token: ScimToken, group, display_name: str, external_id: str,
-                    members: list[Membership], now: dt.datetime):
+                    members: list[Membership], member_entries: dict, now: dt.datetime):
     """Create or replace a group. Members added to a group named after a seat tier move to that tier (with the
     console's prorated upgrade charge); members leaving it who are in no other tier group go back to the
     default tier. Other groups are stored and change nothing."""
@@ -289,10 +305,11 @@ def scim_group_save(*, token: ScimToken, group, display_name: str, external_id: 
     before: set[int] = set()
     if group is None:
         group = ScimGroup.objects.create(organization=organization, display_name=display_name,
-                                         external_id=external_id or "")
+                                         external_id=external_id or "", member_entries=member_entries)
     else:
         before = set(group.members.values_list("pk", flat=True))
         group.display_name, group.external_id = display_name, external_id or ""
+        group.member_entries = member_entries
         group.save()
     group.members.set(members)
     tier = _tier_for_group(organization, display_name)
