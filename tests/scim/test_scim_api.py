@@ -3,10 +3,11 @@ tiers, discovery, SCIM error shapes, and scim2-tester's compliance checks agains
 
 import datetime as dt
 import json
+from decimal import Decimal
 
 import pytest
+import time_machine
 from django.test import Client
-from django.utils import timezone
 
 from apps.identity.services import scim_token_create
 from apps.organizations.models import AuditEntry, Membership, PlanKind, Role
@@ -122,3 +123,23 @@ def test_discovery_endpoints_answer():
     assert status == 200 and {r["endpoint"] for r in types["Resources"]} == {"/Users", "/Groups"}
     status, schemas = scim.call("get", "/Schemas")
     assert status == 200 and len(schemas["Resources"]) == 2
+
+
+def test_deprovisioned_member_is_billed_to_the_day_of_removal_on_the_next_invoice():
+    from apps.invoicing.models import LineKind
+    from apps.invoicing.services import invoice_issue_for_period
+
+    org = OrganizationFactory(slug="acme", plan_kind=PlanKind.TEAM)
+    m = member(org, email="ada@acme.example", tier_code="standard",
+               since=dt.datetime(2025, 12, 1, tzinfo=dt.UTC))
+    scim = _scim_for(org)
+    patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+             "Operations": [{"op": "replace", "value": {"active": False}}]}
+    with time_machine.travel(dt.datetime(2026, 4, 11, 0, 0, tzinfo=dt.UTC), tick=False):
+        status, _body = scim.call("patch", f"/Users/{m.user.public_id}", patch)
+    assert status == 200
+    invoice = invoice_issue_for_period(organization=org, period_start=dt.date(2026, 4, 1),
+                                       now=dt.datetime(2026, 5, 1, 0, 20, tzinfo=dt.UTC))
+    seat = invoice.lines.get(membership=m, kind=LineKind.SEAT_FEE)
+    # Standard is $30 a month: 10 of April's 30 days held (1–10 April), so $10.00.
+    assert (seat.days, seat.period_days, seat.amount) == (10, 30, Decimal("10.00"))
