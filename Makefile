@@ -36,8 +36,14 @@ services-check: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-test: $(STAMP) browser services-check lint
+test: $(STAMP) browser services-check lint oidc-provider
 	DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -q -p no:randomly $(PYTEST_ARGS)
+
+# The local OpenID Connect provider the SSO tests start (npm oidc-provider, pinned by tests/oidc/package-lock.json).
+oidc-provider: tests/oidc/node_modules/.installed
+tests/oidc/node_modules/.installed: tests/oidc/package.json tests/oidc/package-lock.json
+	npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+	@touch $@
 
 # The load generator and pgbench come from the OS packages too.
 bench-tools:

@@ -7,11 +7,12 @@ audience, expiry, and the issuer, which we pin to the configured issuer URL)."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialApp
-from allauth.socialaccount.providers.openid_connect.views import login as oidc_login
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -33,6 +34,7 @@ def social_app_for(identity: OrganizationIdentity) -> SocialApp:
             "server_url": identity.sso_issuer_url,
             # The id_token's `iss` must be the issuer the owner configured, whatever discovery says.
             "openid_configuration_overrides": {"issuer": identity.sso_issuer_url},
+            "oauth_pkce_enabled": True,
         },
     )
 
@@ -42,9 +44,18 @@ def sso_error(request, message: str, status: int = 400):
 
 
 def sso_begin(request, identity: OrganizationIdentity):
-    """Send the browser to the organization's provider (called from a CSRF-checked POST)."""
+    """The step before the organization's provider: a page whose one button posts to allauth's OpenID Connect
+    login, which redirects to the provider. The page is needed because the browser checks a form's redirect
+    against the Content-Security-Policy `form-action` of the page the form is on: this page's policy allows the
+    provider's origin, the login page's does not (it cannot know which organization's provider comes next)."""
     request.session[SESSION_ORG] = identity.organization.pk
-    return oidc_login(request, provider_id=identity.sso_provider_id)
+    issuer = urlsplit(identity.sso_issuer_url)
+    response = render(request, "identity/sso_continue.html", {
+        "organization": identity.organization,
+        "action": reverse("openid_connect_login", kwargs={"provider_id": identity.sso_provider_id}),
+    })
+    response._csp_update = {"form-action": [f"{issuer.scheme}://{issuer.netloc}"]}
+    return response
 
 
 def password_login_policy(*, request, email: str):

@@ -15,4 +15,4 @@ urlpatterns = [
 ]
 
 # allauth's OpenID Connect login and callback (URL names are allauth's own, outside this namespace).
-sso_urlpatterns = [path("sso/oidc/", include("allauth.socialaccount.providers.openid_connect.urls"))]
+sso_urlpatterns = [path("sso/", include("allauth.socialaccount.providers.openid_connect.urls"))]  # → /sso/oidc/<id>/…
