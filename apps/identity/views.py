@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -39,6 +40,7 @@ def _page(request, membership, *, sso_form=None, new_token=None, status=200):
     }, status=status)
 
 
+@login_required
 def identity_settings_page(request, slug):
     """Security & SSO: require two-factor, the organization's OpenID Connect provider, SCIM tokens."""
     membership = require(request.user, slug, Capability.MANAGE_MEMBERS, hide=True)
