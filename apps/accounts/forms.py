@@ -3,7 +3,7 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
-from django_otp import match_token
+from django_otp import devices_for_user, match_token
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -38,6 +38,10 @@ class OtpTokenForm(forms.Form):
 
     def clean_otp_token(self):
         token = "".join(self.cleaned_data["otp_token"].split()).lower().replace("-", "")
+        devices = list(devices_for_user(self.user))
+        if devices and all(not device.verify_is_allowed()[0] for device in devices):
+            # django-otp's throttle doubles the wait after each wrong code; any code is refused until it ends.
+            raise forms.ValidationError(_("Too many wrong codes. Wait a few seconds, then try again."))
         # django-otp checks every confirmed device: the TOTP device (with its drift window, replay guard and
         # failure throttle) and the static device holding the recovery codes (a used code is deleted).
         self.device = match_token(self.user, token)

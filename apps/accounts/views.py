@@ -125,8 +125,8 @@ def _qr_svg_data_uri(device) -> str:
 def two_factor_setup(request):
     """Scan the QR code (or type the key), then confirm with a code: two-factor is on and ten recovery codes are
     shown once."""
-    if two_factor_enabled(user=request.user) and request.method == "GET":
-        return redirect("accounts:security")
+    if two_factor_enabled(user=request.user):
+        return _two_factor_confirm_session(request)
     device = totp_device_start(user=request.user)
     form = TotpConfirmForm(device, request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -141,13 +141,36 @@ def two_factor_setup(request):
     secret = _base32(device.bin_key)
     return render(request, "accounts/two_factor_setup.html", {
         "form": form, "qr": _qr_svg_data_uri(device), "secret": secret,
-        "next": request.GET.get("next", ""),
+        "required_by": _organization_name(request.user, request.GET.get("org", "")),
     })
+
+
+def _two_factor_confirm_session(request):
+    """Two-factor is already on but this session never gave a code (it began through single sign-on): ask for
+    one, then go on to the page that required it."""
+    next_url = request.GET.get("next", "")
+    safe_next = next_url if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}) else ""
+    if request.user.is_verified():
+        return redirect(safe_next or "accounts:security")
+    form = OtpTokenForm(request.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        otp_login(request, form.device)
+        return redirect(safe_next or "accounts:security")
+    return render(request, "accounts/login_verify.html", {"form": form})
 
 
 def _base32(key: bytes) -> str:
     raw = base64.b32encode(key).decode().rstrip("=")
     return " ".join(raw[i:i + 4] for i in range(0, len(raw), 4))
+
+
+def _organization_name(user, slug: str) -> str:
+    """The name of the user's organization with this slug (the one that sent them here), or ""."""
+    if not slug:
+        return ""
+    membership = user.memberships.filter(organization__slug=slug, removed_at__isnull=True).select_related(
+        "organization").first()
+    return membership.organization.name if membership else ""
 
 
 @login_required

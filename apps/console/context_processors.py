@@ -19,6 +19,7 @@ NAV_LINKS = [
     ("Dashboard", "monitoring:dashboard", Capability.VIEW_ORG_USAGE),
     ("Invoices", "invoicing:invoice_list", Capability.VIEW_ORG_USAGE),
     ("Admin API keys", "admin_api:keys", Capability.MANAGE_ADMIN_API_KEYS),
+    ("Security & SSO", "identity:settings", Capability.MANAGE_MEMBERS),
     ("My usage", "monitoring:my_usage", Capability.VIEW_OWN_USAGE),
 ]
 

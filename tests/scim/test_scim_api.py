@@ -143,3 +143,17 @@ def test_deprovisioned_member_is_billed_to_the_day_of_removal_on_the_next_invoic
     seat = invoice.lines.get(membership=m, kind=LineKind.SEAT_FEE)
     # Standard is $30 a month: 10 of April's 30 days held (1–10 April), so $10.00.
     assert (seat.days, seat.period_days, seat.amount) == (10, 30, Decimal("10.00"))
+
+
+def test_user_and_group_lists_take_a_fixed_number_of_queries(django_assert_max_num_queries):
+    org = OrganizationFactory(slug="acme", plan_kind=PlanKind.TEAM)
+    scim = _scim_for(org)
+    members = [member(org, email=f"m{i}@acme.example") for i in range(30)]
+    scim.call("post", "/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Ops",
+                                  "members": [{"value": m.user.public_id} for m in members]})
+    with django_assert_max_num_queries(4):
+        status, body = scim.call("get", "/Users", count=100)
+    assert status == 200 and body["totalResults"] == 30
+    with django_assert_max_num_queries(5):
+        status, body = scim.call("get", "/Groups")
+    assert status == 200 and len(body["Resources"][0]["members"]) == 30
