@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from apps.accounts.models import User
 from apps.organizations.models import Membership, Organization, Role
 from apps.organizations.services import api_key_digest
 
@@ -48,6 +49,18 @@ def is_primary_owner(*, organization: Organization, email: str) -> bool:
     return Membership.objects.active().filter(
         organization=organization, role=Role.PRIMARY_OWNER, user__email__iexact=email
     ).exists()
+
+
+def account_for_email(email: str):
+    return User.objects.filter(email__iexact=email).first() if email else None
+
+
+def account_belongs_only_to(user, organization: Organization) -> bool:
+    """Whether the account is this organization's alone: not staff, and no membership (current or removed) in
+    any other organization. Only such accounts may be signed in by the organization's SSO or renamed by its SCIM."""
+    if user.is_staff or user.is_superuser:
+        return False
+    return not Membership.objects.filter(user=user).exclude(organization=organization).exists()
 
 
 def two_factor_required_by(*, slug: str) -> Organization | None:

@@ -19,6 +19,7 @@ from apps.seats.selectors import seat_current, seat_tiers
 from apps.seats.services import seat_assign
 
 from .models import OrganizationIdentity, ScimGroup, ScimToken, ScimUser, SsoDomain
+from .selectors import account_belongs_only_to
 
 SCIM_TOKEN_PREFIX = "bp_scim_"
 
@@ -272,6 +273,9 @@ def scim_user_update(*, token: ScimToken, membership: Membership, user_name: str
     if email != user.email:
         if User.objects.filter(email__iexact=email).exclude(pk=user.pk).exists():
             raise ScimConflict(email)
+        if not account_belongs_only_to(user, membership.organization):
+            raise ValidationError(_("This account also belongs to another organization: its email cannot be "
+                                    "changed through this organization's provisioning."))
         user.email = email
     user.name = (name or "")[:150]
     user.save(update_fields=["email", "name"])

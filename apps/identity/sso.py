@@ -20,7 +20,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .models import OrganizationIdentity
-from .selectors import email_domain, is_primary_owner, sso_identity_for_email, sso_identity_for_provider_id
+from .selectors import (
+    account_belongs_only_to,
+    account_for_email,
+    email_domain,
+    is_primary_owner,
+    sso_identity_for_email,
+    sso_identity_for_provider_id,
+)
 from .services import SsoJoinRefused, sso_member_join
 
 SESSION_ORG = "identity.sso_org"
@@ -93,6 +100,14 @@ class OrganizationSsoAdapter(DefaultSocialAccountAdapter):
                 "Sign in with your work address, or ask an owner to add your domain."
             ) % {"email": email or _("Your account"), "org": identity.organization.name,
                  "domains": ", ".join(sorted(domains))}, status=403))
+        existing = sociallogin.user if sociallogin.is_existing else account_for_email(email)
+        if existing is not None and not account_belongs_only_to(existing, identity.organization):
+            # Domains are declared by owners, not proven (no DNS check), so an organization's provider may sign
+            # in only accounts that are that organization's alone: never staff, never a member elsewhere.
+            raise ImmediateHttpResponse(sso_error(request, _(
+                "An account for %(email)s already exists outside %(org)s. Log in with your password, or ask an "
+                "owner to invite you."
+            ) % {"email": email, "org": identity.organization.name}, status=403))
         request.session[SESSION_ORG] = identity.organization.pk
 
     def on_authentication_error(self, request, provider, error=None, exception=None, extra_context=None):

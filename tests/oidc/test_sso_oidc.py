@@ -110,3 +110,15 @@ def test_a_callback_with_a_wrong_state_is_refused(page, live_server):
         message = page.wait_for_selector("[data-testid=sso-error]").inner_text()
     assert "Single sign-on did not complete" in message
     assert not Membership.objects.filter(organization=org, user__email="ada@acme.example").exists()
+
+
+def test_an_account_that_also_belongs_to_another_organization_is_not_signed_in_by_sso(page, live_server):
+    # Email domains are declared by owners, not proven: SSO must not take over an account used elsewhere.
+    with oidc_provider(redirect_uri=_callback(live_server)) as issuer:
+        org = _org_with_sso(issuer)
+        elsewhere = member(OrganizationFactory(slug="globex"), email="ada@acme.example")
+        _start_sso(page, "ada@acme.example")
+        _sign_in_at_provider(page, "ada")
+        message = page.wait_for_selector("[data-testid=sso-error]").inner_text()
+    assert "already exists outside Acme" in message
+    assert not Membership.objects.filter(organization=org, user=elsewhere.user).exists()

@@ -157,3 +157,16 @@ def test_user_and_group_lists_take_a_fixed_number_of_queries(django_assert_max_n
     with django_assert_max_num_queries(5):
         status, body = scim.call("get", "/Groups")
     assert status == 200 and len(body["Resources"][0]["members"]) == 30
+
+
+def test_scim_cannot_change_the_email_of_an_account_shared_with_another_organization():
+    org = OrganizationFactory(slug="acme")
+    shared = member(org, email="ada@acme.example")
+    Membership.objects.create(organization=OrganizationFactory(slug="globex"), user=shared.user, role=Role.MEMBER)
+    scim = _scim_for(org)
+    patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+             "Operations": [{"op": "replace", "path": "userName", "value": "attacker@evil.example"}]}
+    status, body = scim.call("patch", f"/Users/{shared.user.public_id}", patch)
+    assert status == 400 and "another organization" in body["detail"]
+    shared.user.refresh_from_db()
+    assert shared.user.email == "ada@acme.example"
