@@ -59,6 +59,7 @@ from .services import (
     ScimConflict,
     scim_group_delete,
     scim_group_save,
+    scim_token_mark_used,
     scim_user_create,
     scim_user_delete,
     scim_user_update,
@@ -102,6 +103,7 @@ def scim_endpoint(view):
         token = scim_token_authenticate(raw_token=header[7:].strip()) if header[:7].lower() == "bearer " else None
         if token is None:
             return _error(401, "A valid SCIM bearer token is required.")
+        scim_token_mark_used(token=token, now=timezone.now())
         request.scim_token = token
         request.scim_base = request.build_absolute_uri("/scim/v2")
         try:

@@ -139,6 +139,17 @@ def scim_token_create(*, organization: Organization, name: str, actor=None,
     return token, raw
 
 
+SCIM_TOKEN_USED_RESOLUTION = dt.timedelta(seconds=60)
+
+
+def scim_token_mark_used(*, token: ScimToken, now: dt.datetime) -> None:
+    """Record that the token was used (shown on Security & SSO), at most once a minute: a provider's sync sends
+    bursts of requests, which should not each write."""
+    if token.last_used_at is not None and now - token.last_used_at <= SCIM_TOKEN_USED_RESOLUTION:
+        return
+    ScimToken.objects.filter(pk=token.pk).update(last_used_at=now)
+
+
 @transaction.atomic
 def scim_token_revoke(*, token: ScimToken, actor, now=None) -> ScimToken:
     """Revoke a SCIM token: refused from the next request on. Revoking twice changes nothing."""

@@ -95,3 +95,32 @@ def test_settings_page_query_count(client, org, django_assert_max_num_queries):
     with django_assert_max_num_queries(12):
         response = client.get(reverse("identity:settings", args=["acme"]))
     assert response.status_code == 200 and response.content.count(b"bp_scim_x") == 20
+
+
+def test_staff_reset_two_factor_from_django_admin_is_audited(client, org):
+    from apps.accounts.selectors import two_factor_enabled
+    from apps.accounts.services import totp_device_confirm, totp_device_start
+
+    pat = member(org, email="pat@acme.example")
+    totp_device_confirm(user=pat.user, device=totp_device_start(user=pat.user))
+    staff = member(OrganizationFactory(slug="ops"), email="staff@billing-portal.example").user
+    staff.is_staff = staff.is_superuser = True
+    staff.save()
+    client.force_login(staff, backend="django.contrib.auth.backends.ModelBackend")
+    response = client.post("/admin/accounts/user/", {"action": "reset_two_factor",
+                                                     "_selected_action": [pat.user.pk]})
+    assert response.status_code == 302
+    assert not two_factor_enabled(user=pat.user)
+    entry = AuditEntry.objects.get(organization=org, action="identity.two_factor_reset")
+    assert entry.actor_label == "staff:staff@billing-portal.example" and entry.target == "pat@acme.example"
+
+
+def test_scim_requests_record_when_the_token_was_last_used(org):
+    from django.test import Client
+
+    from apps.identity.services import scim_token_create
+
+    token, raw = scim_token_create(organization=org, name="Okta")
+    assert Client().get("/scim/v2/ServiceProviderConfig", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
+    token.refresh_from_db()
+    assert token.last_used_at is not None
