@@ -116,3 +116,24 @@ def test_staff_reset_removes_the_devices_and_is_audited():
     assert not TOTPDevice.objects.filter(user=m.user).exists()
     entry = AuditEntry.objects.get(organization=org, action="identity.two_factor_reset")
     assert entry.actor_label == "staff:staff@example.com"
+
+
+@pytest.mark.parametrize("url_name", ["accounts:security", "accounts:two_factor_setup", "accounts:password_change",
+                                      "accounts:password_reset"])
+def test_account_pages_query_count(client, url_name, django_assert_max_num_queries):
+    m = member(OrganizationFactory(), email="pat@example.com")
+    if url_name == "accounts:security":
+        _enrol(m.user)  # the page with the most to read: two-factor on, recovery codes counted
+    client.force_login(m.user, backend="django.contrib.auth.backends.ModelBackend")
+    with django_assert_max_num_queries(8):
+        response = client.get(reverse(url_name))
+    assert response.status_code == 200
+
+
+def test_login_verify_query_count(client, django_assert_max_num_queries):
+    m = member(OrganizationFactory(), email="pat@example.com")
+    _enrol(m.user)
+    client.post(reverse("accounts:login"), {"username": "pat@example.com", "password": "demo-password"})
+    with django_assert_max_num_queries(8):
+        response = client.get(reverse("accounts:login_verify"))
+    assert response.status_code == 200
