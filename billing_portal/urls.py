@@ -17,9 +17,7 @@ urlpatterns = [
     path("", include("apps.monitoring.urls")),
 ]
 # Identity (issue 17): owners' Security & SSO page, the SSO entry and OIDC callback, SCIM 2.0 provisioning.
-from apps.identity.urls import sso_urlpatterns  # noqa: E402
-
-urlpatterns += [path("", include("apps.identity.urls")), *sso_urlpatterns,
+urlpatterns += [path("", include("apps.identity.urls")), path("", include("apps.identity.sso_urls")),
                 path("scim/v2/", include("apps.identity.scim_urls"))]
 
 if settings.BENCH_BASELINE_VIEW:  # `make bench` only: the one-SELECT baseline view (billing_portal/bench_views.py)

@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import path
 
 from . import views
 
@@ -14,5 +14,3 @@ urlpatterns = [
     path("sso/start/", views.sso_start, name="sso_start"),
 ]
 
-# allauth's OpenID Connect login and callback (URL names are allauth's own, outside this namespace).
-sso_urlpatterns = [path("sso/", include("allauth.socialaccount.providers.openid_connect.urls"))]  # → /sso/oidc/<id>/…
