@@ -76,6 +76,12 @@ pgbouncer:
 test: $(STAMP)
 	@$(PY) scripts/run_tests.py $(PYTEST_ARGS)
 
+# The local OpenID Connect provider the SSO tests start (npm oidc-provider, pinned by tests/oidc/package-lock.json).
+oidc-provider: tests/oidc/node_modules/.installed
+tests/oidc/node_modules/.installed: tests/oidc/package.json tests/oidc/package-lock.json
+	npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+	@touch $@
+
 # The load generator and pgbench come from the OS packages too.
 bench-tools:
 	@command -v wrk >/dev/null 2>&1 && command -v pgbench >/dev/null 2>&1 || { \

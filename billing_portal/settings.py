@@ -338,3 +338,49 @@ STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 if PAYMENT_PROVIDER in ("stripe", "apps.extra_usage.payments.StripeProvider") and not STRIPE_SECRET_KEY:
     raise ImproperlyConfigured("Environment variable STRIPE_SECRET_KEY is required when PAYMENT_PROVIDER=stripe")
+
+# --- Identity: password reset, two-factor, OIDC single sign-on, SCIM (apps/accounts, apps/identity) ----------
+INSTALLED_APPS += [
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "apps.identity",
+]
+MIDDLEWARE += [
+    # Marks request.user.is_verified() once the second factor was given at login.
+    "django_otp.middleware.OTPMiddleware",
+    # Required by django-allauth (its social login flow keeps state on the request).
+    "allauth.account.middleware.AccountMiddleware",
+    # A member of an organization that requires two-factor is sent to set it up before any of its pages.
+    "apps.identity.middleware.TwoFactorRequiredMiddleware",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 3  # a reset link works for 3 hours, once
+# The password login asks this (a dotted path) whether an email must sign in through its organization's SSO;
+# accounts sits below organizations, so the policy lives in apps.identity and is looked up by name.
+PASSWORD_LOGIN_POLICY = "apps.identity.sso.password_login_policy"
+OTP_TOTP_ISSUER = "billing_portal"
+# django-allauth serves only the OpenID Connect login and callback (apps/identity/urls.py); the password login,
+# reset and change stay Django's own views. Each organization's provider is built from its SSO settings.
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_ADAPTER = "apps.identity.sso.SsoAccountAdapter"
+SOCIALACCOUNT_ADAPTER = "apps.identity.sso.OrganizationSsoAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_REQUESTS_TIMEOUT = 10

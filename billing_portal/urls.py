@@ -22,6 +22,9 @@ urlpatterns = [
     path("orgs/<slug:slug>/extra-usage/card/", stripe_card_setup, name="stripe_card_setup"),
     path("", include("apps.notices.urls")),
 ]
+# Identity (issue 17): owners' Security & SSO page, the SSO entry and OIDC callback, SCIM 2.0 provisioning.
+urlpatterns += [path("", include("apps.identity.urls")), path("", include("apps.identity.sso_urls")),
+                path("scim/v2/", include("apps.identity.scim_urls"))]
 
 if settings.BENCH_BASELINE_VIEW:  # `make bench` only: the one-SELECT baseline view (billing_portal/bench_views.py)
     from billing_portal.bench_views import select_one

@@ -55,7 +55,7 @@ def main(pytest_args: list[str]) -> int:
         env = {**os.environ, "DATABASE_URL": url}
         steps = [
             # OS packages and npm tools the suite drives (each installed only when missing).
-            ["make", "-s", "browser", "node-tools", "pgbouncer", "pdftotext"],
+            ["make", "-s", "browser", "node-tools", "oidc-provider", "pgbouncer", "pdftotext"],
             [str(ROOT / ".venv" / "bin" / "ruff"), "check", "."],
             [sys.executable, str(ROOT / "scripts" / "check_services.py")],
             [str(ROOT / ".venv" / "bin" / "pytest"), "-q", "-p", "no:randomly", *pytest_args],

@@ -21,6 +21,7 @@ NAV_LINKS = [
     ("Admin API keys", "admin_api:keys", Capability.MANAGE_ADMIN_API_KEYS),
     ("Audit log", "console:audit_log", Capability.VIEW_ORG_USAGE),
     ("Prices", "console:prices", Capability.VIEW_ORG_USAGE),
+    ("Security & SSO", "identity:settings", Capability.MANAGE_MEMBERS),
     ("My usage", "monitoring:my_usage", Capability.VIEW_OWN_USAGE),
     ("Webhooks", "webhooks:endpoints", Capability.MANAGE_BILLING),
 ]

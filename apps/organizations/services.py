@@ -296,30 +296,37 @@ def primary_owner_transfer(*, to_membership: Membership, actor_membership: Membe
 
 
 @transaction.atomic
-def membership_access_end(*, membership: Membership, actor_membership: Membership, now) -> Membership:
+def membership_access_end(*, membership: Membership, now, actor_membership: Membership | None = None,
+                          actor_label: str | None = None) -> Membership:
     """End a member's access (the organizations half of removing a member): they lose access at once; the row
-    stays for their usage, seat history and invoices. Owners remove admins and members; only the primary owner
-    removes an owner; the primary owner cannot be removed (transfer the role first), and nobody removes
-    themselves here.
+    stays for their usage, seat history and invoices. The primary owner cannot be removed (transfer the role
+    first). A person (`actor_membership`) must be an owner; only the primary owner removes an owner; nobody
+    removes themselves here. A system the owners authorized (`actor_label`, e.g. a SCIM token of the
+    organization) removes anyone but the primary owner.
 
     Remove members with seats.services.membership_remove, which calls this and closes the seat in the same
     transaction (seats sit above organizations, so this function cannot): ending access alone would leave a
     billed seat open."""
     organization = membership.organization
-    _require_owner(actor_membership, organization)
+    if actor_membership is None and not actor_label:
+        raise ValueError("a removal names who asked for it: an owner's membership or an authorized system")
+    if actor_membership is not None:
+        _require_owner(actor_membership, organization)
     membership = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
     if membership.organization_id != organization.pk or membership.removed_at is not None:
         raise ValidationError({"membership": "Choose a member of this organization."})
     if membership.role == Role.PRIMARY_OWNER:
         raise ValidationError({"membership": "The primary owner cannot be removed."})
-    if membership.role == Role.OWNER and actor_membership.role != Role.PRIMARY_OWNER:
-        raise ValidationError({"membership": "Only the primary owner can remove an owner."})
-    if membership.pk == actor_membership.pk:
-        raise ValidationError({"membership": "You cannot remove yourself."})
+    if actor_membership is not None:
+        if membership.role == Role.OWNER and actor_membership.role != Role.PRIMARY_OWNER:
+            raise ValidationError({"membership": "Only the primary owner can remove an owner."})
+        if membership.pk == actor_membership.pk:
+            raise ValidationError({"membership": "You cannot remove yourself."})
     membership.removed_at = now
     membership.save(update_fields=["removed_at"])
-    audit_record(organization=organization, actor=actor_membership.user, action="member.remove",
-                 target=membership.user.email, old={"role": membership.role}, now=now)
+    audit_record(organization=organization, actor=actor_membership.user if actor_membership else None,
+                 actor_label=actor_label, action="member.remove", target=membership.user.email,
+                 old={"role": membership.role}, now=now)
     return membership
 
 

@@ -37,7 +37,7 @@ def seat_tiers_create_defaults(*, organization: Organization) -> list[SeatTier]:
 
 @transaction.atomic
 def seat_assign(*, membership: Membership, tier: SeatTier | None, actor=None, now: dt.datetime,
-                charge_upgrade: bool = True) -> SeatAssignment | None:
+                charge_upgrade: bool = True, actor_label: str | None = None) -> SeatAssignment | None:
     """Put a member on a tier from `now` (or take their seat away with tier=None).
 
     The current interval is closed at `now` and a new one opened, so the seat history stays a gapless record
@@ -88,6 +88,7 @@ def seat_assign(*, membership: Membership, tier: SeatTier | None, actor=None, no
     audit_record(
         organization=organization,
         actor=actor,
+        actor_label=actor_label,
         action="seat.change",
         target=membership.user.email,
         old=current.tier.code if current else None,
@@ -98,10 +99,14 @@ def seat_assign(*, membership: Membership, tier: SeatTier | None, actor=None, no
 
 
 @transaction.atomic
-def membership_remove(*, membership: Membership, actor_membership: Membership, now: dt.datetime) -> Membership:
+def membership_remove(*, membership: Membership, now: dt.datetime, actor_membership: Membership | None = None,
+                      actor_label: str | None = None) -> Membership:
     """Remove a member: access ends at `now` (organizations.services.membership_access_end states who may remove
-    whom) and their seat interval closes at the same moment, so the seat is billed up to then and no later.
-    Every removal goes through here, whatever asked for it (the Members page, SCIM, an admin script)."""
-    membership = membership_access_end(membership=membership, actor_membership=actor_membership, now=now)
-    seat_assign(membership=membership, tier=None, actor=actor_membership.user, now=now)
+    whom: an owner, or a system the owners authorized, named by `actor_label`) and their seat interval closes at
+    the same moment, so the seat is billed up to then and no later. Every removal goes through here, whatever
+    asked for it (the Members page, SCIM, an admin script)."""
+    membership = membership_access_end(membership=membership, actor_membership=actor_membership,
+                                       actor_label=actor_label, now=now)
+    seat_assign(membership=membership, tier=None, actor=actor_membership.user if actor_membership else None,
+                actor_label=actor_label, now=now)
     return membership

@@ -322,6 +322,58 @@ for _name in ("webhooks:delivery_detail", "webhooks:delivery_replay"):
     KWARGS[_name] = _webhook_delivery_kwargs
 
 
+# Identity (issue 17): sign-in pages, the owners' Security & SSO page, the SSO entry and allauth's OIDC login and
+# callback (404 while the organization has no provider), and SCIM (bearer tokens only: a session gets 401).
+_SIGNED_IN = {**everyone(200), "anonymous": LOGIN}
+URLS.update({
+    "accounts:login_verify": [("GET", everyone(302)), ("POST", everyone(302))],
+    "accounts:password_reset": [("GET", everyone(200)), ("POST", everyone(200))],
+    "accounts:password_reset_done": [("GET", everyone(200))],
+    "accounts:password_reset_confirm": [("GET", everyone(200))],
+    "accounts:password_reset_complete": [("GET", everyone(200))],
+    "accounts:password_change": [("GET", _SIGNED_IN), ("POST", _SIGNED_IN)],
+    "accounts:password_change_done": [("GET", _SIGNED_IN)],
+    "accounts:security": [("GET", _SIGNED_IN)],
+    "accounts:two_factor_setup": [("GET", _SIGNED_IN), ("POST", _SIGNED_IN)],
+    "accounts:recovery_codes": [("GET", {**everyone(302), "anonymous": LOGIN}),
+                                ("POST", {**everyone(302), "anonymous": LOGIN})],
+    "accounts:two_factor_disable": [("GET", {**everyone(405), "anonymous": LOGIN}),
+                                    ("POST", {**everyone(302), "anonymous": LOGIN})],
+    "identity:settings": [("GET", org_page("owner", lacking=404))],
+    "identity:two_factor": [("GET", everyone(405)), ("POST", org_page_hidden_login("owner", lacking=404, allowed=302))],
+    "identity:sso": [("GET", everyone(405)), ("POST", org_page_hidden_login("owner", lacking=404, allowed=302))],
+    "identity:scim_token_create": [("GET", everyone(405)),
+                                   ("POST", org_page_hidden_login("owner", lacking=404, allowed=200))],
+    "identity:scim_token_revoke": [("GET", everyone(405)),
+                                   ("POST", org_page_hidden_login("owner", lacking=404, allowed=302))],
+    "identity:sso_start": [("GET", everyone(405)), ("POST", everyone(400))],
+    "openid_connect_login": [("GET", everyone(404)), ("POST", everyone(404))],
+    "openid_connect_callback": [("GET", everyone(404))],
+    **{f"scim:{name}": [("GET", everyone(401))] for name in (
+        "service_provider_config", "resource_types", "resource_type", "schemas", "schema", "user", "group",
+        "not_found")},
+    **{f"scim:{name}": [("GET", everyone(401)), ("POST", everyone(401))] for name in ("users", "groups")},
+    **{f"scim:{name}": [("POST", everyone(401))] for name in ("search", "users_search", "groups_search")},
+})
+KWARGS["accounts:password_reset_confirm"] = lambda w: {"uidb64": "MQ", "token": "not-a-token"}
+KWARGS["openid_connect_login"] = KWARGS["openid_connect_callback"] = lambda w: {"provider_id": f"org-{w.org.slug}"}
+KWARGS["scim:resource_type"] = lambda w: {"name": "User"}
+KWARGS["scim:schema"] = lambda w: {"schema_id": "urn:ietf:params:scim:schemas:core:2.0:User"}
+KWARGS["scim:user"] = lambda w: {"user_id": w.memberships["member"].user.public_id}
+KWARGS["scim:group"] = lambda w: {"group_id": "grp_unknown"}
+KWARGS["scim:not_found"] = lambda w: {"rest": "Unknown"}
+
+
+def _scim_token_kwargs(w: World) -> dict:
+    from apps.identity.services import scim_token_create
+
+    token, _raw = w.once("scim_token", lambda: scim_token_create(organization=w.org, name="idp"))
+    return {"slug": w.org.slug, "public_id": token.public_id}
+
+
+KWARGS["identity:scim_token_revoke"] = _scim_token_kwargs
+
+
 def _walk(patterns, prefix="", namespace=None):
     for p in patterns:
         if isinstance(p, URLResolver):

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from . import views
+
+app_name = "identity"
+
+urlpatterns = [
+    path("orgs/<slug:slug>/settings/security/", views.identity_settings_page, name="settings"),
+    path("orgs/<slug:slug>/settings/security/two-factor/", views.two_factor_requirement, name="two_factor"),
+    path("orgs/<slug:slug>/settings/security/sso/", views.sso_settings, name="sso"),
+    path("orgs/<slug:slug>/settings/security/scim-tokens/", views.scim_token_create_view, name="scim_token_create"),
+    path("orgs/<slug:slug>/settings/security/scim-tokens/<str:public_id>/revoke/", views.scim_token_revoke_view,
+         name="scim_token_revoke"),
+    path("sso/start/", views.sso_start, name="sso_start"),
+]
+

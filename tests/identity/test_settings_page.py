@@ -1,0 +1,126 @@
+"""Security & SSO (owners): require two-factor, the OpenID Connect provider, SCIM tokens; audited, one query
+budget, 404 for members and other organizations."""
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from apps.identity.models import OrganizationIdentity, ScimToken, SsoDomain
+from apps.identity.selectors import scim_token_authenticate
+from apps.organizations.models import AuditEntry, PlanKind, Role
+from tests.factories import OrganizationFactory, member
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def org():
+    return OrganizationFactory(slug="acme", name="Acme", plan_kind=PlanKind.ENTERPRISE_USAGE)
+
+
+def _as(client, membership):
+    client.force_login(membership.user, backend="django.contrib.auth.backends.ModelBackend")
+    return client
+
+
+def test_owner_sets_sso_and_it_is_audited_without_the_secret(client, org):
+    owner = _as(client, member(org, email="owner@acme.example", role=Role.OWNER))
+    assert owner
+    response = client.post(reverse("identity:sso", args=["acme"]), {
+        "sso_issuer_url": "https://idp.acme.example", "sso_client_id": "portal", "sso_client_secret": "s3cret",
+        "sso_email_domains": "Acme.example, @acme.co.uk", "sso_default_tier_code": "chat_code",
+        "sso_required": "on"})
+    assert response.status_code == 302
+    identity = OrganizationIdentity.objects.get(organization=org)
+    assert identity.sso_required and identity.sso_client_secret == "s3cret"
+    assert sorted(SsoDomain.objects.values_list("domain", flat=True)) == ["acme.co.uk", "acme.example"]
+    entry = AuditEntry.objects.get(organization=org, action="identity.sso")
+    assert "s3cret" not in str(entry.new_value) and entry.new_value["client_secret_changed"] is True
+    page = client.get(reverse("identity:settings", args=["acme"]))
+    assert b"https://idp.acme.example" in page.content and b"s3cret" not in page.content
+
+
+def test_a_domain_of_another_organization_is_refused_with_a_message(client, org):
+    other = OrganizationFactory(slug="globex")
+    other_owner = member(other, email="o@globex.example", role=Role.OWNER)
+    from apps.identity.services import sso_settings_set
+    sso_settings_set(organization=other, issuer_url="https://idp.globex.example", client_id="x", client_secret="y",
+                     email_domains=["shared.example"], default_tier_code="", required=False, actor=other_owner.user)
+    _as(client, member(org, email="owner@acme.example", role=Role.OWNER))
+    response = client.post(reverse("identity:sso", args=["acme"]), {
+        "sso_issuer_url": "https://idp.acme.example", "sso_client_id": "portal", "sso_email_domains": "shared.example"})
+    assert response.status_code == 400 and b"already used by another organization" in response.content
+    assert not SsoDomain.objects.filter(organization=org).exists()
+
+
+def test_require_sso_needs_a_provider(client, org):
+    _as(client, member(org, email="owner@acme.example", role=Role.OWNER))
+    response = client.post(reverse("identity:sso", args=["acme"]), {"sso_required": "on"})
+    assert response.status_code == 400 and b"before requiring single sign-on" in response.content
+
+
+def test_scim_token_is_shown_once_works_and_revoking_refuses_it(client, org):
+    _as(client, member(org, email="owner@acme.example", role=Role.PRIMARY_OWNER))
+    page = client.post(reverse("identity:scim_token_create", args=["acme"]), {"name": "Okta"})
+    raw = page.context["new_token"]
+    assert raw.startswith("bp_scim_") and raw.encode() in page.content
+    token = ScimToken.objects.get(organization=org)
+    assert token.digest != raw and scim_token_authenticate(raw_token=raw) == token
+    assert raw.encode() not in client.get(reverse("identity:settings", args=["acme"])).content
+    client.post(reverse("identity:scim_token_revoke", args=["acme", token.public_id]))
+    assert scim_token_authenticate(raw_token=raw) is None
+    assert client.get("/scim/v2/Users", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 401
+    assert AuditEntry.objects.filter(organization=org, action="scim_token.revoke").exists()
+
+
+def test_create_scim_token_command_prints_the_token_once(org, capsys):
+    call_command("create_scim_token", "acme", "--name", "Entra ID")
+    raw = capsys.readouterr().out.strip()
+    assert scim_token_authenticate(raw_token=raw).name == "Entra ID"
+
+
+def test_members_and_admins_get_404_and_the_nav_links_owners_only(client, org):
+    _as(client, member(org, email="admin@acme.example", role=Role.ADMIN))
+    assert client.get(reverse("identity:settings", args=["acme"])).status_code == 404
+    owner_client = _as(type(client)(), member(org, email="owner@acme.example", role=Role.OWNER))
+    usage = owner_client.get(reverse("identity:settings", args=["acme"]))
+    assert b"Security &amp; SSO" in usage.content
+
+
+def test_settings_page_query_count(client, org, django_assert_max_num_queries):
+    owner = member(org, email="owner@acme.example", role=Role.PRIMARY_OWNER)
+    for i in range(20):
+        ScimToken.objects.create(organization=org, name=f"t{i}", prefix="bp_scim_x", digest=f"{i:064d}")
+    _as(client, owner)
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("identity:settings", args=["acme"]))
+    assert response.status_code == 200 and response.content.count(b"bp_scim_x") == 20
+
+
+def test_staff_reset_two_factor_from_django_admin_is_audited(client, org):
+    from apps.accounts.selectors import two_factor_enabled
+    from apps.accounts.services import totp_device_confirm, totp_device_start
+
+    pat = member(org, email="pat@acme.example")
+    totp_device_confirm(user=pat.user, device=totp_device_start(user=pat.user))
+    staff = member(OrganizationFactory(slug="ops"), email="staff@billing-portal.example").user
+    staff.is_staff = staff.is_superuser = True
+    staff.save()
+    client.force_login(staff, backend="django.contrib.auth.backends.ModelBackend")
+    response = client.post("/admin/accounts/user/", {"action": "reset_two_factor",
+                                                     "_selected_action": [pat.user.pk]})
+    assert response.status_code == 302
+    assert not two_factor_enabled(user=pat.user)
+    entry = AuditEntry.objects.get(organization=org, action="identity.two_factor_reset")
+    assert entry.actor_label == "staff:staff@billing-portal.example" and entry.target == "pat@acme.example"
+
+
+def test_scim_requests_record_when_the_token_was_last_used(org):
+    from django.test import Client
+
+    from apps.identity.services import scim_token_create
+
+    token, raw = scim_token_create(organization=org, name="Okta")
+    assert Client().get("/scim/v2/ServiceProviderConfig", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
+    token.refresh_from_db()
+    assert token.last_used_at is not None
