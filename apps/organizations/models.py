@@ -28,6 +28,10 @@ class Organization(models.Model):
     currency = models.CharField(max_length=3, default="USD", editable=False)
     # Usage-based Enterprise: the HIPAA-ready option adds a fee to every seat.
     hipaa_ready = models.BooleanField(default=False)
+    # Owners' choices (audited): the language for people who chose none and whose browser asks for none of the
+    # five, and the language of the invoice page, its PDF and CSV headers.
+    default_language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en")
+    invoice_language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

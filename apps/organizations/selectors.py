@@ -61,3 +61,15 @@ def membership_by_email(*, organization: Organization, email: str) -> Membership
 
 def audit_entries(*, organization: Organization) -> QuerySet[AuditEntry]:
     return AuditEntry.objects.filter(organization=organization).select_related("actor")
+
+
+def invoice_language_for(organization: Organization) -> str:
+    """The language an organization's invoice page, PDF and CSV headers are written in (one of
+    settings.LANGUAGES), e.g. `with translation.override(invoice_language_for(org)): …`."""
+    return organization.invoice_language or organization.default_language or "en"
+
+
+def recipient_language(*, user, organization: Organization | None) -> str:
+    """The language an email to `user` about `organization` is written in: their saved preference, else the
+    organization's default, else English (an email has no browser to ask)."""
+    return getattr(user, "language", "") or (organization.default_language if organization else "") or "en"

@@ -2,15 +2,9 @@ from decimal import Decimal, InvalidOperation
 
 from django import template
 
-from apps.common.money import format_usd
+from apps.common.money import money_format
 
 register = template.Library()
-
-
-@register.filter
-def usd(amount):
-    """$1,234.56 (half-up cents); "Unlimited" for no amount."""
-    return format_usd(amount)
 
 
 ACTION_LABELS = {
@@ -52,7 +46,7 @@ def audit_value(value, action: str = "") -> str:
         if value is None:
             return "Unlimited"
         try:
-            return format_usd(Decimal(str(value)))
+            return money_format(Decimal(str(value)))
         except InvalidOperation:  # not an amount: show it as stored
             return str(value)
     if value is None:

@@ -1,12 +1,8 @@
 """Template tags other pages use to show extra usage: the owners' Settings > Usage sections and the member's
 "Request extra usage" partial."""
 
-from decimal import Decimal
-
 from django import template
 from django.utils import timezone
-
-from apps.common.money import format_usd
 
 register = template.Library()
 
@@ -41,9 +37,3 @@ def extra_usage_member_request(context, membership=None):
         "csrf_token": context.get("csrf_token"),
         "next": request.get_full_path() if request is not None else "",
     }
-
-
-@register.filter
-def usd(amount):
-    """Dollars to the cent, half up ("$1,234.50"); None reads "Unlimited"."""
-    return format_usd(None if amount is None else Decimal(amount))
