@@ -8,18 +8,20 @@ from __future__ import annotations
 
 from django.urls import NoReverseMatch, reverse
 from django.utils.functional import SimpleLazyObject
+from django.utils.translation import gettext_lazy as _
 
 from apps.organizations.permissions import Capability, can
 from apps.organizations.selectors import memberships_for_user
 
 # (label, url name, capability needed to see the link)
 NAV_LINKS = [
-    ("Usage settings", "console:usage_settings", Capability.VIEW_ORG_USAGE),
-    ("Members", "console:members", Capability.VIEW_ORG_USAGE),
-    ("Dashboard", "monitoring:dashboard", Capability.VIEW_ORG_USAGE),
-    ("Invoices", "invoicing:invoice_list", Capability.VIEW_ORG_USAGE),
-    ("Admin API keys", "admin_api:keys", Capability.MANAGE_ADMIN_API_KEYS),
-    ("My usage", "monitoring:my_usage", Capability.VIEW_OWN_USAGE),
+    (_("Usage settings"), "console:usage_settings", Capability.VIEW_ORG_USAGE),
+    (_("Members"), "console:members", Capability.VIEW_ORG_USAGE),
+    (_("Dashboard"), "monitoring:dashboard", Capability.VIEW_ORG_USAGE),
+    (_("Invoices"), "invoicing:invoice_list", Capability.VIEW_ORG_USAGE),
+    (_("Admin API keys"), "admin_api:keys", Capability.MANAGE_ADMIN_API_KEYS),
+    (_("My usage"), "monitoring:my_usage", Capability.VIEW_OWN_USAGE),
+    (_("Language"), "console:language_settings", Capability.VIEW_ORG_USAGE),
 ]
 
 

@@ -1,6 +1,8 @@
 import re
 
 from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from apps.common.money import CENT, MAX_CAP_AMOUNT, parse_amount
 from apps.organizations.models import Role
@@ -66,3 +68,14 @@ class AcceptForm(forms.Form):
         if data.get("password") and data.get("password") != data.get("password_confirm"):
             self.add_error("password_confirm", "The passwords do not match.")
         return data
+
+
+class LanguageSettingsForm(forms.Form):
+    """The organization's default language and its invoice language (owners)."""
+
+    default_language = forms.ChoiceField(
+        choices=settings.LANGUAGES, label=_("Default language"),
+        help_text=_("For people who chose no language and whose browser asks for none of these."))
+    invoice_language = forms.ChoiceField(
+        choices=settings.LANGUAGES, label=_("Invoice language"),
+        help_text=_("The language of the invoice page and its PDF and CSV headers."))

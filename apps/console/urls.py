@@ -25,4 +25,5 @@ urlpatterns = [
     path("orgs/<slug:slug>/members/invitations/<int:invitation_id>/resend/", views.invitation_resend_view,
          name="invitation_resend"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    path("orgs/<slug:slug>/settings/language/", views.language_settings, name="language_settings"),
 ]

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from apps.organizations.models import Membership
@@ -89,7 +90,7 @@ def notification_settings(request, slug):
             for message in error.message_dict.get("thresholds", error.messages):
                 form.add_error("thresholds", message)
         else:
-            messages.success(request, "Notification thresholds saved.")
+            messages.success(request, _("Notification thresholds saved."))
             return redirect("monitoring:notification_settings", slug=slug)
     status = 400 if request.method == "POST" else 200
     context = _base(membership, "notifications") | {"form": form, "thresholds": current}

@@ -21,6 +21,8 @@ from django.utils.translation.trans_real import get_supported_language_variant, 
 from .models import Organization
 
 SUPPORTED = frozenset(code for code, _name in settings.LANGUAGES)
+# The machine API and the Admin API answer in English whatever the client's Accept-Language says.
+ENGLISH_ONLY_PREFIXES = ("/api/", "/v1/")
 
 
 def supported(code: str | None) -> str | None:
@@ -61,7 +63,10 @@ class PreferredLanguageMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        language = language_from_preference(request) or language_from_browser(request)
+        if request.path.startswith(ENGLISH_ONLY_PREFIXES):
+            language = "en"
+        else:
+            language = language_from_preference(request) or language_from_browser(request)
         request.language_decided = language is not None
         translation.activate(language or settings.LANGUAGE_CODE)
         request.LANGUAGE_CODE = translation.get_language()

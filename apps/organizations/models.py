@@ -1,21 +1,22 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from apps.common.ids import new_public_id
 
 
 class PlanKind(models.TextChoices):
-    TEAM = "team", "Team"
-    ENTERPRISE_SEAT = "enterprise_seat", "Enterprise (seat-based)"
-    ENTERPRISE_USAGE = "enterprise_usage", "Enterprise (usage-based)"
+    TEAM = "team", _("Team")
+    ENTERPRISE_SEAT = "enterprise_seat", _("Enterprise (seat-based)")
+    ENTERPRISE_USAGE = "enterprise_usage", _("Enterprise (usage-based)")
 
 
 class Role(models.TextChoices):
-    PRIMARY_OWNER = "primary_owner", "Primary owner"
-    OWNER = "owner", "Owner"
-    ADMIN = "admin", "Admin"
-    MEMBER = "member", "Member"
+    PRIMARY_OWNER = "primary_owner", _("Primary owner")
+    OWNER = "owner", _("Owner")
+    ADMIN = "admin", _("Admin")
+    MEMBER = "member", _("Member")
 
 
 class Organization(models.Model):
