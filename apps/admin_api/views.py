@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from apps.organizations.permissions import Capability, require
@@ -66,7 +67,8 @@ def admin_api_key_revoke_page(request, slug, public_id):
         raise Http404
     if request.method == "POST":
         admin_api_key_revoke(key=key, actor=request.user, now=timezone.now())
-        messages.success(request, f"Revoked \u201c{key.name}\u201d. Scripts using it are refused from now on.")
+        messages.success(request, _("Revoked “%(name)s”. Scripts using it are refused from now on.") % {
+            "name": key.name})
         return redirect("admin_api:keys", slug=slug)
     context = {"organization": membership.organization, "membership": membership, "key": key}
     return render(request, "admin_api/revoke_confirm.html", context)

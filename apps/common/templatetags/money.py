@@ -1,6 +1,8 @@
 """The one money filter (and its number and percentage siblings), a template builtin: every template can
 write `{{ amount|money }}` without loading anything. Formatting is apps.common.money's, in the active language."""
 
+from decimal import Decimal
+
 from django import template
 
 from apps.common.money import money_format, number_format, percent_format
@@ -24,3 +26,9 @@ def number(value, places=None) -> str:
 def percent(ratio) -> str:
     """`{{ ratio|percent }}` for a 0–1 ratio → "37%" / "37 %" …; "—" when there is none."""
     return percent_format(ratio)
+
+
+@register.filter
+def whole_percent(value) -> str:
+    """`{{ 37|whole_percent }}` for a percentage already in 0–100 → "37%" / "37 %" …; "—" when there is none."""
+    return percent_format(None if value is None else Decimal(str(value)) / 100)

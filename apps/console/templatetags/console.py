@@ -1,27 +1,31 @@
 from decimal import Decimal, InvalidOperation
 
 from django import template
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from apps.common.money import money_format
+from apps.organizations.models import Role
 
 register = template.Library()
 
 
 ACTION_LABELS = {
-    "cap.organization": "Organization limit",
-    "cap.seat_tier": "Seat-tier limit",
-    "cap.member": "Member limit",
-    "cap.member.delete": "Member limit removed",
-    "seat.change": "Seat tier",
-    "member.invite": "Invitation",
-    "member.invite.revoke": "Invitation withdrawn",
-    "member.join": "Joined",
-    "member.role": "Role",
-    "member.remove": "Member removed",
-    "member.primary_owner": "Primary owner transferred",
+    "cap.organization": gettext_lazy("Organization limit"),
+    "cap.seat_tier": gettext_lazy("Seat-tier limit"),
+    "cap.member": gettext_lazy("Member limit"),
+    "cap.member.delete": gettext_lazy("Member limit removed"),
+    "seat.change": gettext_lazy("Seat tier"),
+    "member.invite": gettext_lazy("Invitation"),
+    "member.invite.revoke": gettext_lazy("Invitation withdrawn"),
+    "member.join": gettext_lazy("Joined"),
+    "member.role": gettext_lazy("Role"),
+    "member.remove": gettext_lazy("Member removed"),
+    "member.primary_owner": gettext_lazy("Primary owner transferred"),
+    "organization.language": gettext_lazy("Language settings"),
 }
 TIER_LABELS = {"standard": "Standard", "premium": "Premium", "chat": "Chat", "chat_code": "Chat + Claude Code"}
-ROLE_LABELS = {"primary_owner": "Primary owner", "owner": "Owner", "admin": "Admin", "member": "Member"}
+ROLE_LABELS = {role.value: role.label for role in Role}
 
 
 @register.filter
@@ -32,10 +36,10 @@ def audit_action(action: str) -> str:
 @register.filter
 def audit_target(target: str) -> str:
     if target == "organization":
-        return "Organization"
+        return _("Organization")
     if target.startswith("tier:"):
         code = target.removeprefix("tier:")
-        return f"{TIER_LABELS.get(code, code)} seats"
+        return _("%(tier)s seats") % {"tier": TIER_LABELS.get(code, code)}
     return target.removeprefix("member:")
 
 
@@ -44,13 +48,13 @@ def audit_value(value, action: str = "") -> str:
     """An audit row's old or new value in words: money for caps (None is Unlimited), tier and role names."""
     if action.startswith("cap."):
         if value is None:
-            return "Unlimited"
+            return _("Unlimited")
         try:
             return money_format(Decimal(str(value)))
         except InvalidOperation:  # not an amount: show it as stored
             return str(value)
     if value is None:
-        return "No seat" if action == "seat.change" else "none"
+        return _("No seat") if action == "seat.change" else _("none")
     if isinstance(value, dict):
         return ", ".join(f"{k.replace('_', ' ')}: {audit_value(v)}" for k, v in value.items() if v is not None)
     text = str(value)
