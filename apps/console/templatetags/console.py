@@ -1,6 +1,7 @@
 from decimal import Decimal, InvalidOperation
 
 from django import template
+from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -53,6 +54,10 @@ def audit_value(value, action: str = "") -> str:
             return money_format(Decimal(str(value)))
         except InvalidOperation:  # not an amount: show it as stored
             return str(value)
+    if action == "organization.language" and isinstance(value, dict):
+        names = dict(settings.LANGUAGES)
+        labels = {"default_language": _("Default language"), "invoice_language": _("Invoice language")}
+        return ", ".join(f"{labels.get(k, k)}: {names.get(v, v)}" for k, v in value.items())
     if value is None:
         return _("No seat") if action == "seat.change" else _("none")
     if isinstance(value, dict):
