@@ -9,6 +9,8 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from apps.organizations.models import Invitation, Membership, Organization
 from apps.organizations.services import (
@@ -32,14 +34,14 @@ def member_invite(*, organization: Organization, email: str, role: str, seat_tie
         actor_membership=actor_membership, now=now,
     )
     link = settings.SITE_URL.rstrip("/") + reverse("console:invitation_accept", kwargs={"token": raw})
-    inviter = actor_membership.user.display_name
-    body = (
-        f"{inviter} invited you to join {organization.name} on billing_portal as {invitation.get_role_display()}.\n\n"
-        f"Accept the invitation: {link}\n\nThe link works once and expires in 7 days."
-    )
-    transaction.on_commit(lambda: send_mail(
-        f"You're invited to {organization.name}", body, None, [invitation.email], fail_silently=False,
-    ))
+    names = {"inviter": actor_membership.user.display_name, "organization": organization.name, "link": link}
+    # The invitee has no account (nor language) yet: the organization's default language.
+    with translation.override(organization.default_language):
+        names["role"] = invitation.get_role_display()
+        subject = _("You're invited to %(organization)s") % names
+        body = _("%(inviter)s invited you to join %(organization)s on billing_portal as %(role)s.\n\n"
+                 "Accept the invitation: %(link)s\n\nThe link works once and expires in 7 days.") % names
+    transaction.on_commit(lambda: send_mail(subject, body, None, [invitation.email], fail_silently=False))
     return invitation
 
 

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from apps.accounts.models import User
 from apps.common.money import MAX_CAP_AMOUNT, money_format
+from apps.common.service_messages import translated_message_dict, translated_messages
 from apps.organizations.models import Invitation, Membership, PlanKind, Role
 from apps.organizations.permissions import Capability, can, require
 from apps.organizations.selectors import audit_entries
@@ -89,7 +90,7 @@ def _done(request, redirect_to: str, triggers: dict, message: str) -> HttpRespon
 
 
 def _errors_into(form, error: ValidationError) -> None:
-    for field, msgs in error.message_dict.items():
+    for field, msgs in translated_message_dict(error).items():
         form.add_error(field if field in form.fields else None, msgs)
 
 
@@ -402,7 +403,7 @@ def member_remove_view(request, slug, membership_id):
         try:
             member_remove(membership=member, actor_membership=membership, now=timezone.now())
         except ValidationError as exc:
-            error = " ".join(exc.messages)
+            error = " ".join(translated_messages(exc))
         else:
             return _done(request, reverse("console:members", kwargs={"slug": slug}),
                          {"membersChanged": True, "auditChanged": True},
@@ -459,7 +460,7 @@ def invitation_resend_view(request, slug, invitation_id):
     try:
         member_invitation_resend(invitation=invitation, actor_membership=membership, now=timezone.now())
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        messages.error(request, " ".join(translated_messages(error)))
     else:
         messages.success(request, _("A new invitation was sent to %(email)s.") % {"email": invitation.email})
     return redirect("console:members", slug=slug)
@@ -492,7 +493,7 @@ def invitation_accept(request, token):
                 password=form.cleaned_data["password"] if form else "", now=now,
             )
         except ValidationError as exc:
-            error = " ".join(exc.messages)
+            error = " ".join(translated_messages(exc))
         else:
             if user is None:
                 login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")

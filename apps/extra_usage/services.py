@@ -27,10 +27,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, Sum
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from apps.common.money import MAX_CAP_AMOUNT, ZERO, format_usd
+from apps.common.money import MAX_CAP_AMOUNT, ZERO, money_format
 from apps.common.periods import local_date, period_containing
 from apps.organizations.models import Membership, Organization, PlanKind, Role
+from apps.organizations.selectors import recipient_language
 from apps.organizations.services import audit_record
 from apps.seats.models import SeatTier, TierCode
 from apps.seats.selectors import seat_current
@@ -193,9 +197,9 @@ def _dollars(value: Decimal | None, *, field: str, minimum: Decimal = ZERO, allo
     if value.as_tuple().exponent < -2:
         raise ValidationError({field: "Use at most two decimal places."})
     if value < minimum:
-        raise ValidationError({field: f"Enter at least {format_usd(minimum)}."})
+        raise ValidationError({field: _("Enter at least %(amount)s.") % {"amount": money_format(minimum)}})
     if value > MAX_CAP_AMOUNT:
-        raise ValidationError({field: f"Enter at most {format_usd(MAX_CAP_AMOUNT)}."})
+        raise ValidationError({field: _("Enter at most %(amount)s.") % {"amount": money_format(MAX_CAP_AMOUNT)}})
     return value
 
 
@@ -575,21 +579,26 @@ def request_decision_notify(*, request_id: int, now: dt.datetime) -> bool:
     request = ExtraUsageRequest.objects.select_related("organization", "membership__user").get(pk=request_id)
     organization = request.organization
     seat = seat_current(membership=request.membership)
+    with translation.override(recipient_language(user=request.membership.user, organization=organization)):
+        _decision_email_send(request, organization, seat)
+    return True
+
+
+def _decision_email_send(request: ExtraUsageRequest, organization: Organization, seat) -> None:
+    """The member's email about their request's decision, in the active language."""
     context = {
         "request": request,
         "organization": organization,
         "approved": request.status == RequestStatus.APPROVED,
-        "amount": format_usd(request.approved_amount) if request.approved_amount is not None else None,
+        "amount": money_format(request.approved_amount) if request.approved_amount is not None else None,
         "tier": seat.tier if seat else None,
         "usage_url": _site_url(f"/orgs/{organization.slug}/"),
     }
-    subject = (
-        f"Your request for extra usage in {organization.name} was approved" if context["approved"]
-        else f"Your request for extra usage in {organization.name} was declined"
-    )
+    names = {"organization": organization.name}
+    subject = (_("Your request for extra usage in %(organization)s was approved") % names if context["approved"]
+               else _("Your request for extra usage in %(organization)s was declined") % names)
     send_mail(subject, render_to_string("extra_usage/email/request_decision.txt", context),
               None, [request.membership.user.email])
-    return True
 
 
 # --- Daily digest -----------------------------------------------------------------------------------------------
@@ -642,10 +651,12 @@ def digest_send_for_organization(*, organization: Organization, now: dt.datetime
             continue
         context = {"organization": organization, "pending": pending, "review_url": review_url,
                    "reviewer": reviewer}
-        subject = (f"{len(pending)} pending request{'s' if len(pending) != 1 else ''} for extra usage in "
-                   f"{organization.name}")
-        send_mail(subject, render_to_string("extra_usage/email/digest.txt", context), None,
-                  [reviewer.user.email])
+        with translation.override(recipient_language(user=reviewer.user, organization=organization)):
+            subject = ngettext("%(count)s pending request for extra usage in %(organization)s",
+                               "%(count)s pending requests for extra usage in %(organization)s",
+                               len(pending)) % {"count": len(pending), "organization": organization.name}
+            body = render_to_string("extra_usage/email/digest.txt", context)
+        send_mail(subject, body, None, [reviewer.user.email])
         DigestDelivery.objects.filter(pk=claim.pk).update(sent_at=now)
         sent += 1
     return sent

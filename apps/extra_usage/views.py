@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.common.money import MAX_CAP_AMOUNT, money_format
+from apps.common.service_messages import translated_message_dict, translated_messages
 from apps.organizations.models import Membership, PlanKind
 from apps.organizations.permissions import Capability, can, require
 
@@ -88,7 +89,7 @@ def _back(request, slug: str, *, fragment: str = "") -> HttpResponse:
 
 
 def _error_text(error: ValidationError) -> str:
-    return " ".join(error.messages)
+    return " ".join(translated_messages(error))
 
 
 def _owner(request, slug: str) -> Membership:
@@ -289,10 +290,8 @@ def purchase_modal(request, slug):
                 if data["enable"]:
                     services.extra_usage_enable(organization=organization, actor=request.user, now=timezone.now())
             except ValidationError as error:
-                for field, errors in getattr(error, "error_dict", {}).items():
+                for field, errors in translated_message_dict(error).items():
                     form.add_error(field if field in form.fields else None, errors)
-                if not hasattr(error, "error_dict"):
-                    form.add_error(None, _error_text(error))
             else:
                 text = (_("Bought %(amount)s of prepaid extra usage and turned extra usage on.") if data["enable"]
                         else _("Bought %(amount)s of prepaid extra usage."))
@@ -323,10 +322,8 @@ def auto_reload_modal(request, slug):
                     now=timezone.now(),
                 )
             except ValidationError as error:
-                for field, errors in getattr(error, "error_dict", {}).items():
+                for field, errors in translated_message_dict(error).items():
                     form.add_error(field if field in form.fields else None, errors)
-                if not hasattr(error, "error_dict"):
-                    form.add_error(None, _error_text(error))
             else:
                 messages.success(request, _("Auto-reload is on.") if data["enabled"] else _("Auto-reload is off."))
                 return _back(request, slug)

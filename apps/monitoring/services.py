@@ -33,11 +33,13 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
-from apps.common.money import format_usd
+from apps.common.money import money_format, percent_format
 from apps.common.periods import period_containing, period_for_start
 from apps.organizations.models import Membership, Organization, Role
+from apps.organizations.selectors import recipient_language
 from apps.organizations.services import audit_record
 from apps.seats.models import SeatAssignment
 from apps.usage.models import OrgUsageSlot, UsageDailyRollup
@@ -222,35 +224,55 @@ def _page_url(organization: Organization, name: str) -> str:
 
 
 def _notice_email(notice: SpendNotice, organization: Organization, crossing: Crossing) -> list[tuple]:
-    """(subject, body, recipients) for each email a notice sends."""
+    """(subject, body, recipients) for each email a notice sends: a member's in their language (their saved
+    preference, else the organization's default); the owners' and admins' in the organization's default."""
+    member_language = organization.default_language
+    if crossing.membership is not None:
+        member_language = recipient_language(user=crossing.membership.user, organization=organization)
+    with translation.override(member_language):
+        emails = _notice_email_in(notice, organization, crossing, for_member=True)
+    with translation.override(organization.default_language):
+        return emails + _notice_email_in(notice, organization, crossing, for_member=False)
+
+
+def _notice_email_in(notice: SpendNotice, organization: Organization, crossing: Crossing, *,
+                     for_member: bool) -> list[tuple]:
+    """The emails of one notice in the active language: the member's own (for_member), or the group's."""
     context = {
         "organization": organization, "notice": notice, "crossing": crossing,
         "member_email": crossing.membership.user.email if crossing.membership else None,
-        "limit": format_usd(crossing.limit), "spend": format_usd(crossing.spend),
+        "limit": money_format(crossing.limit), "spend": money_format(crossing.spend),
         "period": period_for_start(notice.period_start, organization.billing_timezone),
         "my_usage_url": _page_url(organization, "monitoring:my_usage"),
         "dashboard_url": _page_url(organization, "monitoring:dashboard"),
     }
     emails = []
+    names = {"organization": organization.name, "share": percent_format(Decimal(crossing.threshold) / 100)}
     if crossing.scope == NoticeScope.ORG_CAP:
-        subject = (f"{organization.name} reached its monthly spend cap" if crossing.threshold >= 100
-                   else f"{organization.name} has used {crossing.threshold}% of its monthly spend cap")
+        if for_member:  # the owners' email only
+            return emails
+        subject = (_("%(organization)s reached its monthly spend cap") % names if crossing.threshold >= 100
+                   else _("%(organization)s has used %(share)s of its monthly spend cap") % names)
         emails.append((subject, render_to_string("monitoring/email/org_cap.txt", context),
                        org_admin_emails(organization=organization, minimum=Role.OWNER)))
         return emails
     member = crossing.membership.user.email
     if crossing.scope == NoticeScope.MEMBER_ALLOWANCE:
-        subject = ("You have used all of your included usage" if crossing.threshold >= 100
-                   else f"You have used {crossing.threshold}% of your included usage")
+        if not for_member:  # the member's email only
+            return emails
+        subject = (_("You have used all of your included usage") if crossing.threshold >= 100
+                   else _("You have used %(share)s of your included usage") % names)
         emails.append((subject, render_to_string("monitoring/email/member_allowance.txt", context), [member]))
         return emails
-    subject = ("Your usage is paused: you reached your spend limit" if crossing.threshold >= 100
-               else f"You have used {crossing.threshold}% of your spend limit")
-    emails.append((subject, render_to_string("monitoring/email/member_limit.txt", context), [member]))
-    if crossing.threshold >= 100:
+    if for_member:
+        subject = (_("Your usage is paused: you reached your spend limit") if crossing.threshold >= 100
+                   else _("You have used %(share)s of your spend limit") % names)
+        emails.append((subject, render_to_string("monitoring/email/member_limit.txt", context), [member]))
+    elif crossing.threshold >= 100:
         admins = [e for e in org_admin_emails(organization=organization, minimum=Role.ADMIN) if e != member]
         if admins:
-            emails.append((f"{member} reached their spend limit in {organization.name}",
+            emails.append((_("%(member)s reached their spend limit in %(organization)s") % {
+                "member": member, "organization": organization.name},
                            render_to_string("monitoring/email/member_limit_admins.txt", context), admins))
     return emails
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from apps.common.service_messages import translated_message_dict
 from apps.organizations.models import Membership
 from apps.organizations.permissions import Capability, can, membership_for, require
 
@@ -87,7 +88,8 @@ def notification_settings(request, slug):
             notification_settings_set(organization=organization, thresholds=form.cleaned_data["thresholds"],
                                       actor=request.user, now=timezone.now())
         except ValidationError as error:
-            for message in error.message_dict.get("thresholds", error.messages):
+            messages_by_field = translated_message_dict(error)
+            for message in messages_by_field.get("thresholds", messages_by_field.get("__all__", [])):
                 form.add_error("thresholds", message)
         else:
             messages.success(request, _("Notification thresholds saved."))
