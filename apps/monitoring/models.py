@@ -4,6 +4,7 @@ already sent (one row per threshold, scope and period: the guard that makes each
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from apps.common.money import MONEY_MAX_DIGITS, MONEY_PLACES
 from apps.organizations.models import Membership, Organization
@@ -61,9 +62,9 @@ class NotificationSettings(models.Model):
 
 
 class NoticeScope(models.TextChoices):
-    MEMBER_LIMIT = "member_limit", "Member's spend limit"
-    MEMBER_ALLOWANCE = "member_allowance", "Member's included usage"
-    ORG_CAP = "org_cap", "Organization's spend cap"
+    MEMBER_LIMIT = "member_limit", _("Member's spend limit")
+    MEMBER_ALLOWANCE = "member_allowance", _("Member's included usage")
+    ORG_CAP = "org_cap", _("Organization's spend cap")
 
 
 class SpendNotice(models.Model):
