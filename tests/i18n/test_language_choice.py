@@ -114,12 +114,15 @@ def test_the_picker_refuses_an_unknown_language_and_an_outside_redirect(org):
     assert User.objects.get(email="owner@globex.test").language == ""
 
 
-def test_the_header_picker_is_on_every_page(org):
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_the_header_picker_names_each_language_in_its_own_words(org, language):
+    set_user_language("owner@globex.test", language)
     html = client_for("owner@globex.test").get(SETTINGS_USAGE).content.decode()
     assert 'action="/accounts/language/"' in html
     assert 'name="csrfmiddlewaretoken"' in html.split('action="/accounts/language/"', 1)[1]
-    for code, name in settings.LANGUAGES:
-        assert f'<option value="{code}" lang="{code}"' in html and name in html
+    picker = html.split('id="language-select"', 1)[1].split("</select>", 1)[0]
+    for code, name in settings.LANGUAGES:  # "English" even on a German page, never "Englisch"
+        assert f'<option value="{code}" lang="{code}"' in picker and f">{name}</option>" in picker
 
 
 def test_the_machine_api_answers_in_english_whatever_the_client_asks(org):
