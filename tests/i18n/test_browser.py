@@ -74,6 +74,10 @@ def test_the_header_picker_switches_the_page_and_remembers_it(page, org):
     assert User.objects.get(email="owner@globex.test").language == "de"
     page.goto("/orgs/globex/usage/dashboard/")
     expect(page.get_by_role("heading", name="Nutzungs-Dashboard")).to_be_visible()
+    # The charts draw with the page's language (static/js/charts.js reads <html lang>).
+    expect(page.locator("canvas[data-chart]").first).to_have_attribute("data-chart-drawn", "true")
+    assert page.evaluate("new Intl.NumberFormat(document.documentElement.lang, "
+                         "{style: 'currency', currency: 'USD'}).format(1234.56)") == "1.234,56\u00a0$"
 
 
 def test_a_german_amount_error_is_shown_in_german(page, org):
