@@ -78,3 +78,15 @@ def test_cap_form_errors_are_translated():
         form = CapForm({"amount": "abc", "action": "set"})
         assert not form.is_valid()
         assert form.errors["amount"] == ["Geben Sie einen Betrag in Dollar ein, z. B. 500 oder 500,00."]
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("en", "Wednesday 18 November 2026"), ("de", "Mittwoch, 18. November 2026"),
+    ("fr", "mercredi 18 novembre 2026"), ("es", "miércoles 18 de noviembre de 2026"),
+])
+def test_long_dates_follow_the_locale(language, expected):
+    import datetime as dt
+
+    template = Template('{% load i18n %}{% translate "l j F Y" context "long date format" as f %}{{ d|date:f }}')
+    with translation.override(language):
+        assert template.render(Context({"d": dt.date(2026, 11, 18)})) == expected
