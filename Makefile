@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # embedded one (scripts/run_tests.py; pytest creates test_<name>).
 TEST_DATABASE_URL ?= $(if $(filter postgres%,$(DATABASE_URL)),$(DATABASE_URL),postgres://postgres@127.0.0.1:5432/billing_portal)
 
-.PHONY: demo demo-reset test install browser node-tools pdftotext services-check lint bench bench-tools soak clean pgbouncer
+.PHONY: demo demo-reset test install browser node-tools pdftotext services-check lint bench bench-tools soak clean pgbouncer messages oidc-provider
 
 # Quiet: the first lines `make demo` prints are the demo's address and logins. The log is shown only on failure.
 $(STAMP): pyproject.toml
@@ -30,7 +30,7 @@ $(DEMO_STAMP): pyproject.toml
 
 # Embedded PostgreSQL (data in .demo/), migrate, collectstatic, seed, gunicorn + Celery worker with beat;
 # Ctrl-C stops it all (scripts/demo.py).
-demo: $(DEMO_STAMP)
+demo: $(DEMO_STAMP) messages
 	@$(PY) scripts/demo.py
 
 # Start the demo afresh next time (its database, broker folder and collected static files).
@@ -59,6 +59,10 @@ pdftotext:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq poppler-utils >/dev/null; }
 
+# The translation catalogs (locale/*/django.po) compiled to .mo with Babel: no OS gettext needed.
+messages: $(STAMP)
+	@$(PY) scripts/compile_messages.py
+
 services-check: $(STAMP)
 	@DATABASE_URL=$(TEST_DATABASE_URL) $(PY) scripts/check_services.py
 
@@ -73,7 +77,7 @@ pgbouncer:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq pgbouncer >/dev/null; }
 
 # First line: which PostgreSQL; then browser, ruff, the Redis check and pytest (scripts/run_tests.py).
-test: $(STAMP)
+test: $(STAMP) messages
 	@$(PY) scripts/run_tests.py $(PYTEST_ARGS)
 
 # The local OpenID Connect provider the SSO tests start (npm oidc-provider, pinned by tests/oidc/package-lock.json).

@@ -1,14 +1,27 @@
-"""Writes for a user's own sign-in security: the TOTP authenticator and the recovery codes."""
+"""Writes for a user's own account: their language, and their sign-in security (the TOTP authenticator and the
+recovery codes)."""
 
 from __future__ import annotations
 
 import secrets
 
+from django.conf import settings
 from django.db import transaction
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 RECOVERY_CODE_COUNT = 10
+
+
+@transaction.atomic
+def user_language_set(*, user, language: str):
+    """Save the language the portal and its emails use for `user` ("" clears it). Unknown codes are refused."""
+    if language and language not in dict(settings.LANGUAGES):
+        raise ValueError(f"unsupported language {language!r}")
+    if user.language != language:
+        user.language = language
+        user.save(update_fields=["language"])
+    return user
 
 
 def _recovery_code() -> str:

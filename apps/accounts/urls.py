@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from . import views
+from .views import language_set
 
 app_name = "accounts"
 
@@ -28,4 +29,5 @@ urlpatterns = [
     path("security/two-factor/setup/", views.two_factor_setup, name="two_factor_setup"),
     path("security/two-factor/recovery-codes/", views.recovery_codes, name="recovery_codes"),
     path("security/two-factor/disable/", views.two_factor_disable_view, name="two_factor_disable"),
+    path("language/", language_set, name="language_set"),
 ]

@@ -24,11 +24,18 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
+from django.views.i18n import set_language
 from django_otp import login as otp_login
 
 from .forms import EmailAuthenticationForm, LocalizedPasswordResetForm, OtpTokenForm, TotpConfirmForm
 from .selectors import recovery_codes_left, two_factor_enabled
-from .services import recovery_codes_regenerate, totp_device_confirm, totp_device_start, two_factor_disable
+from .services import (
+    recovery_codes_regenerate,
+    totp_device_confirm,
+    totp_device_start,
+    two_factor_disable,
+    user_language_set,
+)
 
 # The session key holding who passed the password step and still owes the second factor.
 PENDING_LOGIN = "accounts.pending_login"
@@ -200,3 +207,13 @@ def two_factor_disable_view(request):
     two_factor_disable(user=request.user)
     messages.success(request, _("Two-factor authentication is off."))
     return redirect("accounts:security")
+
+
+@require_POST
+def language_set(request):
+    """The header's language picker: saves a logged-in user's preference, and for everyone (also visitors who
+    are not logged in) sets Django's language cookie and returns to the page they came from."""
+    language = request.POST.get("language", "")
+    if request.user.is_authenticated and language in dict(settings.LANGUAGES):
+        user_language_set(user=request.user, language=language)
+    return set_language(request)

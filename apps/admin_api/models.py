@@ -9,15 +9,16 @@ is stored only as a SHA-256 digest, and is revocable (a revoked key is refused f
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from apps.common.ids import new_public_id
 from apps.organizations.models import Organization
 
 
 class AdminScope(models.TextChoices):
-    READ_SPEND_LIMITS = "read:spend_limits", "read:spend_limits (every GET)"
-    WRITE_SPEND_LIMITS = "write:spend_limits", "write:spend_limits (set, delete, approve, deny)"
-    READ_ANALYTICS = "read:analytics", "read:analytics (usage and cost reports)"
+    READ_SPEND_LIMITS = "read:spend_limits", _("read:spend_limits (every GET)")
+    WRITE_SPEND_LIMITS = "write:spend_limits", _("write:spend_limits (set, delete, approve, deny)")
+    READ_ANALYTICS = "read:analytics", _("read:analytics (usage and cost reports)")
 
 
 def new_admin_api_key_public_id() -> str:

@@ -12,8 +12,10 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from apps.common.service_messages import translated_message_dict
 from apps.organizations.permissions import Capability, require
 
 from .forms import AdminApiKeyForm
@@ -42,7 +44,7 @@ def admin_api_keys_page(request, slug):
         return _page(request, membership, AdminApiKeyForm())
     form = AdminApiKeyForm(request.POST)
     if not membership.organization.is_enterprise:
-        form.add_error(None, "The Admin API is offered on Enterprise plans only.")
+        form.add_error(None, _("The Admin API is offered on Enterprise plans only."))
         return _page(request, membership, form, status=400)
     if not form.is_valid():
         return _page(request, membership, form, status=400)
@@ -51,7 +53,7 @@ def admin_api_keys_page(request, slug):
                                         scopes=form.cleaned_data["scopes"], actor=request.user,
                                         now=timezone.now())
     except ValidationError as error:
-        for field, errors in error.message_dict.items():
+        for field, errors in translated_message_dict(error).items():
             form.add_error(field if field in form.fields else None, errors)
         return _page(request, membership, form, status=400)
     return _page(request, membership, AdminApiKeyForm(), new_key={"key": key, "raw": raw})
@@ -66,7 +68,8 @@ def admin_api_key_revoke_page(request, slug, public_id):
         raise Http404
     if request.method == "POST":
         admin_api_key_revoke(key=key, actor=request.user, now=timezone.now())
-        messages.success(request, f"Revoked \u201c{key.name}\u201d. Scripts using it are refused from now on.")
+        messages.success(request, _("Revoked “%(name)s”. Scripts using it are refused from now on.") % {
+            "name": key.name})
         return redirect("admin_api:keys", slug=slug)
     context = {"organization": membership.organization, "membership": membership, "key": key}
     return render(request, "admin_api/revoke_confirm.html", context)

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from apps.common.money import format_usd
+from apps.common.money import money_format
 from apps.organizations.models import AuditEntry
 
 TIER_NAMES = {"standard": gettext_lazy("Standard"), "premium": gettext_lazy("Premium"), "chat": "Chat",
@@ -44,7 +44,7 @@ def money(value) -> str:
     if value is None:
         return _("unlimited")
     try:
-        return format_usd(Decimal(str(value)))
+        return money_format(Decimal(str(value)))
     except InvalidOperation:
         return str(value)
 

@@ -8,22 +8,24 @@ from __future__ import annotations
 
 from django.urls import NoReverseMatch, reverse
 from django.utils.functional import SimpleLazyObject
+from django.utils.translation import gettext_lazy as _
 
 from apps.organizations.permissions import Capability, can
 from apps.organizations.selectors import memberships_for_user
 
 # (label, url name, capability needed to see the link)
 NAV_LINKS = [
-    ("Usage settings", "console:usage_settings", Capability.VIEW_ORG_USAGE),
-    ("Members", "console:members", Capability.VIEW_ORG_USAGE),
-    ("Dashboard", "monitoring:dashboard", Capability.VIEW_ORG_USAGE),
-    ("Invoices", "invoicing:invoice_list", Capability.VIEW_ORG_USAGE),
-    ("Admin API keys", "admin_api:keys", Capability.MANAGE_ADMIN_API_KEYS),
-    ("Audit log", "console:audit_log", Capability.VIEW_ORG_USAGE),
-    ("Prices", "console:prices", Capability.VIEW_ORG_USAGE),
-    ("Security & SSO", "identity:settings", Capability.MANAGE_MEMBERS),
-    ("My usage", "monitoring:my_usage", Capability.VIEW_OWN_USAGE),
-    ("Webhooks", "webhooks:endpoints", Capability.MANAGE_BILLING),
+    (_("Usage settings"), "console:usage_settings", Capability.VIEW_ORG_USAGE),
+    (_("Members"), "console:members", Capability.VIEW_ORG_USAGE),
+    (_("Dashboard"), "monitoring:dashboard", Capability.VIEW_ORG_USAGE),
+    (_("Invoices"), "invoicing:invoice_list", Capability.VIEW_ORG_USAGE),
+    (_("Admin API keys"), "admin_api:keys", Capability.MANAGE_ADMIN_API_KEYS),
+    (_("Audit log"), "console:audit_log", Capability.VIEW_ORG_USAGE),
+    (_("Prices"), "console:prices", Capability.VIEW_ORG_USAGE),
+    (_("Security & SSO"), "identity:settings", Capability.MANAGE_MEMBERS),
+    (_("Webhooks"), "webhooks:endpoints", Capability.MANAGE_BILLING),
+    (_("Language"), "console:language_settings", Capability.VIEW_ORG_USAGE),
+    (_("My usage"), "monitoring:my_usage", Capability.VIEW_OWN_USAGE),
 ]
 
 

@@ -28,4 +28,5 @@ urlpatterns = [
     path("orgs/<slug:slug>/settings/audit-log/", audit_views.audit_log, name="audit_log"),
     path("orgs/<slug:slug>/settings/audit-log/export.csv", audit_views.audit_log_export, name="audit_log_export"),
     path("orgs/<slug:slug>/settings/prices/", prices_views.prices, name="prices"),
+    path("orgs/<slug:slug>/settings/language/", views.language_settings, name="language_settings"),
 ]

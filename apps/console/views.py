@@ -20,21 +20,28 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.accounts.models import User
-from apps.common.money import format_usd
+from apps.common.money import MAX_CAP_AMOUNT, money_format
+from apps.common.service_messages import translated_message_dict, translated_messages
 from apps.organizations.models import Invitation, Membership, PlanKind, Role
 from apps.organizations.permissions import Capability, can, require
 from apps.organizations.selectors import audit_entries
-from apps.organizations.services import invitation_for_token, invitation_revoke, membership_role_set
+from apps.organizations.services import (
+    invitation_for_token,
+    invitation_revoke,
+    membership_role_set,
+    organization_languages_set,
+)
 from apps.seats.models import SeatTier
 from apps.seats.selectors import seat_change_proration, seat_current, seat_tiers
 from apps.seats.services import membership_remove, seat_assign
 from apps.usage.models import CapScope
 from apps.usage.services import cap_delete, cap_set
 
-from .forms import AcceptForm, CapForm, InviteForm, RoleForm
+from .forms import AcceptForm, CapForm, InviteForm, LanguageSettingsForm, RoleForm
 from .selectors import (
     SORTS,
     current_period,
@@ -83,7 +90,7 @@ def _done(request, redirect_to: str, triggers: dict, message: str) -> HttpRespon
 
 
 def _errors_into(form, error: ValidationError) -> None:
-    for field, msgs in error.message_dict.items():
+    for field, msgs in translated_message_dict(error).items():
         form.add_error(field if field in form.fields else None, msgs)
 
 
@@ -197,11 +204,11 @@ def _cap_modal(request, membership, *, scope, title, description, current, post_
         except ValidationError as error:
             _errors_into(form, error)
         else:
-            message = f"{title}: {format_usd(amount)}"
+            message = _("%(title)s: %(amount)s") % {"title": title, "amount": money_format(amount)}
             return _done(request, reverse("console:usage_settings", kwargs={"slug": organization.slug}),
                          {"capsChanged": True, "auditChanged": True}, message)
     context = {"form": form, "title": title, "description": description, "current": current,
-               "post_url": post_url, "scope": scope, "organization": organization}
+               "post_url": post_url, "scope": scope, "organization": organization, "max_amount": MAX_CAP_AMOUNT}
     return render(request, "console/_cap_modal.html", context)
 
 
@@ -212,8 +219,8 @@ def org_cap_edit(request, slug):
     summary = org_cap_summary(organization=membership.organization, period_start=current_period(
         organization=membership.organization, now=timezone.now()).start)
     return _cap_modal(
-        request, membership, scope=CapScope.ORGANIZATION, title="Organization spend limit",
-        description="The most the whole organization may spend on capped usage this month.",
+        request, membership, scope=CapScope.ORGANIZATION, title=_("Organization spend limit"),
+        description=_("The most the whole organization may spend on capped usage this month."),
         current=summary.limit, post_url=reverse("console:org_cap_edit", kwargs={"slug": slug}),
     )
 
@@ -228,8 +235,10 @@ def tier_cap_edit(request, slug, tier_id):
     tier = get_object_or_404(SeatTier, organization=organization, pk=tier_id)
     current = next((row.limit for row in tier_cap_rows(organization=organization) if row.tier.pk == tier.pk), None)
     return _cap_modal(
-        request, membership, scope=CapScope.SEAT_TIER, title=f"{tier.get_code_display()} seat limit",
-        description=f"The most each member on a {tier.get_code_display()} seat may spend this month.",
+        request, membership, scope=CapScope.SEAT_TIER,
+        title=_("%(tier)s seat limit") % {"tier": tier.get_code_display()},
+        description=_("The most each member on a %(tier)s seat may spend this month.") % {
+            "tier": tier.get_code_display()},
         current=current, tier=tier,
         post_url=reverse("console:tier_cap_edit", kwargs={"slug": slug, "tier_id": tier.pk}),
     )
@@ -244,8 +253,9 @@ def member_cap_edit(request, slug, membership_id):
         raise Http404
     cap = member_own_cap(membership=member)
     return _cap_modal(
-        request, membership, scope=CapScope.MEMBER, title=f"Limit for {member.user.display_name}",
-        description="Unlimited removes this member's own limit; their seat tier and organization limits still apply.",
+        request, membership, scope=CapScope.MEMBER, title=_("Limit for %(name)s") % {"name": member.user.display_name},
+        description=_("Unlimited removes this member's own limit; their seat tier and organization limits still "
+                      "apply."),
         current=cap.amount if cap else None, member=member,
         post_url=reverse("console:member_cap_edit", kwargs={"slug": slug, "membership_id": member.pk}),
     )
@@ -317,7 +327,7 @@ def member_seat(request, slug, membership_id):
     tier = SeatTier.objects.filter(organization=organization, pk=request.POST.get("tier") or 0).first() \
         if str(request.POST.get("tier", "")).isdigit() else None
     if tier is None:
-        response = _member_row(request, membership, member, error="Choose one of this plan's seat tiers.")
+        response = _member_row(request, membership, member, error=_("Choose one of this plan's seat tiers."))
         response.status_code = 200 if _is_htmx(request) else 400
         return response
     now = timezone.now()
@@ -337,12 +347,15 @@ def member_seat(request, slug, membership_id):
         return response
     seat_assign(membership=member, tier=tier, actor=request.user, now=now)
     if not _is_htmx(request):
-        messages.success(request, f"{member.user.display_name} is now on {tier.get_code_display()}.")
+        messages.success(request, _("%(name)s is now on %(tier)s.") % {"name": member.user.display_name,
+                                                                       "tier": tier.get_code_display()})
         return redirect("console:members", slug=slug)
     response = _member_row(request, membership, member, saved=True)
-    message = f"{member.user.display_name} moved to {tier.get_code_display()}"
+    message = _("%(name)s moved to %(tier)s") % {"name": member.user.display_name, "tier": tier.get_code_display()}
     if current is not None and proration.amount > 0:
-        message += f"; {format_usd(proration.amount)} charged now"
+        message = _("%(name)s moved to %(tier)s; %(amount)s charged now") % {
+            "name": member.user.display_name, "tier": tier.get_code_display(),
+            "amount": money_format(proration.amount)}
     response["HX-Trigger-After-Swap"] = json.dumps({"closeModal": True, "auditChanged": True, "toast": message})
     return response
 
@@ -365,7 +378,8 @@ def member_role(request, slug, membership_id):
         else:
             return _done(request, reverse("console:members", kwargs={"slug": slug}),
                          {"membersChanged": True, "auditChanged": True},
-                         f"{member.user.display_name} is now {Role(form.cleaned_data['role']).label.lower()}")
+                         _("%(name)s is now %(role)s") % {"name": member.user.display_name,
+                                                           "role": Role(form.cleaned_data["role"]).label})
     choices = [Role.MEMBER, Role.ADMIN, Role.OWNER]
     if membership.role == Role.PRIMARY_OWNER:
         choices.append(Role.PRIMARY_OWNER)
@@ -389,11 +403,11 @@ def member_remove_view(request, slug, membership_id):
         try:
             membership_remove(membership=member, actor_membership=membership, now=timezone.now())
         except ValidationError as exc:
-            error = " ".join(exc.messages)
+            error = " ".join(translated_messages(exc))
         else:
             return _done(request, reverse("console:members", kwargs={"slug": slug}),
                          {"membersChanged": True, "auditChanged": True},
-                         f"{member.user.display_name} was removed")
+                         _("%(name)s was removed") % {"name": member.user.display_name})
     return render(request, "console/_remove_modal.html", {
         "member": member, "error": error, "organization": membership.organization,
         "post_url": reverse("console:member_remove", kwargs={"slug": slug, "membership_id": member.pk}),
@@ -419,7 +433,7 @@ def member_invite_view(request, slug):
         else:
             return _done(request, reverse("console:members", kwargs={"slug": slug}),
                          {"invitationsChanged": True, "auditChanged": True},
-                         f"Invitation sent to {invitation.email}")
+                         _("Invitation sent to %(email)s") % {"email": invitation.email})
     return render(request, "console/_invite_modal.html", {
         "form": form, "organization": organization, "membership": membership,
         "post_url": reverse("console:member_invite", kwargs={"slug": slug}),
@@ -433,7 +447,7 @@ def invitation_revoke_view(request, slug, invitation_id):
     membership = _editor(request, slug, Capability.MANAGE_MEMBERS)
     invitation = get_object_or_404(Invitation, organization=membership.organization, pk=invitation_id)
     invitation_revoke(invitation=invitation, actor_membership=membership, now=timezone.now())
-    messages.success(request, f"The invitation to {invitation.email} was withdrawn.")
+    messages.success(request, _("The invitation to %(email)s was withdrawn.") % {"email": invitation.email})
     return redirect("console:members", slug=slug)
 
 
@@ -446,9 +460,9 @@ def invitation_resend_view(request, slug, invitation_id):
     try:
         member_invitation_resend(invitation=invitation, actor_membership=membership, now=timezone.now())
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        messages.error(request, " ".join(translated_messages(error)))
     else:
-        messages.success(request, f"A new invitation was sent to {invitation.email}.")
+        messages.success(request, _("A new invitation was sent to %(email)s.") % {"email": invitation.email})
     return redirect("console:members", slug=slug)
 
 
@@ -479,13 +493,41 @@ def invitation_accept(request, token):
                 password=form.cleaned_data["password"] if form else "", now=now,
             )
         except ValidationError as exc:
-            error = " ".join(exc.messages)
+            error = " ".join(translated_messages(exc))
         else:
             if user is None:
                 login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, f"Welcome to {membership.organization.name}.")
+            messages.success(request, _("Welcome to %(organization)s.") % {
+                "organization": membership.organization.name})
             return redirect("organizations:organization_home", slug=membership.organization.slug)
     return render(request, "console/invitation_accept.html", {
         "invitation": invitation, "form": form, "existing": existing, "wrong_user": wrong_user, "error": error,
         "login_url": f"{reverse('accounts:login')}?{urlencode({'next': request.path})}",
     })
+
+
+# --- Settings > Language --------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def language_settings(request, slug):
+    """The organization's default language and invoice language: owners change them (audited), admins read."""
+    membership = _viewer(request, slug)
+    organization = membership.organization
+    can_edit = can(membership, Capability.MANAGE_BILLING)
+    if request.method == "POST" and not can_edit:
+        raise PermissionDenied
+    form = LanguageSettingsForm(request.POST or None, initial={
+        "default_language": organization.default_language, "invoice_language": organization.invoice_language})
+    if request.method == "POST" and form.is_valid():
+        try:
+            organization_languages_set(organization=organization, actor=request.user, now=timezone.now(),
+                                       **form.cleaned_data)
+        except ValidationError as error:
+            _errors_into(form, error)
+        else:
+            messages.success(request, _("Language settings saved."))
+            return redirect("console:language_settings", slug=slug)
+    return render(request, "console/language_settings.html", {
+        "form": form, "membership": membership, "organization": organization, "can_edit": can_edit})

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from apps.common.ids import new_public_id
 from apps.common.money import MONEY_MAX_DIGITS, MONEY_PLACES
@@ -43,8 +44,8 @@ class MemberExtraUsage(models.Model):
 
 
 class LedgerKind(models.TextChoices):
-    PURCHASE = "purchase", "Purchase"
-    AUTO_RELOAD = "auto_reload", "Auto-reload"
+    PURCHASE = "purchase", _("Purchase")
+    AUTO_RELOAD = "auto_reload", _("Auto-reload")
     USAGE = "usage", "Usage"
     ADJUSTMENT = "adjustment", "Adjustment"
 
@@ -83,7 +84,7 @@ class PrepaidLedgerEntry(models.Model):
 
 
 class RequestStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
+    PENDING = "pending", _("Pending")
     APPROVED = "approved", "Approved"
     DENIED = "denied", "Denied"
 
@@ -122,14 +123,14 @@ class ExtraUsageRequest(models.Model):
 
 
 class ChargeKind(models.TextChoices):
-    PURCHASE = "purchase", "Purchase"
-    AUTO_RELOAD = "auto_reload", "Auto-reload"
+    PURCHASE = "purchase", _("Purchase")
+    AUTO_RELOAD = "auto_reload", _("Auto-reload")
 
 
 class ChargeStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", _("Pending")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
 
 
 class PrepaidCharge(models.Model):

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from django.db.models import F, Q, Sum
 
-from apps.common.money import ZERO, format_usd
+from apps.common.money import ZERO, money_format
 from apps.common.periods import period_containing
 from apps.organizations.models import Membership, Organization, PlanKind
 from apps.organizations.permissions import Capability, can
@@ -271,7 +271,7 @@ def extra_usage_sections(*, membership: Membership) -> dict:
     if context["can_manage"]:
         settings = extra_usage_settings(organization=organization)
         context["settings"] = settings
-        context["balance"] = format_usd(Decimal(settings.prepaid_balance))
+        context["balance"] = money_format(Decimal(settings.prepaid_balance))
         if organization.is_seat_based and settings.enabled and not settings.all_members:
             context["member_switches"] = member_switches(organization=organization)
         if context["is_team"]:

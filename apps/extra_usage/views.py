@@ -20,9 +20,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.common.money import MAX_CAP_AMOUNT, format_usd
+from apps.common.money import MAX_CAP_AMOUNT, money_format
+from apps.common.service_messages import translated_message_dict, translated_messages
 from apps.organizations.models import Membership, PlanKind
 from apps.organizations.permissions import Capability, require
 
@@ -39,21 +42,21 @@ def _money_field(label: str, *, required: bool = True, help_text: str = "") -> f
 
 
 class PurchaseForm(forms.Form):
-    amount = _money_field("Amount to buy")
+    amount = _money_field(gettext_lazy("Amount to buy"))
     token = forms.CharField(widget=forms.HiddenInput, max_length=64)
     enable = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 
 class AutoReloadForm(forms.Form):
-    enabled = forms.BooleanField(label="Reload automatically", required=False)
-    reload_threshold = _money_field("Reload when the balance reaches", required=False)
-    reload_amount = _money_field("Reload amount", required=False)
-    monthly_reload_limit = _money_field("Monthly reload limit", required=False,
-                                        help_text="Leave empty for no limit.")
+    enabled = forms.BooleanField(label=gettext_lazy("Reload automatically"), required=False)
+    reload_threshold = _money_field(gettext_lazy("Reload when the balance reaches"), required=False)
+    reload_amount = _money_field(gettext_lazy("Reload amount"), required=False)
+    monthly_reload_limit = _money_field(gettext_lazy("Monthly reload limit"), required=False,
+                                        help_text=gettext_lazy("Leave empty for no limit."))
 
 
 class ApproveForm(forms.Form):
-    amount = _money_field("Individual monthly limit", required=False)
+    amount = _money_field(gettext_lazy("Individual monthly limit"), required=False)
 
 
 # --- Helpers ------------------------------------------------------------------------------------------------
@@ -87,7 +90,7 @@ def _back(request, slug: str, *, fragment: str = "") -> HttpResponse:
 
 
 def _error_text(error: ValidationError) -> str:
-    return " ".join(error.messages)
+    return " ".join(translated_messages(error))
 
 
 def _owner(request, slug: str) -> Membership:
@@ -156,7 +159,7 @@ def request_approve(request, slug, public_id):
     except ValidationError as error:
         messages.error(request, f"{email}: {_error_text(error)}")
         return _back(request, slug, fragment="review-requests")
-    messages.success(request, f"Increased the limit for {email}; they will be emailed.")
+    messages.success(request, _("Increased the limit for %(email)s; they will be emailed.") % {"email": email})
     return _back(request, slug)
 
 
@@ -170,7 +173,8 @@ def request_deny(request, slug, public_id):
     except ValidationError as error:
         messages.error(request, _error_text(error))
         return _back(request, slug)
-    messages.success(request, f"Declined the request of {item.membership.user.email}; they will be emailed.")
+    messages.success(request, _("Declined the request of %(email)s; they will be emailed.") % {
+        "email": item.membership.user.email})
     return _back(request, slug)
 
 
@@ -189,7 +193,7 @@ def switch(request, slug):
     except ValidationError as error:
         messages.error(request, _error_text(error))
         return _back(request, slug)
-    messages.success(request, "Extra usage is on." if on else "Extra usage is off; caps are kept.")
+    messages.success(request, _("Extra usage is on.") if on else _("Extra usage is off; caps are kept."))
     return _back(request, slug)
 
 
@@ -204,8 +208,8 @@ def members_mode(request, slug):
     except ValidationError as error:
         messages.error(request, _error_text(error))
         return _back(request, slug)
-    messages.success(request, "Extra usage applies to all members." if all_members
-                     else "Extra usage applies to the members you choose.")
+    messages.success(request, _("Extra usage applies to all members.") if all_members
+                     else _("Extra usage applies to the members you choose."))
     return _back(request, slug)
 
 
@@ -221,7 +225,8 @@ def member_switch(request, slug, membership_id):
     except ValidationError as error:
         messages.error(request, _error_text(error))
         return _back(request, slug)
-    messages.success(request, f"Extra usage {'enabled' if on else 'disabled'} for {target.user.email}.")
+    text = _("Extra usage enabled for %(email)s.") if on else _("Extra usage disabled for %(email)s.")
+    messages.success(request, text % {"email": target.user.email})
     return _back(request, slug)
 
 
@@ -236,7 +241,7 @@ def requests_switch(request, slug):
     except ValidationError as error:
         messages.error(request, _error_text(error))
         return _back(request, slug)
-    messages.success(request, "Members can request extra usage." if on else "Requests for extra usage are off.")
+    messages.success(request, _("Members can request extra usage.") if on else _("Requests for extra usage are off."))
     return _back(request, slug)
 
 
@@ -254,26 +259,26 @@ def purchase_modal(request, slug):
                                                    idempotency_key=data["token"], actor=request.user,
                                                    now=timezone.now())
                 if charge.status == "failed":
-                    raise ValidationError(f"Payment failed: {charge.error} Your balance is unchanged.")
+                    raise ValidationError(_("Payment failed: %(error)s Your balance is unchanged.") % {
+                        "error": charge.error})
                 if charge.status == "pending":
-                    raise ValidationError("The payment is still being processed; check the history shortly.")
+                    raise ValidationError(_("The payment is still being processed; check the history shortly."))
                 if data["enable"]:
                     switches.extra_usage_enable(organization=organization, actor=request.user, now=timezone.now())
             except ValidationError as error:
-                for field, errors in getattr(error, "error_dict", {}).items():
+                for field, errors in translated_message_dict(error).items():
                     form.add_error(field if field in form.fields else None, errors)
-                if not hasattr(error, "error_dict"):
-                    form.add_error(None, _error_text(error))
             else:
-                messages.success(request, f"Bought {format_usd(charge.amount)} of prepaid extra usage"
-                                 + (" and turned extra usage on." if data["enable"] else "."))
+                text = (_("Bought %(amount)s of prepaid extra usage and turned extra usage on.") if data["enable"]
+                        else _("Bought %(amount)s of prepaid extra usage."))
+                messages.success(request, text % {"amount": money_format(charge.amount)})
                 return _back(request, slug)
     else:
         form = PurchaseForm(initial={"token": secrets.token_urlsafe(24), "amount": Decimal("100.00"),
                                      "enable": request.GET.get("enable") == "1"})
     return render(request, "extra_usage/purchase_modal.html",
                   {"organization": organization, "form": form, "next": _next_value(request),
-                   "enable": form["enable"].value()})
+                   "enable": form["enable"].value(), "minimum_purchase": prepaid.MIN_PURCHASE})
 
 
 @login_required
@@ -293,12 +298,10 @@ def auto_reload_modal(request, slug):
                     now=timezone.now(),
                 )
             except ValidationError as error:
-                for field, errors in getattr(error, "error_dict", {}).items():
+                for field, errors in translated_message_dict(error).items():
                     form.add_error(field if field in form.fields else None, errors)
-                if not hasattr(error, "error_dict"):
-                    form.add_error(None, _error_text(error))
             else:
-                messages.success(request, "Auto-reload is on." if data["enabled"] else "Auto-reload is off.")
+                messages.success(request, _("Auto-reload is on.") if data["enabled"] else _("Auto-reload is off."))
                 return _back(request, slug)
     else:
         form = AutoReloadForm(initial={
@@ -343,6 +346,6 @@ def request_create(request, slug):
     if error:
         messages.error(request, error)
     else:
-        messages.success(request, "Request sent to admin.")
+        messages.success(request, _("Request sent to admin."))
     target = _next_value(request) or reverse("extra_usage:my", kwargs={"slug": slug})
     return redirect(target)

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from apps.common.money import format_usd, round_to_cents
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from apps.common.money import money_format, number_format, round_to_cents
 
 
 def _money(amount: Decimal | None) -> str | None:
@@ -26,11 +29,11 @@ def _chart(chart_id: str, title: str, kind: str, labels: list, datasets: list[di
 def daily_chart(chart_id: str, daily: list[dict], title: str) -> dict:
     return _chart(
         chart_id, title, "line", [str(d["day"]) for d in daily],
-        [{"label": "This period", "data": [_money(d["current"]) for d in daily]},
-         {"label": "Previous period", "data": [_money(d["previous"]) for d in daily]}],
-        table_headers=["Day of month", "This period", "Previous period"],
-        table_rows=[[str(d["day"]), format_usd(d["current"]) if d["current"] is not None else "—",
-                     format_usd(d["previous"]) if d["previous"] is not None else "—"] for d in daily],
+        [{"label": _("This period"), "data": [_money(d["current"]) for d in daily]},
+         {"label": _("Previous period"), "data": [_money(d["previous"]) for d in daily]}],
+        table_headers=[_("Day of month"), _("This period"), _("Previous period")],
+        table_rows=[[str(d["day"]), money_format(d["current"]) if d["current"] is not None else "—",
+                     money_format(d["previous"]) if d["previous"] is not None else "—"] for d in daily],
     )
 
 
@@ -38,52 +41,56 @@ def range_daily_chart(chart_id: str, daily: list[tuple], title: str) -> dict:
     """Spend per local day of a date range (one series)."""
     return _chart(
         chart_id, title, "line", [day.isoformat() for day, _ in daily],
-        [{"label": "Spend", "data": [_money(cost) for _, cost in daily]}],
-        table_headers=["Day", "Spend"], table_rows=[[day.isoformat(), format_usd(cost)] for day, cost in daily],
+        [{"label": _("Spend"), "data": [_money(cost) for _, cost in daily]}],
+        table_headers=[_("Day"), _("Spend")],
+        table_rows=[[date_format(day, "SHORT_DATE_FORMAT"), money_format(cost)] for day, cost in daily],
     )
 
 
 def breakdown_chart(chart_id: str, items, title: str, kind: str = "doughnut") -> dict:
     return _chart(
         chart_id, title, kind, [i.label for i in items],
-        [{"label": "Spend", "data": [_money(i.cost) for i in items]}],
-        table_headers=["", "Spend"], table_rows=[[i.label, format_usd(i.cost)] for i in items],
+        [{"label": _("Spend"), "data": [_money(i.cost) for i in items]}],
+        table_headers=["", _("Spend")], table_rows=[[i.label, money_format(i.cost)] for i in items],
     )
 
 
 def org_charts(data) -> list[dict]:
     return [
-        daily_chart("chart-daily", data.daily, "Daily spend, this period and the previous one"),
-        breakdown_chart("chart-models", data.by_model, "Spend by model"),
-        breakdown_chart("chart-products", data.by_product, "Spend by product"),
-        _chart("chart-tokens", "Tokens by kind (this period)", "bar", [label for label, _ in data.tokens],
-               [{"label": "Tokens", "data": [n for _, n in data.tokens]}], money=False,
-               table_headers=["Kind", "Tokens"], table_rows=[[label, f"{n:,}"] for label, n in data.tokens]),
+        daily_chart("chart-daily", data.daily, _("Daily spend, this period and the previous one")),
+        breakdown_chart("chart-models", data.by_model, _("Spend by model")),
+        breakdown_chart("chart-products", data.by_product, _("Spend by product")),
+        _chart("chart-tokens", _("Tokens by kind (this period)"), "bar", [label for label, _count in data.tokens],
+               [{"label": _("Tokens"), "data": [n for _label, n in data.tokens]}], money=False,
+               table_headers=[_("Kind"), _("Tokens")],
+               table_rows=[[label, number_format(n)] for label, n in data.tokens]),
     ]
 
 
 def range_charts(data) -> list[dict]:
     """The organization page's charts for a date range other than this period."""
     return [
-        range_daily_chart("chart-daily", data.daily, "Daily spend in the range"),
-        breakdown_chart("chart-models", data.by_model, "Spend by model"),
-        breakdown_chart("chart-products", data.by_product, "Spend by product"),
-        _chart("chart-tokens", "Tokens by kind", "bar", [label for label, _ in data.tokens],
-               [{"label": "Tokens", "data": [n for _, n in data.tokens]}], money=False,
-               table_headers=["Kind", "Tokens"], table_rows=[[label, f"{n:,}"] for label, n in data.tokens]),
+        range_daily_chart("chart-daily", data.daily, _("Daily spend in the range")),
+        breakdown_chart("chart-models", data.by_model, _("Spend by model")),
+        breakdown_chart("chart-products", data.by_product, _("Spend by product")),
+        _chart("chart-tokens", _("Tokens by kind"), "bar", [label for label, _count in data.tokens],
+               [{"label": _("Tokens"), "data": [n for _label, n in data.tokens]}], money=False,
+               table_headers=[_("Kind"), _("Tokens")],
+               table_rows=[[label, number_format(n)] for label, n in data.tokens]),
     ]
 
 
 def tier_charts(tiers) -> list[dict]:
     return [
-        _chart("chart-tiers", "Spend by seat type (this period)", "bar", [t.label for t in tiers],
-               [{"label": "Spend", "data": [_money(t.spend) for t in tiers]}],
-               table_headers=["Seat type", "Spend"], table_rows=[[t.label, format_usd(t.spend)] for t in tiers]),
+        _chart("chart-tiers", _("Spend by seat type (this period)"), "bar", [t.label for t in tiers],
+               [{"label": _("Spend"), "data": [_money(t.spend) for t in tiers]}],
+               table_headers=[_("Seat type"), _("Spend")],
+               table_rows=[[t.label, money_format(t.spend)] for t in tiers]),
     ]
 
 
 def member_charts(data) -> list[dict]:
-    daily = (range_daily_chart("chart-daily", data.range_daily, "Daily spend in the range")
+    daily = (range_daily_chart("chart-daily", data.range_daily, _("Daily spend in the range"))
              if data.range_daily is not None
-             else daily_chart("chart-daily", data.daily, "Daily spend, this period and the previous one"))
-    return [daily, breakdown_chart("chart-models", data.by_model, "Spend by model")]
+             else daily_chart("chart-daily", data.daily, _("Daily spend, this period and the previous one")))
+    return [daily, breakdown_chart("chart-models", data.by_model, _("Spend by model"))]

@@ -10,8 +10,10 @@ from decimal import Decimal
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
+from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
+from apps.common.money import money_format, percent_format
 from apps.organizations.models import Role
 from apps.spending.selectors import spend_context_for_user
 from apps.usage.models import CapScope
@@ -45,37 +47,46 @@ def banner_for(*, user: User, slug: str, now) -> Banner | None:
     warn = Decimal(thresholds[0]) / 100 if thresholds[0] < 100 else Decimal(1)
     seat_based = organization.is_seat_based
     status = found.status
-    what = "extra usage" if seat_based else "usage"
     lines = []
     if status.limit is not None:
         if status.blocked:
-            reason = "the organization's spend cap" if status.source == CapScope.ORGANIZATION else "your spend limit"
-            lines.append(BannerLine("reached", f"Your {what} is paused: {reason} of ${status.limit:,.2f} is "
-                                               f"reached for this period."))
+            by_org = status.source == CapScope.ORGANIZATION
+            if seat_based:
+                text = (_("Your extra usage is paused: the organization's spend cap of %(limit)s is reached for this "
+                          "period.") if by_org else
+                        _("Your extra usage is paused: your spend limit of %(limit)s is reached for this period."))
+            else:
+                text = (_("Your usage is paused: the organization's spend cap of %(limit)s is reached for this "
+                          "period.") if by_org else
+                        _("Your usage is paused: your spend limit of %(limit)s is reached for this period."))
+            lines.append(BannerLine("reached", text % {"limit": money_format(status.limit)}))
         elif status.limit > 0 and (status.limit - status.remaining) >= status.limit * warn:
             used = (status.limit - status.remaining) / status.limit
-            lines.append(BannerLine("approaching", f"You have used {used:.0%} of your spend limit "
-                                                   f"(${status.remaining:,.2f} left)."))
+            lines.append(BannerLine("approaching", _("You have used %(share)s of your spend limit (%(left)s left).") % {
+                "share": percent_format(used), "left": money_format(status.remaining)}))
     included = found.tier.included_usage.amount if found.tier is not None else None
     if seat_based and included and included > 0:
         used = found.member.included_spend / included
         if used >= 1:
-            lines.append(BannerLine("approaching", "You have used all of your seat's included usage this period."))
+            lines.append(BannerLine("approaching", _("You have used all of your seat's included usage this period.")))
         elif used >= warn:
-            lines.append(BannerLine("approaching", f"You have used {used:.0%} of your seat's included usage."))
+            lines.append(BannerLine("approaching", _("You have used %(share)s of your seat's included usage.") % {
+                "share": percent_format(used)}))
     is_owner = found.membership.role in (Role.OWNER, Role.PRIMARY_OWNER)
     org_cap = context.caps.organization.amount if context.caps.organization is not None else None
     if is_owner and org_cap is not None:
         capped = context.org.capped
         if capped >= org_cap:
-            lines.append(BannerLine("reached", f"The organization has reached its spend cap of ${org_cap:,.2f}."))
+            lines.append(BannerLine("reached", _("The organization has reached its spend cap of %(cap)s.") % {
+                "cap": money_format(org_cap)}))
         elif org_cap > 0 and capped >= org_cap * warn:
-            lines.append(BannerLine("approaching", f"The organization has used {capped / org_cap:.0%} of its "
-                                                   f"spend cap of ${org_cap:,.2f}."))
+            lines.append(BannerLine("approaching", _("The organization has used %(share)s of its spend cap of "
+                                                     "%(cap)s.") % {"share": percent_format(capped / org_cap),
+                                                                    "cap": money_format(org_cap)}))
     if not lines:
         return None
-    name, label = (("monitoring:dashboard", "Open the usage dashboard") if is_owner
-                   else ("monitoring:my_usage", "See my usage"))
+    name, label = (("monitoring:dashboard", _("Open the usage dashboard")) if is_owner
+                   else ("monitoring:my_usage", _("See my usage")))
     try:
         link = reverse(name, kwargs={"slug": slug})
     except NoReverseMatch:

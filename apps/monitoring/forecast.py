@@ -21,12 +21,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.utils.translation import gettext_lazy
+
 from apps.common.money import ZERO
 
 WINDOW_DAYS = 7
 WEEKDAYS_IN_WINDOW = 5
 WEEKEND_DAYS_IN_WINDOW = 2
-METHOD = (
+METHOD = gettext_lazy(
     "Weekday-aware run-rate of the last 7 complete days: average spend per weekday (Mon–Fri, ÷5) and per "
     "weekend day (Sat–Sun, ÷2) over those days, applied to the rest of today and to each remaining day of "
     "the period, added to month-to-date spend."

@@ -1,11 +1,12 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 
 class ThresholdsForm(forms.Form):
     thresholds = forms.CharField(
         max_length=40,
-        label="Notify at (% of each limit)",
-        help_text="Comma-separated whole percentages from 1 to 100, for example “50, 80, 100”.",
+        label=_("Notify at (% of each limit)"),
+        help_text=_("Comma-separated whole percentages from 1 to 100, for example “50, 80, 100”."),
     )
 
     def clean_thresholds(self) -> list[int]:
@@ -14,5 +15,5 @@ class ThresholdsForm(forms.Form):
         try:
             values = [int(part) for part in raw]
         except ValueError:
-            raise forms.ValidationError("Use whole numbers separated by commas, for example “80, 100”.")
+            raise forms.ValidationError(_("Use whole numbers separated by commas, for example “80, 100”."))
         return values

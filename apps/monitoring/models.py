@@ -5,6 +5,7 @@ apps.spending.models."""
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from apps.common.money import MONEY_MAX_DIGITS, MONEY_PLACES
 from apps.organizations.models import Membership, Organization
@@ -42,9 +43,9 @@ class OrgDailyUsage(models.Model):
 
 
 class NoticeScope(models.TextChoices):
-    MEMBER_LIMIT = "member_limit", "Member's spend limit"
-    MEMBER_ALLOWANCE = "member_allowance", "Member's included usage"
-    ORG_CAP = "org_cap", "Organization's spend cap"
+    MEMBER_LIMIT = "member_limit", _("Member's spend limit")
+    MEMBER_ALLOWANCE = "member_allowance", _("Member's included usage")
+    ORG_CAP = "org_cap", _("Organization's spend cap")
 
 
 class SpendNotice(models.Model):

@@ -20,6 +20,7 @@ from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import DecimalField, F, FilteredRelation, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy
 
 from apps.accounts.models import User
 from apps.common.money import ZERO
@@ -47,8 +48,8 @@ logger = logging.getLogger(__name__)
 MONEY_FIELD = DecimalField(max_digits=24, decimal_places=10)
 SUM_FIELDS = ("cost", "included_cost", "input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens",
               "event_count")
-TOKEN_KINDS = (("input_tokens", "Input"), ("output_tokens", "Output"), ("cache_write_tokens", "Cache write"),
-               ("cache_read_tokens", "Cache read"))
+TOKEN_KINDS = (("input_tokens", gettext_lazy("Input")), ("output_tokens", gettext_lazy("Output")),
+               ("cache_write_tokens", gettext_lazy("Cache write")), ("cache_read_tokens", gettext_lazy("Cache read")))
 MEMBERS_PAGE_SIZE = 50
 MEMBER_SORTS = {
     "spend": ("mtd", "pk"), "-spend": ("-mtd", "pk"),

@@ -34,7 +34,7 @@ from django.db.models import Sum
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from apps.common.money import format_usd
+from apps.common.money import money_format
 from apps.common.periods import period_containing, period_for_start
 from apps.common.tasks import enqueue_on_commit
 from apps.notices.models import NoticeKind
@@ -198,7 +198,7 @@ def _notice_email(notice: SpendNotice, organization: Organization, crossing: Cro
     context = {
         "organization": organization, "notice": notice, "crossing": crossing,
         "member_email": crossing.membership.user.email if crossing.membership else None,
-        "limit": format_usd(crossing.limit), "spend": format_usd(crossing.spend),
+        "limit": money_format(crossing.limit), "spend": money_format(crossing.spend),
         "period": period_for_start(notice.period_start, organization.billing_timezone),
         "my_usage_url": _page_url(organization, "monitoring:my_usage"),
         "dashboard_url": _page_url(organization, "monitoring:dashboard"),

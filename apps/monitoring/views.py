@@ -8,8 +8,10 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from apps.common.service_messages import translated_message_dict
 from apps.organizations.models import Membership
 from apps.organizations.permissions import Capability, can, membership_for, require
 
@@ -120,10 +122,11 @@ def notification_settings(request, slug):
             notification_settings_set(organization=organization, thresholds=form.cleaned_data["thresholds"],
                                       actor=request.user, now=timezone.now())
         except ValidationError as error:
-            for message in error.message_dict.get("thresholds", error.messages):
+            messages_by_field = translated_message_dict(error)
+            for message in messages_by_field.get("thresholds", messages_by_field.get("__all__", [])):
                 form.add_error("thresholds", message)
         else:
-            messages.success(request, "Notification thresholds saved.")
+            messages.success(request, _("Notification thresholds saved."))
             return redirect("monitoring:notification_settings", slug=slug)
     status = 400 if request.method == "POST" else 200
     context = _base(membership, "notifications") | {"form": form, "thresholds": current}

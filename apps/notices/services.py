@@ -28,12 +28,13 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from inscriptis import get_text
 from inscriptis.css_profiles import CSS_PROFILES
 from inscriptis.model.config import ParserConfig
 
 from apps.organizations.models import Organization
+from apps.organizations.selectors import recipient_languages
 
 from . import tasks
 from .models import EmailAttachment, EmailOutbox, NoticeKind, NoticeOptOut, OutboxStatus
@@ -120,12 +121,14 @@ def notice_send(*, kind: str, organization: Organization | None, recipients: Seq
                 now: dt.datetime | None = None) -> list[EmailOutbox]:
     """Queue one email per recipient (duplicates once) and deliver them after commit. Recipients who switched
     this kind off for the organization are skipped, unless they are mandatory recipients. Each email has its
-    own unsubscribe link; the template sees `recipient`, `unsubscribe_url` and `preferences_url`."""
+    own unsubscribe link and is written in its recipient's language (organizations.selectors.
+    recipient_languages); the template sees `recipient`, `unsubscribe_url` and `preferences_url`."""
     now = now or timezone.now()
     mandatory = {e.lower() for e in mandatory_recipients}
     wanted = list(dict.fromkeys(e.lower() for e in [*recipients, *mandatory_recipients] if e))
     skipped = opted_out(organization=organization, kind=kind, emails=wanted) - mandatory
     preferences_url = _site_url(reverse("notices:preferences"))
+    languages = recipient_languages(organization=organization, emails=wanted)
     queued = []
     for email in wanted:
         if email in skipped:
@@ -138,10 +141,12 @@ def notice_send(*, kind: str, organization: Organization | None, recipients: Seq
             unsubscribe_url = _site_url(reverse("notices:unsubscribe", kwargs={"token": token}))
             headers = {"List-Unsubscribe": f"<{unsubscribe_url}>",
                        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
-        rendered = notice_render(template=template, context={
-            **context, "recipient": email, "unsubscribe_url": unsubscribe_url, "preferences_url": preferences_url,
-            "mandatory": email in mandatory, "site_url": settings.SITE_URL.rstrip("/"),
-        })
+        with translation.override(languages[email]):  # each recipient reads it in their own language
+            rendered = notice_render(template=template, context={
+                **context, "recipient": email, "unsubscribe_url": unsubscribe_url,
+                "preferences_url": preferences_url, "mandatory": email in mandatory,
+                "site_url": settings.SITE_URL.rstrip("/"),
+            })
         row = EmailOutbox.objects.create(
             kind=kind, organization=organization, to_email=email, subject=rendered.subject,
             text_body=rendered.text, html_body=rendered.html, headers=headers, created_at=now,

@@ -1,21 +1,22 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from apps.common.ids import new_public_id
 
 
 class PlanKind(models.TextChoices):
-    TEAM = "team", "Team"
-    ENTERPRISE_SEAT = "enterprise_seat", "Enterprise (seat-based)"
-    ENTERPRISE_USAGE = "enterprise_usage", "Enterprise (usage-based)"
+    TEAM = "team", _("Team")
+    ENTERPRISE_SEAT = "enterprise_seat", _("Enterprise (seat-based)")
+    ENTERPRISE_USAGE = "enterprise_usage", _("Enterprise (usage-based)")
 
 
 class Role(models.TextChoices):
-    PRIMARY_OWNER = "primary_owner", "Primary owner"
-    OWNER = "owner", "Owner"
-    ADMIN = "admin", "Admin"
-    MEMBER = "member", "Member"
+    PRIMARY_OWNER = "primary_owner", _("Primary owner")
+    OWNER = "owner", _("Owner")
+    ADMIN = "admin", _("Admin")
+    MEMBER = "member", _("Member")
 
 
 class Organization(models.Model):
@@ -28,6 +29,10 @@ class Organization(models.Model):
     currency = models.CharField(max_length=3, default="USD", editable=False)
     # Usage-based Enterprise: the HIPAA-ready option adds a fee to every seat.
     hipaa_ready = models.BooleanField(default=False)
+    # Owners' choices (audited): the language for people who chose none and whose browser asks for none of the
+    # five, and the language of the invoice page, its PDF and CSV headers.
+    default_language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en")
+    invoice_language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -6,6 +6,8 @@ import datetime as dt
 
 from django.db.models import Q, QuerySet
 
+from apps.accounts.models import User
+
 from .models import AuditEntry, Membership, Organization
 
 
@@ -45,3 +47,23 @@ def audit_actors(*, organization: Organization) -> list[str]:
     """Everyone who appears as the actor of an audit entry of the organization (for the filter), sorted."""
     return sorted(AuditEntry.objects.filter(organization=organization).order_by()
                   .values_list("actor_label", flat=True).distinct(), key=str.lower)
+
+
+def invoice_language_for(organization: Organization) -> str:
+    """The language an organization's invoice page, PDF and CSV headers are written in (one of
+    settings.LANGUAGES), e.g. `with translation.override(invoice_language_for(org)): …`."""
+    return organization.invoice_language or organization.default_language or "en"
+
+
+def recipient_language(*, user, organization: Organization | None) -> str:
+    """The language an email to `user` about `organization` is written in: their saved preference, else the
+    organization's default, else English (an email has no browser to ask)."""
+    return getattr(user, "language", "") or (organization.default_language if organization else "") or "en"
+
+
+def recipient_languages(*, organization: Organization | None, emails: list[str]) -> dict[str, str]:
+    """recipient_language for each email address (one query): the account's saved preference, else the
+    organization's default, else English; an address with no account (an invitee) gets the organization's."""
+    fallback = (organization.default_language if organization else "") or "en"
+    saved = dict(User.objects.filter(email__in=emails).exclude(language="").values_list("email", "language"))
+    return {email: saved.get(email) or fallback for email in emails}

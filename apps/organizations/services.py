@@ -8,9 +8,11 @@ import hashlib
 import secrets
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
 from apps.common.ids import API_KEY_MAX_LENGTH, api_key_digest
@@ -343,3 +345,27 @@ def invitation_revoke(*, invitation: Invitation, actor_membership: Membership, n
     audit_record(organization=invitation.organization, actor=actor_membership.user, action="member.invite.revoke",
                  target=invitation.email, old={"role": invitation.role}, now=now)
     return invitation
+
+
+@transaction.atomic
+def organization_languages_set(*, organization: Organization, default_language: str, invoice_language: str,
+                               actor, now) -> Organization:
+    """Owners' language choices: the default for people who chose none and whose browser asks for none of the
+    five, and the invoice language (page, PDF, CSV headers). Audited (old → new of what changed); a save that
+    changes nothing writes nothing."""
+    from_settings = {code for code, _name in settings.LANGUAGES}
+    if default_language not in from_settings or invoice_language not in from_settings:
+        raise ValidationError(_("Choose one of the offered languages."))
+    locked = Organization.objects.select_for_update().get(pk=organization.pk)
+    old = {"default_language": locked.default_language, "invoice_language": locked.invoice_language}
+    new = {"default_language": default_language, "invoice_language": invoice_language}
+    changed = [name for name in new if old[name] != new[name]]
+    if not changed:
+        return locked
+    for name in changed:
+        setattr(locked, name, new[name])
+    locked.save(update_fields=changed)
+    audit_record(organization=locked, actor=actor, action="organization.language", target="organization",
+                 old={name: old[name] for name in changed}, new={name: new[name] for name in changed}, now=now)
+    organization.default_language, organization.invoice_language = locked.default_language, locked.invoice_language
+    return locked

@@ -5,8 +5,10 @@
 (function () {
   "use strict";
   var PALETTE = ["#4263eb", "#adb5bd", "#12b886", "#f59f00", "#e64980", "#7950f2", "#15aabf", "#fa5252"];
-  var usd = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
-  var count = new Intl.NumberFormat("en-US");
+  // The page's language (<html lang>, set by Django from the reader's choice) formats amounts and counts.
+  var locale = document.documentElement.lang || "en";
+  var usd = new Intl.NumberFormat(locale, { style: "currency", currency: "USD" });
+  var count = new Intl.NumberFormat(locale);
 
   function toNumber(value) {
     return value === null || value === undefined ? null : Number(value);

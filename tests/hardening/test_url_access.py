@@ -69,6 +69,8 @@ URLS: dict[str, list[tuple[str, dict]]] = {
     # Accounts.
     "accounts:login": [("GET", {**everyone(302), "anonymous": 200}), ("POST", {**everyone(302), "anonymous": 200})],
     "accounts:logout": [("GET", everyone(405)), ("POST", everyone(302))],
+    # The header's language picker: anyone (a visitor's choice is kept in the language cookie).
+    "accounts:language_set": [("GET", everyone(405)), ("POST", everyone(302))],
     # Organizations.
     "organizations:home": [("GET", {**everyone(302), "anonymous": LOGIN})],
     # Owners and admins are sent to Settings > Usage, members to their own usage page (200 while neither
@@ -115,6 +117,9 @@ URLS: dict[str, list[tuple[str, dict]]] = {
                                   ("POST", {**org_page("owner", lacking=404, allowed=302), "admin": 403})],
     # The invitation link works without a login: the form to join (a logged-in user is told whom it is for).
     "console:invitation_accept": [("GET", everyone(200))],
+    # Settings > Language: admins read, owners change (an empty POST re-renders the form).
+    "console:language_settings": [("GET", org_page("admin", lacking=404)),
+                                  ("POST", {**org_page("owner", lacking=404), "admin": 403})],
     # Invoicing: owners and admins (read-only) see invoices and download them; members get a 404.
     "invoicing:invoice_list": [("GET", org_page("admin", lacking=404)),
                                ("POST", {**everyone(405), "anonymous": LOGIN})],

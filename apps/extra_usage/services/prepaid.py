@@ -10,8 +10,9 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils.translation import gettext as _
 
-from apps.common.money import MAX_CAP_AMOUNT, ZERO, format_usd
+from apps.common.money import MAX_CAP_AMOUNT, ZERO, money_format
 from apps.common.periods import period_containing
 from apps.organizations.models import Organization, PlanKind
 from apps.organizations.services import audit_record
@@ -64,9 +65,9 @@ def dollars_validate(value: Decimal | None, *, field: str, minimum: Decimal = ZE
     if value.as_tuple().exponent < -2:
         raise ValidationError({field: "Use at most two decimal places."})
     if value < minimum:
-        raise ValidationError({field: f"Enter at least {format_usd(minimum)}."})
+        raise ValidationError({field: _("Enter at least %(amount)s.") % {"amount": money_format(minimum)}})
     if value > MAX_CAP_AMOUNT:
-        raise ValidationError({field: f"Enter at most {format_usd(MAX_CAP_AMOUNT)}."})
+        raise ValidationError({field: _("Enter at most %(amount)s.") % {"amount": money_format(MAX_CAP_AMOUNT)}})
     return value
 
 

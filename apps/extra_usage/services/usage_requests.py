@@ -9,7 +9,6 @@ from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from apps.common.money import format_usd
 from apps.common.periods import period_containing
 from apps.common.tasks import enqueue_on_commit
 from apps.notices.models import NoticeKind
@@ -191,7 +190,7 @@ def request_decision_notify(*, request_id: int, now: dt.datetime) -> bool:
         "request": request,
         "organization": organization,
         "approved": request.status == RequestStatus.APPROVED,
-        "amount": format_usd(request.approved_amount) if request.approved_amount is not None else None,
+        "amount": request.approved_amount,  # formatted by the email, in its recipient's language
         "tier": seat.tier if seat else None,
         "usage_url": _site_url(f"/orgs/{organization.slug}/"),
     }

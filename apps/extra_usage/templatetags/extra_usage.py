@@ -1,12 +1,10 @@
 """Template tags other pages use to show extra usage: the owners' Settings > Usage sections and the member's
 "Request extra usage" partial."""
 
-from decimal import Decimal
-
 from django import template
+from django.conf import settings
 from django.utils import timezone
 
-from apps.common.money import format_usd
 from apps.extra_usage import selectors
 
 register = template.Library()
@@ -40,15 +38,7 @@ def extra_usage_member_request(context, membership=None):
     }
 
 
-@register.filter
-def usd(amount):
-    """Dollars to the cent, half up ("$1,234.50"); None reads "Unlimited"."""
-    return format_usd(None if amount is None else Decimal(amount))
-
-
 @register.simple_tag
 def stripe_payments() -> bool:
     """Whether prepaid purchases go through Stripe (then owners save a card through Stripe Checkout)."""
-    from django.conf import settings
-
     return settings.PAYMENT_PROVIDER in ("stripe", "apps.extra_usage.payments.StripeProvider")

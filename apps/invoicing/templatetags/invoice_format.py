@@ -2,18 +2,12 @@ from decimal import Decimal
 
 from django import template
 
-from apps.common.money import decimal_str, format_usd
+from apps.common.money import rate_format
 
 register = template.Library()
 
 
 @register.filter
-def usd(amount: Decimal | None) -> str:
-    """Cents with a thousands separator and a leading minus for credits: "$1,234.50", "-$76.00"."""
-    return "" if amount is None else format_usd(amount)
-
-
-@register.filter
 def exact_usd(amount: Decimal | None) -> str:
-    """The exact amount, without rounding ("$0.0045123"), for usage at API rates."""
-    return "" if amount is None else f"${decimal_str(amount)}"
+    """The exact amount, without rounding ("$0.0045123"), in the reader's locale, for usage at API rates."""
+    return "" if amount is None else rate_format(amount)

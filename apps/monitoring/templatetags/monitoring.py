@@ -1,24 +1,8 @@
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django import template
 
-from apps.common.money import format_usd
-
 register = template.Library()
-
-
-@register.filter
-def usd(amount):
-    """$1,234.56 (cents, half up); "Unlimited" for None."""
-    return format_usd(amount)
-
-
-@register.filter
-def pct(ratio):
-    """A 0–1 ratio as a whole percentage, rounded half up ("37%"); an em dash when there is none."""
-    if ratio is None:
-        return "—"
-    return f"{(Decimal(str(ratio)) * 100).quantize(Decimal('1'), rounding=ROUND_HALF_UP):,}%"
 
 
 @register.filter
