@@ -42,7 +42,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
     # The language the portal and its emails speak to this person; blank: their browser's, else the org's.
-    language = models.CharField(max_length=8, blank=True, choices=settings.LANGUAGES)
+    language = models.CharField(max_length=8, blank=True, choices=settings.LANGUAGES, default="", db_default="")
 
     objects = UserManager()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -36,7 +37,15 @@ KINDS = {
     "api_key": gettext_lazy("Machine API keys"),
     "admin_api_key": gettext_lazy("Admin API keys"),
     "invoice": gettext_lazy("Invoices"),
+    "billing_details": gettext_lazy("Billing details"),
+    "identity": gettext_lazy("Security and single sign-on"),
+    "scim_token": gettext_lazy("SCIM tokens"),
+    "scim_group": gettext_lazy("SCIM groups"),
+    "webhook_endpoint": gettext_lazy("Webhooks"),
+    "webhook_delivery": gettext_lazy("Webhook deliveries"),
+    "organization": gettext_lazy("Organization settings"),
 }
+LANGUAGE_NAMES = dict(settings.LANGUAGES)
 
 
 def money(value) -> str:
@@ -102,10 +111,11 @@ def _role(e: AuditEntry) -> str:
         "member": e.target, "old": role_name(e.old_value), "new": role_name(e.new_value)}
 
 
-def _switch(on: str, off: str, name: str) -> Callable[[AuditEntry], str]:
+def _switch(on, off, name: str) -> Callable[[AuditEntry], str]:
+    """A sentence for an on/off setting; `on` and `off` are lazy, translated when an entry is read."""
     def sentence(e: AuditEntry) -> str:
         value = _field(e.new_value, name, e.new_value)
-        return on if value else off
+        return str(on if value else off)
     return sentence
 
 
@@ -169,6 +179,37 @@ def _admin_key_create(e: AuditEntry) -> str:
                                                                      "scopes": scopes}
 
 
+def _changed_fields(e: AuditEntry) -> str:
+    """The names of the fields an update changed ("legal name, tax ID")."""
+    new = e.new_value if isinstance(e.new_value, dict) else {}
+    return ", ".join(name.replace("_", " ") for name in new) or _("nothing")
+
+
+def _languages(e: AuditEntry) -> str:
+    new = e.new_value if isinstance(e.new_value, dict) else {}
+    parts = []
+    if "default_language" in new:
+        parts.append(_("default language %(language)s") % {
+            "language": LANGUAGE_NAMES.get(new["default_language"], new["default_language"])})
+    if "invoice_language" in new:
+        parts.append(_("invoice language %(language)s") % {
+            "language": LANGUAGE_NAMES.get(new["invoice_language"], new["invoice_language"])})
+    return _("Set the organization's %(settings)s.") % {"settings": ", ".join(str(p) for p in parts)}
+
+
+def _webhook_endpoint(verb: str) -> Callable[[AuditEntry], str]:
+    def sentence(e: AuditEntry) -> str:
+        state = e.new_value if isinstance(e.new_value, dict) and "url" in e.new_value else (
+            e.old_value if isinstance(e.old_value, dict) else {})
+        values = {"url": state.get("url", e.target), "events": ", ".join(state.get("events", [])) or _("no events")}
+        return {
+            "create": _("Added the webhook endpoint %(url)s for %(events)s."),
+            "update": _("Changed the webhook endpoint %(url)s (now for %(events)s)."),
+            "delete": _("Deleted the webhook endpoint %(url)s."),
+        }[verb] % values
+    return sentence
+
+
 SENTENCES: dict[str, Callable[[AuditEntry], str]] = {
     "cap.organization": _cap,
     "cap.seat_tier": _cap,
@@ -186,8 +227,9 @@ SENTENCES: dict[str, Callable[[AuditEntry], str]] = {
     "extra_usage.disable": lambda e: _("Turned extra usage off."),
     "extra_usage.members": _extra_usage_members,
     "extra_usage.member": _extra_usage_member,
-    "extra_usage.requests": _switch(_("Let members send extra usage requests."),
-                                    _("Stopped members from sending extra usage requests."), "requests_enabled"),
+    "extra_usage.requests": _switch(gettext_lazy("Let members send extra usage requests."),
+                                    gettext_lazy("Stopped members from sending extra usage requests."),
+                                    "requests_enabled"),
     "extra_usage.auto_reload": _auto_reload,
     "extra_usage_request.approve": _approve,
     "extra_usage_request.deny": lambda e: _("Declined the extra usage request of %(member)s.") % {
@@ -207,6 +249,36 @@ SENTENCES: dict[str, Callable[[AuditEntry], str]] = {
         "number": e.target, "reason": _field(e.new_value, "reason", "")},
     "invoice.reissue": lambda e: _("Reissued invoice %(old)s as %(number)s.") % {
         "old": e.old_value, "number": e.target},
+    "invoice.paid": lambda e: _("Marked invoice %(number)s paid (%(source)s).") % {
+        "number": e.target, "source": _field(e.new_value, "source", "")},
+    "invoice.uncollectible": lambda e: _("Marked invoice %(number)s uncollectible.") % {"number": e.target},
+    "billing_details.update": lambda e: _("Updated the billing details: %(fields)s.") % {
+        "fields": _changed_fields(e)},
+    "billing_details.payment_terms": lambda e: _("Set the payment terms to net %(days)s days (was %(old)s).") % {
+        "days": e.new_value, "old": e.old_value},
+    "extra_usage.card": lambda e: _("Saved a card for prepaid purchases."),
+    "identity.require_two_factor": _switch(gettext_lazy("Required two-factor authentication for every member."),
+                                           gettext_lazy("Stopped requiring two-factor authentication."), "required"),
+    "identity.sso": lambda e: _("Changed the single sign-on settings (issuer %(issuer)s).") % {
+        "issuer": _field(e.new_value, "issuer_url", "") or _("none")},
+    "identity.two_factor_reset": lambda e: _("Reset the two-factor authentication of %(member)s.") % {
+        "member": e.target},
+    "member.restore": lambda e: _("Restored %(member)s to the organization as %(role)s.") % {
+        "member": e.target, "role": role_name(_field(e.new_value, "role"))},
+    "organization.language": _languages,
+    "scim_token.create": lambda e: _("Created the SCIM token “%(name)s”.") % {"name": _field(e.new_value, "name", "")},
+    "scim_token.revoke": lambda e: _("Revoked the SCIM token %(token)s.") % {"token": e.target},
+    "scim_group.save": lambda e: _("The identity provider set the members of the group %(group)s.") % {
+        "group": e.target},
+    "scim_group.delete": lambda e: _("The identity provider deleted the group %(group)s.") % {"group": e.target},
+    "webhook_endpoint.create": _webhook_endpoint("create"),
+    "webhook_endpoint.update": _webhook_endpoint("update"),
+    "webhook_endpoint.delete": _webhook_endpoint("delete"),
+    "webhook_endpoint.rotate_secret": lambda e: _("Rotated the signing secret of webhook endpoint %(endpoint)s; the "
+                                                  "old secret keeps signing for 24 hours.") % {"endpoint": e.target},
+    "webhook_endpoint.disable": lambda e: _("Disabled webhook endpoint %(endpoint)s after 3 days of failed "
+                                            "deliveries.") % {"endpoint": e.target},
+    "webhook_delivery.replay": lambda e: _("Sent webhook event %(event)s again.") % {"event": e.target},
 }
 
 

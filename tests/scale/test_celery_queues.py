@@ -18,7 +18,7 @@ EXPECTED = {
     "apps.extra_usage.tasks.request_decision_notify_task": "notices",
     "apps.invoicing.tasks.invoice_run_due_periods": "invoicing",
     "apps.invoicing.tasks.invoice_issue": "invoicing",
-    "apps.invoicing.tasks.invoice_email_owners": "invoicing",
+    "apps.invoicing.tasks.invoice_issued_followups": "invoicing",
     "apps.usage.tasks.usage_partitions_ensure": "invoicing",
     "apps.extra_usage.tasks.digest_send_daily": "digests",
     "apps.extra_usage.tasks.digest_send_organization_task": "digests",
