@@ -16,7 +16,8 @@ One command, on this machine, against the local PostgreSQL (see docs/scaling.md 
 
 Environment knobs: BENCH_SECONDS (per point, default 8), BENCH_WORKERS / BENCH_THREADS / BENCH_WORKER_CLASS
 (gunicorn, default 4 gthread workers × 4 threads), BENCH_PG_URL (server, default postgres://postgres@127.0.0.1:5432),
-REDIS_URL (rate limiter and Celery broker for the server; default redis://127.0.0.1:6379/15), BENCH_KEEP_DB=1.
+REDIS_URL (rate limiter and Celery broker for the server; default redis://127.0.0.1:6379/15), BENCH_KEEP_DB=1,
+BENCH_DB / BENCH_PGBENCH_DB (database names), BENCH_SKIP_ADDONS=1 (skip the invoice and dashboard benchmarks).
 """
 
 from __future__ import annotations
@@ -379,7 +380,7 @@ def print_table(results: dict) -> None:
     for key, value in results["summary"].items():
         target = targets.get(key)
         mark = ""
-        if target is not None:
+        if target is not None and value is not None:
             op, bound = target
             met = value >= bound if op == ">=" else value <= bound
             mark = f"  (target {op} {bound}: {'met' if met else 'MISSED'})"
@@ -547,8 +548,11 @@ def main() -> int:
     except Exception as exc:
         results["followup_tasks_enqueued"] = f"unknown ({exc})"
 
-    results["invoice_bench"] = optional_bench("invoice_bench")
-    results["dashboard_bench"] = optional_bench("dashboard_bench")
+    if os.environ.get("BENCH_SKIP_ADDONS") == "1":  # the hot path only (a quicker run)
+        results["invoice_bench"] = results["dashboard_bench"] = {"present": True, "skipped": True}
+    else:
+        results["invoice_bench"] = optional_bench("invoice_bench")
+        results["dashboard_bench"] = optional_bench("dashboard_bench")
 
     def at(name: str, conns: int) -> dict:
         return next(p for p in points[name] if p["connections"] == conns)
@@ -557,6 +561,8 @@ def main() -> int:
     spread16 = at("usage_single", HOT_CONNECTIONS)
     summary = {
         "admission_vs_select_view": ratio(at("admission", 16)["rps"], at("select_view", 16)["rps"]),
+        "admission_p50_vs_select_p50": ratio(at("admission", 16)["p50_ms"], at("select_view", 16)["p50_ms"]),
+        "single_event_vs_select_view": ratio(spread16["events_per_s"], at("select_view", 16)["rps"]),
         "admission_p99_ms_16": at("admission", 16)["p99_ms"],
         "admission_rps_16": at("admission", 16)["rps"],
         "select_view_rps_16": at("select_view", 16)["rps"],
@@ -576,8 +582,10 @@ def main() -> int:
     }
     results["summary"] = summary
     results["targets"] = {
-        "admission_vs_select_view": (">=", 0.9), "admission_p99_ms_16": ("<=", 10), "ingest_vs_pgbench_n": (">=", 0.5),
-        "batch_events_per_s": (">=", 20000), "hot_vs_spread": (">=", 0.8), "csv_export_peak_rss_mb": ("<=", 50),
+        # Issue 18's targets; `exact` must be true (the exit status says so).
+        "admission_vs_select_view": (">=", 0.9), "admission_p50_vs_select_p50": ("<=", 1.2),
+        "single_event_vs_select_view": (">=", 0.5), "batch_events_per_s": (">=", 30000),
+        "hot_vs_spread": (">=", 0.8), "csv_export_peak_rss_mb": ("<=", 50),
     }
     results["total_seconds"] = round(time.monotonic() - started, 1)
     out = {**summary, **{k: v for k, v in results.items() if k != "summary"}}
