@@ -26,7 +26,7 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from apps.organizations.services import api_key_authenticate
-from apps.spending.services import UsageInput, admission_answer, usage_record_batch
+from apps.spending.services import UsageInput, admission_answer, usage_record_batch, usage_record_for_key
 from apps.usage.pricing import Tokens, UnknownModel, price_lookup
 
 from .ratelimit import rate_limit_hit
@@ -259,6 +259,10 @@ def usage(request, payload: UsageIn):
     [outcome] = usage_record_batch(
         organization=request.auth.organization, items=[_usage_input(payload)], now=timezone.now()
     )
+    return _usage_answer(outcome)
+
+
+def _usage_answer(outcome):
     if outcome.status == "invalid":
         return Status(400, {"error": {"type": "invalid_request", "field": outcome.field,
                                "message": f"{outcome.field}: {outcome.message}"}})
@@ -405,12 +409,12 @@ def _lean_admission(request, token: str, payload: AdmissionIn):
 
 
 def _lean_usage(request, token: str, payload: UsageIn):
-    key = api_key_authenticate(raw_key=token)
-    if key is None:
+    # Key and member in one statement; then the rate limit, then the event (as usage() after its bearer check).
+    outcome = usage_record_for_key(raw_key=token, item=_usage_input(payload), now=timezone.now(),
+                                   key_check=rate_limit_check)
+    if outcome is None:
         raise AuthenticationError()
-    rate_limit_check(key)
-    request.auth = key
-    response = usage(request, payload)
+    response = _usage_answer(outcome)
     if isinstance(response, Status):  # a refusal: rendered as django-ninja renders it
         return api.create_response(request, response.value, status=response.status_code)
     return response
