@@ -29,6 +29,7 @@ from apps.usage.pricing import NoPriceForDate, Tokens, UnknownModel, price_looku
 from apps.usage.selectors import Counters
 from apps.usage.services import NewUsageEvent, ledger_record, member_counters_lock
 
+from .combining import StoreCombiner
 from .funding import funding_split
 from .selectors import (
     KeyedAdmission,
@@ -157,16 +158,17 @@ def usage_record_for_key(*, raw_key: str, item: UsageInput, now: dt.datetime,
     api_key_mark_used_if_stale(key=key, now=now)
     key_check(key)
     [outcome] = usage_record_batch(organization=key.organization, items=[item], now=now,
-                                   preloaded={(email, period.start): found})
+                                   preloaded={(email, period.start): found}, combine=True)
     return outcome
 
 
 def usage_record_batch(*, organization: Organization, items: list[UsageInput], now: dt.datetime,
                        preloaded: dict[tuple[str, dt.date], MemberContext | None] | None = None,
-                       ) -> list[UsageOutcome]:
+                       combine: bool = False) -> list[UsageOutcome]:
     """Record up to USAGE_BATCH_MAX_EVENTS events for one organization, each independently: one bad event does
     not sink the others. Returns one outcome per item, in order. `preloaded`: contexts already read, by (email,
-    period start), used for the first attempt."""
+    period start), used for the first attempt. `combine`: a single event may be committed together with those of
+    concurrent requests of this process (combining.py; not inside a caller's transaction)."""
     outcomes: list[UsageOutcome | None] = [None] * len(items)
     pending: list[_Pending] = []
     for index, item in enumerate(items):
@@ -211,8 +213,11 @@ def usage_record_batch(*, organization: Organization, items: list[UsageInput], n
         try:
             # A single event is inserted without looking for its key first: the unique constraint catches a
             # retry, and the second attempt then answers it as a replay or a conflict.
-            _store(organization=organization, pending=valid, now=now, look_up_keys=attempt > 0 or len(valid) > 1,
-                   look_up_archived=attempt > 0)
+            if combine and attempt == 0 and len(valid) == 1 and not transaction.get_connection().in_atomic_block:
+                store_combiner.store(organization=organization, pending=valid, now=now)
+            else:
+                _store(organization=organization, pending=valid, now=now,
+                       look_up_keys=attempt > 0 or len(valid) > 1, look_up_archived=attempt > 0)
             break
         except IntegrityError:
             # The key was stored before (a retry of a single event), or another transaction stored one of these
@@ -227,9 +232,8 @@ def usage_record_batch(*, organization: Organization, items: list[UsageInput], n
     return outcomes
 
 
-@transaction.atomic
-def _store(*, organization: Organization, pending: list[_Pending], now: dt.datetime, look_up_keys: bool,
-           look_up_archived: bool = False) -> None:
+def _store_in_transaction(*, organization: Organization, pending: list[_Pending], now: dt.datetime,
+                          look_up_keys: bool, look_up_archived: bool = False) -> None:
     """Fund, count and store the pending events (their contexts loaded) in one transaction: the member counters
     are locked first, and each event is funded on the counters the one before it left."""
     locked: dict[tuple[int, dt.date], Counters] = {}
@@ -335,6 +339,11 @@ def _store(*, organization: Organization, pending: list[_Pending], now: dt.datet
     if followups_due:
         member_ids = sorted(notify_members)
         transaction.on_commit(lambda: _enqueue_followups(organization.pk, member_ids))
+
+
+_store = transaction.atomic(_store_in_transaction)
+# Single events of concurrent requests in this process, committed together (combining.py).
+store_combiner = StoreCombiner(store_alone=_store, store_in_transaction=_store_in_transaction)
 
 
 def _reload_due(context: OrgContext) -> bool:
