@@ -487,13 +487,19 @@ def main() -> int:
         seed_no += 1
         tag = f"{run_tag}-{name}-{conns}"
         full_args = [a.replace("{tag}", tag) for a in args] + [str(seed_no)]
+        commits = f"SELECT xact_commit FROM pg_stat_database WHERE datname = '{BENCH_DB}'"
+        commits0 = int(psql(commits))
         # A batch may wait long behind others; a client timeout would re-send it on a new connection.
         p = wrk(server, script, conns, full_args, seconds=seconds,
                 timeout="120s" if script == "batch.lua" else "10s")
         p["tag"] = tag
         p["drain_s"] = server.drain()
+        # Transactions committed (pg_stat_database, all statements of the point): write-combining shows as fewer
+        # commits than events.
+        p["commits"] = int(psql(commits)) - commits0
         if script == "usage.lua":
             p["events_per_s"] = round(p["statuses"].get("201", 0) / p["seconds"], 1)
+            p["commits_per_request"] = round(p["commits"] / max(p["requests"], 1), 2)
             usage_points.append(p)
         elif script == "batch.lua":
             # Batches still queued when wrk stops are finished during the drain: count what was stored over
