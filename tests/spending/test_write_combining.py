@@ -28,26 +28,34 @@ def event(key: str, email: str, input_tokens: int = 1000) -> UsageInput:
 
 @pytest.fixture
 def held_leader(monkeypatch):
-    """The first group's leader waits a moment before storing, so the other threads queue behind it."""
+    """The first group's leader (a group of one: itself) waits until every other thread has queued behind it
+    (`send_all` says how many), so they make the next group together."""
     combiner = services.store_combiner
     monkeypatch.setattr(combiner, "groups", 0)
     monkeypatch.setattr(combiner, "combined", 0)
     monkeypatch.setattr(combiner, "largest", 0)
     original = combiner._run
     first = threading.Event()
+    QUEUED["others"] = 0
 
     def run(group):
-        if not first.is_set():
+        if QUEUED["others"] and not first.is_set():  # the first group once send_all has started
             first.set()
-            time.sleep(0.5)
+            deadline = time.monotonic() + 10
+            while len(combiner._queue) < QUEUED["others"] and time.monotonic() < deadline:
+                time.sleep(0.005)
         return original(group)
 
     monkeypatch.setattr(combiner, "_run", run)
     return combiner
 
 
+QUEUED = {"others": 0}
+
+
 def send_all(requests: list[tuple[str, UsageInput]]) -> list:
     """Each (raw key, event) from its own thread, all released at once; the outcomes in order."""
+    QUEUED["others"] = len(requests) - 1
     outcomes: list = [None] * len(requests)
     barrier = threading.Barrier(len(requests))
 
