@@ -17,7 +17,8 @@ One command, on this machine, against the local PostgreSQL (see docs/scaling.md 
 
 Environment knobs: BENCH_SECONDS (per point, default 8), BENCH_WORKERS / BENCH_THREADS / BENCH_WORKER_CLASS
 (gunicorn, default 4 gthread workers × 4 threads), BENCH_PG_URL (server, default postgres://postgres@127.0.0.1:5432),
-REDIS_URL (rate limiter and Celery broker for the server; default redis://127.0.0.1:6379/15), BENCH_KEEP_DB=1.
+REDIS_URL (rate limiter and Celery broker for the server; default redis://127.0.0.1:6379/15), BENCH_KEEP_DB=1,
+BENCH_DB / BENCH_PGBENCH_DB (database names), BENCH_SKIP_ADDONS=1 (skip the invoice and dashboard benchmarks).
 """
 
 from __future__ import annotations
@@ -487,13 +488,19 @@ def main() -> int:
         seed_no += 1
         tag = f"{run_tag}-{name}-{conns}"
         full_args = [a.replace("{tag}", tag) for a in args] + [str(seed_no)]
+        commits = f"SELECT xact_commit FROM pg_stat_database WHERE datname = '{BENCH_DB}'"
+        commits0 = int(psql(commits))
         # A batch may wait long behind others; a client timeout would re-send it on a new connection.
         p = wrk(server, script, conns, full_args, seconds=seconds,
                 timeout="120s" if script == "batch.lua" else "10s")
         p["tag"] = tag
         p["drain_s"] = server.drain()
+        # Transactions committed (pg_stat_database, all statements of the point): write-combining shows as fewer
+        # commits than events.
+        p["commits"] = int(psql(commits)) - commits0
         if script == "usage.lua":
             p["events_per_s"] = round(p["statuses"].get("201", 0) / p["seconds"], 1)
+            p["commits_per_request"] = round(p["commits"] / max(p["requests"], 1), 2)
             usage_points.append(p)
         elif script == "batch.lua":
             # Batches still queued when wrk stops are finished during the drain: count what was stored over
@@ -548,9 +555,13 @@ def main() -> int:
     except Exception as exc:
         results["followup_tasks_enqueued"] = f"unknown ({exc})"
 
-    results["invoice_bench"] = optional_bench("invoice_bench")
-    results["dashboard_bench"] = optional_bench("dashboard_bench")
-    results["analytics_bench"] = optional_bench("analytics_bench")
+    if os.environ.get("BENCH_SKIP_ADDONS") == "1":  # the hot path only (a quicker run)
+        results["invoice_bench"] = results["dashboard_bench"] = {"present": True, "skipped": True}
+        results["analytics_bench"] = {"present": True, "skipped": True}
+    else:
+        results["invoice_bench"] = optional_bench("invoice_bench")
+        results["dashboard_bench"] = optional_bench("dashboard_bench")
+        results["analytics_bench"] = optional_bench("analytics_bench")
 
     def at(name: str, conns: int) -> dict:
         return next(p for p in points[name] if p["connections"] == conns)
@@ -559,6 +570,8 @@ def main() -> int:
     spread16 = at("usage_single", HOT_CONNECTIONS)
     summary = {
         "admission_vs_select_view": ratio(at("admission", 16)["rps"], at("select_view", 16)["rps"]),
+        "admission_p50_vs_select_p50": ratio(at("admission", 16)["p50_ms"], at("select_view", 16)["p50_ms"]),
+        "single_event_vs_select_view": ratio(spread16["events_per_s"], at("select_view", 16)["rps"]),
         "admission_p99_ms_16": at("admission", 16)["p99_ms"],
         "admission_rps_16": at("admission", 16)["rps"],
         "select_view_rps_16": at("select_view", 16)["rps"],
@@ -579,9 +592,10 @@ def main() -> int:
     }
     results["summary"] = summary
     results["targets"] = {
-        "admission_vs_select_view": (">=", 0.9), "admission_p99_ms_16": ("<=", 10), "ingest_vs_pgbench_n": (">=", 0.5),
-        "batch_events_per_s": (">=", 20000), "hot_vs_spread": (">=", 0.8), "csv_export_peak_rss_mb": ("<=", 50),
-        "analytics_cost_p95_ms": ("<=", 300),
+        # Issue 18's targets; `exact` must be true (the exit status says so).
+        "admission_vs_select_view": (">=", 0.9), "admission_p50_vs_select_p50": ("<=", 1.2),
+        "single_event_vs_select_view": (">=", 0.5), "batch_events_per_s": (">=", 30000),
+        "hot_vs_spread": (">=", 0.8), "csv_export_peak_rss_mb": ("<=", 50), "analytics_cost_p95_ms": ("<=", 300),
     }
     results["total_seconds"] = round(time.monotonic() - started, 1)
     out = {**summary, **{k: v for k, v in results.items() if k != "summary"}}

@@ -26,7 +26,7 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from apps.organizations.services import api_key_authenticate
-from apps.spending.services import UsageInput, admission_answer, usage_record_batch
+from apps.spending.services import UsageInput, admission_answer, usage_record_batch, usage_record_for_key
 from apps.usage.pricing import Tokens, UnknownModel, price_lookup
 
 from .ratelimit import rate_limit_hit
@@ -259,6 +259,10 @@ def usage(request, payload: UsageIn):
     [outcome] = usage_record_batch(
         organization=request.auth.organization, items=[_usage_input(payload)], now=timezone.now()
     )
+    return _usage_answer(outcome)
+
+
+def _usage_answer(outcome):
     if outcome.status == "invalid":
         return Status(400, {"error": {"type": "invalid_request", "field": outcome.field,
                                "message": f"{outcome.field}: {outcome.message}"}})
@@ -341,9 +345,91 @@ def _json_method_not_allowed(view):
     return wrapper
 
 
+# --- The lean hot path ------------------------------------------------------------------------------------------
+# Admission and single-event usage are the two requests every model request makes. django-ninja's per-request
+# machinery (its operation lookup, authentication classes, a signature model wrapping the body model, the
+# response renderer) cost about as much Python as the answer itself (py-spy, make bench: docs/scaling.md). The
+# two lean views below serve the well-formed request, a POST of a JSON object that the same pydantic model
+# accepts with a bearer token, with the same functions, answers and error handlers as the ninja operations
+# above; anything else (a wrong method, content type, body or header) is handed to the ninja operation, which
+# answers it exactly as before. The OpenAPI schema is still generated from the ninja operations.
+
+
+def _lean_bearer(request) -> str | None:
+    """The bearer token, parsed as django-ninja's HttpBearer parses it; None when there is none."""
+    value = request.META.get("HTTP_AUTHORIZATION")
+    if not value:
+        return None
+    parts = value.split(" ")
+    if parts[0].lower() != "bearer":
+        return None
+    return " ".join(parts[1:]) or None
+
+
+def _lean_payload(request, model):
+    """The body validated by `model` exactly as django-ninja would (json.loads, then the model in Python mode);
+    None when anything about it is off, so that the ninja operation answers it with its own error."""
+    if request.method != "POST" or request.content_type != "application/json":
+        return None
+    try:
+        data = json.loads(request.body)
+        if not isinstance(data, dict):
+            return None
+        return model.model_validate(data)
+    except (ValueError, PydanticValidationError, RequestDataTooBig):
+        return None
+
+
+def _lean(fallback, model, answer):
+    """A plain Django view answering the well-formed request with `answer(request, token, payload)` and handing
+    every other request to the ninja operation `fallback`."""
+
+    @functools.wraps(fallback)
+    def view(request, *args, **kwargs):
+        token = _lean_bearer(request)
+        payload = _lean_payload(request, model) if token else None
+        if payload is None:
+            return fallback(request, *args, **kwargs)
+        try:
+            return answer(request, token, payload)
+        except AuthenticationError as exc:
+            return on_auth_error(request, exc)
+        except RateLimited as exc:
+            return on_rate_limited(request, exc)
+        except (DatabaseError, psycopg.DataError) as exc:
+            return on_database_unavailable(request, exc)
+
+    view.csrf_exempt = True
+    return view
+
+
+def _lean_admission(request, token: str, payload: AdmissionIn):
+    request.auth = CheckedInAdmission(token)
+    return admission(request, payload)
+
+
+def _lean_usage(request, token: str, payload: UsageIn):
+    # Key and member in one statement; then the rate limit, then the event (as usage() after its bearer check).
+    outcome = usage_record_for_key(raw_key=token, item=_usage_input(payload), now=timezone.now(),
+                                   key_check=rate_limit_check)
+    if outcome is None:
+        raise AuthenticationError()
+    response = _usage_answer(outcome)
+    if isinstance(response, Status):  # a refusal: rendered as django-ninja renders it
+        return api.create_response(request, response.value, status=response.status_code)
+    return response
+
+
+_LEAN = {"admission": (AdmissionIn, _lean_admission), "usage": (UsageIn, _lean_usage)}
+
+
 def machine_api_urls():
-    """The machine API's URL patterns, each answering a wrong method with the JSON error envelope."""
+    """The machine API's URL patterns, each answering a wrong method with the JSON error envelope; admission and
+    single-event usage served by their lean views (above)."""
     patterns, app_name, namespace = api.urls
     for pattern in patterns:
         pattern.callback = _json_method_not_allowed(pattern.callback)
+        lean = _LEAN.get(str(pattern.pattern).strip("/"))
+        if lean is not None:
+            pattern.callback = _lean(pattern.callback, *lean)
     return patterns, app_name, namespace

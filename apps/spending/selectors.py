@@ -369,3 +369,22 @@ def admission_for_key(*, raw_key: str, email: str, product: str | None, now: dt.
     if found is None:
         return KeyedAdmission(key, None)
     return KeyedAdmission(key, member_admission(found=found, product=product, now=now))
+
+
+def spend_context_for_key(*, raw_key: str, email: str,
+                          at: dt.datetime) -> tuple[ApiKey, Period, MemberContext | None] | None:
+    """The API key (with its organization), the billing period containing `at` and the spend context in it of
+    the active member with this (lower-cased) email (None: not a member), in one statement; None when the key
+    is unknown or revoked. A single usage event's key and member, read in one round trip like admission's."""
+    if not raw_key or len(raw_key) > API_KEY_MAX_LENGTH:
+        return None
+    rows, layout = _fetch("key", "email", digest=api_key_digest(raw_key), email=email, at=at)
+    if not rows:
+        return None
+    key, organization = layout.load(rows[0], "k"), layout.load(rows[0], "o")
+    key.organization = organization
+    period = period_containing(at, organization.billing_timezone)
+    if layout.load(rows[0], "m") is None:
+        return key, period, None
+    return key, period, _checked(rows, layout, organization, at, lambda org, period: _fetch(
+        "organization", "email", organization=org.pk, email=email, period=period))

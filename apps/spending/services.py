@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -21,13 +22,14 @@ from django.db import IntegrityError, transaction
 from apps.common.money import decimal_str
 from apps.common.periods import Period, local_date, period_containing
 from apps.extra_usage.services.prepaid import prepaid_draw
-from apps.organizations.models import Organization, PlanKind
+from apps.organizations.models import ApiKey, Organization, PlanKind
 from apps.organizations.services import api_key_mark_used_if_stale
 from apps.usage.models import UsageEvent, UsageEventKey
 from apps.usage.pricing import NoPriceForDate, Tokens, UnknownModel, price_lookup, quote
 from apps.usage.selectors import Counters
 from apps.usage.services import NewUsageEvent, ledger_record, member_counters_lock
 
+from .combining import StoreCombiner
 from .funding import funding_split
 from .selectors import (
     KeyedAdmission,
@@ -35,6 +37,7 @@ from .selectors import (
     OrgContext,
     admission_decide,
     admission_for_key,
+    spend_context_for_key,
     spend_context_load,
     spend_contexts_load,
 )
@@ -138,9 +141,34 @@ def _contexts_load(organization: Organization, pending: list[_Pending]) -> None:
             p.found = members.get(p.email)
 
 
-def usage_record_batch(*, organization: Organization, items: list[UsageInput], now: dt.datetime) -> list[UsageOutcome]:
+def usage_record_for_key(*, raw_key: str, item: UsageInput, now: dt.datetime,
+                         key_check: Callable[[ApiKey], None]) -> UsageOutcome | None:
+    """Record one event sent with this raw API key: None when the key is unknown or revoked. The key and the
+    member's context are read by one statement (spend_context_for_key, as admission reads them); the key is
+    marked used and handed to `key_check` (the caller's rate limit, which may raise) before anything else is
+    decided, so the answers come in the same order as authenticating first. Then as usage_record_batch."""
+    occurred_at = item.occurred_at or now
+    at = occurred_at if occurred_at.tzinfo is not None and now - MAX_PAST <= occurred_at <= now + dt.timedelta(
+        seconds=settings.USAGE_MAX_FUTURE_SKEW_SECONDS) else now  # a refused time: its context is not used
+    email = item.member.strip().lower()
+    keyed = spend_context_for_key(raw_key=raw_key, email=email, at=at)
+    if keyed is None:
+        return None
+    key, period, found = keyed
+    api_key_mark_used_if_stale(key=key, now=now)
+    key_check(key)
+    [outcome] = usage_record_batch(organization=key.organization, items=[item], now=now,
+                                   preloaded={(email, period.start): found}, combine=True)
+    return outcome
+
+
+def usage_record_batch(*, organization: Organization, items: list[UsageInput], now: dt.datetime,
+                       preloaded: dict[tuple[str, dt.date], MemberContext | None] | None = None,
+                       combine: bool = False) -> list[UsageOutcome]:
     """Record up to USAGE_BATCH_MAX_EVENTS events for one organization, each independently: one bad event does
-    not sink the others. Returns one outcome per item, in order."""
+    not sink the others. Returns one outcome per item, in order. `preloaded`: contexts already read, by (email,
+    period start), used for the first attempt. `combine`: a single event may be committed together with those of
+    concurrent requests of this process (combining.py; not inside a caller's transaction)."""
     outcomes: list[UsageOutcome | None] = [None] * len(items)
     pending: list[_Pending] = []
     for index, item in enumerate(items):
@@ -169,7 +197,11 @@ def usage_record_batch(*, organization: Organization, items: list[UsageInput], n
         )
 
     for attempt in range(3):
-        _contexts_load(organization, pending)
+        if attempt == 0 and preloaded is not None and all((p.email, p.period.start) in preloaded for p in pending):
+            for p in pending:
+                p.found = preloaded[(p.email, p.period.start)]
+        else:
+            _contexts_load(organization, pending)
         valid = []
         for p in pending:
             if p.found is None:
@@ -181,8 +213,11 @@ def usage_record_batch(*, organization: Organization, items: list[UsageInput], n
         try:
             # A single event is inserted without looking for its key first: the unique constraint catches a
             # retry, and the second attempt then answers it as a replay or a conflict.
-            _store(organization=organization, pending=valid, now=now, look_up_keys=attempt > 0 or len(valid) > 1,
-                   look_up_archived=attempt > 0)
+            if combine and attempt == 0 and len(valid) == 1 and not transaction.get_connection().in_atomic_block:
+                store_combiner.store(organization=organization, pending=valid, now=now)
+            else:
+                _store(organization=organization, pending=valid, now=now,
+                       look_up_keys=attempt > 0 or len(valid) > 1, look_up_archived=attempt > 0)
             break
         except IntegrityError:
             # The key was stored before (a retry of a single event), or another transaction stored one of these
@@ -197,9 +232,8 @@ def usage_record_batch(*, organization: Organization, items: list[UsageInput], n
     return outcomes
 
 
-@transaction.atomic
-def _store(*, organization: Organization, pending: list[_Pending], now: dt.datetime, look_up_keys: bool,
-           look_up_archived: bool = False) -> None:
+def _store_in_transaction(*, organization: Organization, pending: list[_Pending], now: dt.datetime,
+                          look_up_keys: bool, look_up_archived: bool = False) -> None:
     """Fund, count and store the pending events (their contexts loaded) in one transaction: the member counters
     are locked first, and each event is funded on the counters the one before it left."""
     locked: dict[tuple[int, dt.date], Counters] = {}
@@ -305,6 +339,11 @@ def _store(*, organization: Organization, pending: list[_Pending], now: dt.datet
     if followups_due:
         member_ids = sorted(notify_members)
         transaction.on_commit(lambda: _enqueue_followups(organization.pk, member_ids))
+
+
+_store = transaction.atomic(_store_in_transaction)
+# Single events of concurrent requests in this process, committed together (combining.py).
+store_combiner = StoreCombiner(store_alone=_store, store_in_transaction=_store_in_transaction)
 
 
 def _reload_due(context: OrgContext) -> bool:
