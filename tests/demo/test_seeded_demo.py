@@ -34,6 +34,7 @@ from apps.extra_usage.selectors import member_extra_usage_summary
 from apps.invoicing.models import Invoice, LineKind
 from apps.organizations.models import Membership, Organization, PlanKind
 from apps.usage.models import UsageEvent
+from apps.usage.pricing import price_table
 from tests.conftest import login, screenshot
 
 REQUESTABLE = {"included_usage_exhausted", "extra_usage_disabled", "member_cap", "tier_cap"}
@@ -42,6 +43,9 @@ REQUESTABLE = {"included_usage_exhausted", "extra_usage_disabled", "member_cap",
 @pytest.fixture(scope="module")
 def demo(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
+        # An earlier transactional test may have flushed the price table (and this process cached it empty).
+        importlib.import_module("apps.usage.migrations.0002_seed_price_table").seed(django_apps, None)
+        price_table.invalidate()
         out = StringIO()
         call_command("seed_demo", stdout=out)
         yield out.getvalue()
