@@ -60,8 +60,9 @@ pdftotext:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq poppler-utils >/dev/null; }
 
 # The translation catalogs (locale/*/django.po) compiled to .mo with Babel: no OS gettext needed.
-messages: $(STAMP)
-	@$(PY) scripts/compile_messages.py
+# Quiet: `make test`'s first line says which PostgreSQL, and `make demo`'s first lines are its address and logins.
+messages:
+	@$(PY) scripts/compile_messages.py >/dev/null
 
 services-check: $(STAMP)
 	@DATABASE_URL=$(TEST_DATABASE_URL) $(PY) scripts/check_services.py
