@@ -48,9 +48,10 @@ def banner_for(*, user: User, slug: str, now) -> Banner | None:
     seat_based = organization.is_seat_based
     status = found.status
     lines = []
+    org_cap_said = False  # the member's own line already says the organization's cap stopped them
     if status.limit is not None:
         if status.blocked:
-            by_org = status.source == CapScope.ORGANIZATION
+            by_org = org_cap_said = status.source == CapScope.ORGANIZATION
             if seat_based:
                 text = (_("Your extra usage is paused: the organization's spend cap of %(limit)s is reached for this "
                           "period.") if by_org else
@@ -77,8 +78,9 @@ def banner_for(*, user: User, slug: str, now) -> Banner | None:
     if is_owner and org_cap is not None:
         capped = context.org.capped
         if capped >= org_cap:
-            lines.append(BannerLine("reached", _("The organization has reached its spend cap of %(cap)s.") % {
-                "cap": money_format(org_cap)}))
+            if not org_cap_said:  # one banner line per fact (an owner stopped by the cap is told once)
+                lines.append(BannerLine("reached", _("The organization has reached its spend cap of %(cap)s.") % {
+                    "cap": money_format(org_cap)}))
         elif org_cap > 0 and capped >= org_cap * warn:
             lines.append(BannerLine("approaching", _("The organization has used %(share)s of its spend cap of "
                                                      "%(cap)s.") % {"share": percent_format(capped / org_cap),

@@ -40,6 +40,15 @@ def test_owners_see_the_org_cap_state_and_members_do_not(client, team):
     assert "spend cap of $1,000.00" not in _page(client, "member@acme.test", org)
 
 
+def test_an_owner_stopped_by_the_organizations_cap_is_told_once(client, team):
+    org, _ = team  # cap $1,000, usage-based: the owner is stopped by the organization's cap too
+    record(org, "admin@acme.test", "1000", now=NOW)
+    html = _page(client, "owner@acme.test", org)
+    assert "Your usage is paused: the organization&#x27;s spend cap of $1,000.00 is reached for this period." in html
+    assert "The organization has reached its spend cap" not in html
+    assert html.count("spend cap of $1,000.00") == 1
+
+
 def test_seat_based_member_sees_included_usage_running_out(client, frozen):
     org = OrganizationFactory(plan_kind=PlanKind.TEAM, slug="teamco")
     member(org, email="dev@teamco.test")  # $25 included
