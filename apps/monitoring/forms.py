@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 class ThresholdsForm(forms.Form):
     thresholds = forms.CharField(
         max_length=40,
+        # xgettext:no-python-format
         label=_("Notify at (% of each limit)"),
         help_text=_("Comma-separated whole percentages from 1 to 100, for example “50, 80, 100”."),
     )

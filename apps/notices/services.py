@@ -84,7 +84,9 @@ def unsubscribe_token_read(token: str) -> dict:
 
 def _plain_text(rendered_html: str) -> str:
     """The plain-text part, from the same rendered HTML: links read "text: url" (or just the url)."""
-    text = get_text(rendered_html, _TEXT_CONFIG)
+    # inscriptis turns no-break spaces into plain ones; the locale's money and percentages keep theirs.
+    protected = rendered_html.replace("\u00a0", "\ue000").replace("&nbsp;", "\ue000").replace("\u202f", "\ue001")
+    text = get_text(protected, _TEXT_CONFIG).replace("\ue000", "\u00a0").replace("\ue001", "\u202f")
 
     def link(match):
         label, url = match.group(1).strip(), match.group(2)
@@ -101,7 +103,8 @@ def notice_render(*, template: str, context: dict) -> RenderedNotice:
     same HTML (inscriptis)."""
     raw = render_to_string(f"email/{template}.html", context)
     match = _TITLE.search(raw)
-    subject = " ".join(html.unescape(match.group(1)).split()) if match else ""
+    # Collapse the template's line breaks and indentation, but keep no-break spaces ("80\u00a0%", "1.000,00\u00a0$").
+    subject = re.sub(r"[ \t\r\n\f\v]+", " ", html.unescape(match.group(1))).strip() if match else ""
     body_only = _TITLE.sub("", raw)
     return RenderedNotice(subject=subject[:300], html=_INLINER.inline(body_only), text=_plain_text(body_only))
 

@@ -161,8 +161,7 @@ def test_the_audit_row_reads_as_a_change_on_recent_changes(org):
         "/orgs/globex/settings/language/", {"default_language": "fr", "invoice_language": "en"})
     changes = client_for("owner@globex.test").get("/orgs/globex/settings/usage/changes/").content.decode()
     # The organization now speaks French by default: the row is a French sentence, languages by name.
-    assert "Paramètres de langue" in changes
-    assert "Langue par défaut: English" in changes and "Langue par défaut: Français" in changes
+    assert "A défini pour l’organisation : langue par défaut Français." in changes
 
 
 def test_an_unknown_language_gets_a_clear_error_not_a_500(org):

@@ -3,8 +3,8 @@
 Each template is split by Django's own lexer; the text between tags (outside {% translate %},
 {% blocktranslate %}…{% endblocktranslate %}, comments, <script> and <style>) is read as HTML, and its visible
 text and visible attributes (aria-label, placeholder, title, alt) must hold no word. Product and model names,
-units and punctuation are allowed. templates/invoicing/* and the e-mail templates belong to the invoices work,
-which writes them translation-ready itself.
+units and punctuation are allowed. Every template under templates/ is checked, the invoice documents and the
+e-mail templates included.
 """
 
 from html.parser import HTMLParser
@@ -15,13 +15,11 @@ from django.conf import settings
 from django.template.base import Lexer, TokenType
 
 TEMPLATES_DIR = Path(settings.BASE_DIR) / "templates"
-OWNED = sorted(
-    path for path in TEMPLATES_DIR.rglob("*.html")
-    if path.relative_to(TEMPLATES_DIR).parts[0] != "invoicing" and "email" not in path.relative_to(TEMPLATES_DIR).parts
-)
-ALLOWED_WORDS = {"billing_portal", "USD", "UTC", "Claude", "Code", "Chat", "Cowork"}
+OWNED = sorted(path for path in TEMPLATES_DIR.rglob("*") if path.suffix in (".html", ".txt"))
+ALLOWED_WORDS = {"billing_portal", "USD", "UTC", "Claude", "Code", "Chat", "Cowork",
+                 "PDF", "CSV", "HTTP", "webhook-id"}  # file formats, the protocol, a header's name
 VISIBLE_ATTRIBUTES = {"aria-label", "placeholder", "title", "alt"}
-HOLE = "\x00"  # where a {{ variable }} or {% tag %} was
+HOLE = "\x00"  # where a {{ variable }} or {% tag %} was (spaced, so that a tag inside <tr{% if %} …> stays a tag)
 PUNCTUATION = ".,:;·–—…()[]“”\"'/%$+×✎↑↓→◆|?!&"
 
 
@@ -59,7 +57,7 @@ def untranslated_text(source: str) -> list[str]:
                 skip_until = "endblocktranslate" if name == "blocktranslate" else "endblocktrans"
             elif name == "comment":
                 skip_until = "endcomment"
-            parts.append(HOLE)
+            parts.append(f" {HOLE} ")
         elif skip_until:
             continue
         elif token.token_type == TokenType.TEXT:
