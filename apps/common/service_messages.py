@@ -33,6 +33,7 @@ SERVICE_MESSAGES = (
     gettext_noop("Enter an amount in dollars."),
     gettext_noop("The limit cannot be negative."),
     gettext_noop("Use at most two decimal places."),
+    gettext_noop("The limit cannot exceed $10,000,000.00 a month."),
     gettext_noop("Seat-tier limits are not offered on Team plans."),
     gettext_noop("Choose a seat tier of this organization."),
     gettext_noop("Only a member's own limit can be removed."),

@@ -59,8 +59,9 @@ def cap_amount_validate(amount: Decimal | None) -> Decimal | None:
     if amount < 0:
         raise ValidationError({"amount": "The limit cannot be negative."})
     if amount != amount.quantize(CENT, rounding=INVOICE_ROUNDING):
-        raise ValidationError({"amount": "Use at most two decimal places (whole cents)."})
+        raise ValidationError({"amount": "Use at most two decimal places."})
     if amount > MAX_CAP_AMOUNT:
+        # The same text as in apps/common/service_messages.py, so pages show it translated.
         raise ValidationError({"amount": f"The limit cannot exceed ${MAX_CAP_AMOUNT:,.2f} a month."})
     return amount.quantize(CENT, rounding=INVOICE_ROUNDING)  # exact: only whole cents get here
 

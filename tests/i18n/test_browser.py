@@ -88,5 +88,5 @@ def test_a_german_amount_error_is_shown_in_german(page, org):
     dialog = page.locator("dialog#cap-modal")
     dialog.locator("#cap-amount").fill("10,005")
     dialog.get_by_role("button", name="Limit festlegen").click()
-    expect(dialog.locator(".field-error")).to_have_text("Verwenden Sie höchstens zwei Dezimalstellen (ganze Cent).")
+    expect(dialog.locator(".field-error")).to_have_text("Verwenden Sie höchstens zwei Dezimalstellen.")
     assert not SpendCap.objects.filter(scope=CapScope.ORGANIZATION).exists()
