@@ -6,6 +6,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.extra_usage import selectors
+from apps.usage.refusals import refusal_text
 
 register = template.Library()
 
@@ -42,3 +43,9 @@ def extra_usage_member_request(context, membership=None):
 def stripe_payments() -> bool:
     """Whether prepaid purchases go through Stripe (then owners save a card through Stripe Checkout)."""
     return settings.PAYMENT_PROVIDER in ("stripe", "apps.extra_usage.payments.StripeProvider")
+
+
+@register.filter
+def refusal(code: str) -> str:
+    """Why a member is stopped, as they read it (usage.refusals), in the active language."""
+    return refusal_text(code)
