@@ -13,7 +13,8 @@ from apps.common.money import ZERO, money_format
 from apps.common.periods import period_containing
 from apps.organizations.models import Membership, Organization, PlanKind
 from apps.organizations.permissions import Capability, can
-from apps.seats.models import SeatAssignment, SeatTier
+from apps.seats.models import SeatAssignment, SeatTier, TierCode
+from apps.seats.selectors import Proration, seat_change_proration
 from apps.usage.models import MemberPeriodUsage
 from apps.usage.selectors import Counters, org_caps, org_counters, spend_status_compute
 
@@ -277,3 +278,17 @@ def extra_usage_sections(*, membership: Membership) -> dict:
         if context["is_team"]:
             context["charges"] = reload_history(organization=organization, limit=20)
     return context
+
+
+def premium_upgrade_quote(*, organization: Organization, now: dt.datetime) -> Proration | None:
+    """What approving a Standard seat's request costs on a seat-based plan ("Increase limit" moves it to
+    Premium): the prorated charge due now and the monthly fee difference (seats.selectors.seat_change_proration,
+    the same figure the upgrade charges). None on usage-based plans or when a tier is missing."""
+    if not organization.is_seat_based:
+        return None
+    tiers = {t.code: t for t in SeatTier.objects.filter(organization=organization,
+                                                         code__in=[TierCode.STANDARD, TierCode.PREMIUM])}
+    if TierCode.STANDARD not in tiers or TierCode.PREMIUM not in tiers:
+        return None
+    return seat_change_proration(organization=organization, from_tier=tiers[TierCode.STANDARD],
+                                 to_tier=tiers[TierCode.PREMIUM], now=now)

@@ -139,6 +139,8 @@ def review_modal(request, slug):
         "organization": organization,
         "pending": selectors.pending_requests(organization=organization),
         "seat_based": organization.is_seat_based,
+        # What "Increase limit" costs for a Standard seat (moved to Premium): shown before the admin confirms.
+        "upgrade": selectors.premium_upgrade_quote(organization=organization, now=timezone.now()),
         "next": _next_value(request),
     })
 

@@ -1,5 +1,6 @@
 """Pages: who may do what, the member's request button, the review modal, the owners' forms."""
 
+import html
 from decimal import Decimal
 
 import pytest
@@ -10,7 +11,8 @@ from django.utils import timezone
 from apps.extra_usage.models import ExtraUsageRequest, ExtraUsageSettings, PrepaidCharge
 from apps.extra_usage.services.usage_requests import extra_usage_request_create
 from apps.organizations.models import PlanKind
-from apps.seats.selectors import seat_current
+from apps.seats.models import SeatTier
+from apps.seats.selectors import seat_change_proration, seat_current
 from apps.usage.models import SpendCap
 from tests.factories import OrganizationFactory, member
 
@@ -149,6 +151,22 @@ def test_auto_reload_form_saves_and_rejects_bad_input(team):
 def test_prepaid_pages_are_team_only(seat_org):
     org, owner, _, _, _ = seat_org
     assert client_for(owner).get(url("purchase", org)).status_code == 404
+
+
+def test_increase_limit_shows_its_price_for_a_standard_seat_before_the_admin_confirms(seat_org):
+    org, _, admin, std, prem = seat_org
+    extra_usage_request_create(membership=std, now=timezone.now())
+    extra_usage_request_create(membership=prem, now=timezone.now())
+
+    tiers = {t.code: t for t in SeatTier.objects.filter(organization=org)}
+    quote = seat_change_proration(organization=org, from_tier=tiers["standard"], to_tier=tiers["premium"],
+                                  now=timezone.now())
+    page = html.unescape(client_for(admin).get(url("review_modal", org)).content.decode())
+    std_row = page.split('data-request="')[1]
+    assert (f"moves this member to a Premium seat: ${quote.amount:,.2f} due now for the remaining "
+            f"{quote.remaining_days} of {quote.period_days} days, then ${quote.fee_difference:,.2f} more each month"
+            in std_row)
+    assert page.count('data-testid="upgrade-price"') == 1  # the Premium member's approval costs no seat change
 
 
 def test_review_modal_queries_do_not_grow_with_requests(seat_org, django_assert_max_num_queries):
