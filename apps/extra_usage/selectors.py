@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -239,20 +240,21 @@ class MemberSwitch:
     tier_label: str
 
 
+def natural_key(text: str) -> tuple:
+    """Sort key that orders numbers by value: "member2" before "member10"."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text.casefold()))
+
+
 def member_switches(*, organization: Organization) -> list[MemberSwitch]:
-    """Current members with their per-member extra-usage switch and seat, for the owner's list (3 queries)."""
-    members = list(
-        Membership.objects.active().filter(organization=organization).select_related("user")
-        .order_by("user__email")
-    )
-    ids = [m.pk for m in members]
-    enabled = members_with_extra_usage(membership_ids=ids)
-    seats = {s.membership_id: s.tier for s in SeatAssignment.objects.filter(
-        membership_id__in=ids, ended_at__isnull=True).select_related("tier")}
-    return [
-        MemberSwitch(m, m.pk in enabled, seats[m.pk].get_code_display() if m.pk in seats else "No seat")
-        for m in members
-    ]
+    """Current members holding a seat (extra usage is a seat's), with their per-member extra-usage switch and
+    seat tier, for the owner's list: by name (else email) in natural order. Two queries."""
+    seats = list(SeatAssignment.objects.filter(
+        organization=organization, ended_at__isnull=True, membership__removed_at__isnull=True,
+    ).select_related("tier", "membership__user"))
+    enabled = members_with_extra_usage(membership_ids=[seat.membership_id for seat in seats])
+    seats.sort(key=lambda seat: natural_key(seat.membership.user.name or seat.membership.user.email))
+    return [MemberSwitch(seat.membership, seat.membership_id in enabled, seat.tier.get_code_display())
+            for seat in seats]
 
 
 def extra_usage_sections(*, membership: Membership) -> dict:

@@ -109,3 +109,21 @@
     else if (event.target.name === "range" && event.target.value !== "custom") { form.submit(); }
   });
 }());
+
+/* A search box that narrows a table's rows as one types (input[data-filter-rows="#table-id"]; each row's text
+   to match is in its [data-filter-text] cell). The rows are all on the page; nothing is fetched. */
+(function () {
+  "use strict";
+  document.addEventListener("input", function (event) {
+    var input = event.target;
+    if (!input.matches || !input.matches("input[data-filter-rows]")) { return; }
+    var table = document.querySelector(input.dataset.filterRows);
+    if (!table) { return; }
+    var needle = input.value.trim().toLowerCase();
+    table.querySelectorAll("tbody tr").forEach(function (row) {
+      var cell = row.querySelector("[data-filter-text]");
+      var text = (cell ? cell.dataset.filterText : row.textContent).toLowerCase();
+      row.hidden = needle !== "" && text.indexOf(needle) === -1;
+    });
+  });
+}());
