@@ -58,11 +58,11 @@ def cap_amount_validate(amount: Decimal | None) -> Decimal | None:
         raise ValidationError({"amount": "Enter an amount in dollars."})
     if amount < 0:
         raise ValidationError({"amount": "The limit cannot be negative."})
-    if amount != amount.quantize(CENT, rounding=INVOICE_ROUNDING):
-        raise ValidationError({"amount": "Use at most two decimal places."})
-    if amount > MAX_CAP_AMOUNT:
+    if amount > MAX_CAP_AMOUNT:  # before the cents check: quantizing a huge number is an InvalidOperation
         # The same text as in apps/common/service_messages.py, so pages show it translated.
         raise ValidationError({"amount": f"The limit cannot exceed ${MAX_CAP_AMOUNT:,.2f} a month."})
+    if amount != amount.quantize(CENT, rounding=INVOICE_ROUNDING):
+        raise ValidationError({"amount": "Use at most two decimal places."})
     return amount.quantize(CENT, rounding=INVOICE_ROUNDING)  # exact: only whole cents get here
 
 
