@@ -79,6 +79,17 @@ def test_owner_sets_a_tier_cap(page, org):
     expect(recent_changes(page).locator(".change-row").first).to_contain_text("$150.25")
 
 
+def test_icon_controls_have_a_name_and_a_comfortable_hit_area(page, org):
+    login(page, "owner@globex.test")
+    page.goto("/orgs/globex/settings/usage/")
+    controls = [page.get_by_role("button", name="Edit the Premium limit"),
+                page.locator("tr", has_text="member1@globex.test").locator("summary")]
+    for control in controls:
+        box = control.bounding_box()
+        assert box["width"] >= 40 and box["height"] >= 40, box
+    expect(controls[1]).to_have_attribute("aria-label", re.compile("Actions for"))
+
+
 def test_member_limit_validation_error_then_valid_amount(page, org):
     login(page, "owner@globex.test")
     page.goto("/orgs/globex/settings/usage/")
