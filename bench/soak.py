@@ -325,6 +325,8 @@ def main() -> int:
                    capture_output=True)
     subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {DB}"], check=True, capture_output=True)
     subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    # Production settings serve hashed static names from the manifest collectstatic writes (pages link CSS).
+    subprocess.run([PY, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     work = Path(os.environ.get("SOAK_WORK_DIR", "/tmp")) / f"soak-{os.getpid()}"
     work.mkdir(parents=True, exist_ok=True)
     subprocess.run([PY, __file__, "--seed", str(work / "world.json")], cwd=ROOT, env=env, check=True)
