@@ -3,6 +3,7 @@
 import pytest
 from django.utils import timezone
 
+from apps.accounts.models import User
 from apps.extra_usage.selectors import member_switches
 from apps.extra_usage.services.switches import extra_usage_enable, extra_usage_members_choose
 from apps.organizations.models import PlanKind, Role
@@ -17,16 +18,18 @@ def test_members_with_a_seat_in_natural_order_by_name_and_the_page_lists_them(cl
     for n in (10, 2, 1):
         member(org, email=f"member{n}@switch.example")
     member(org, email="seatless@switch.example", seat=False)
-    named = member(org, email="zed@switch.example", tier_code="premium")
-    named.user.name = "Ada Lovelace"
-    named.user.save(update_fields=["name"])
+    member(org, email="zed@switch.example", tier_code="premium")
+    names = {"owner@switch.example": "Owner", "member10@switch.example": "Member 10",
+             "member2@switch.example": "Member 2", "member1@switch.example": "", "zed@switch.example": "Ada Lovelace"}
+    for email, name in names.items():  # no name: the list sorts by the email
+        User.objects.filter(email=email).update(name=name)
     extra_usage_enable(organization=org, now=timezone.now())
     extra_usage_members_choose(organization=org, all_members=False, now=timezone.now())
 
     rows = member_switches(organization=org)
     assert [r.membership.user.email for r in rows] == [
         "zed@switch.example", "member1@switch.example", "member2@switch.example", "member10@switch.example",
-        "owner@switch.example"]
+        "owner@switch.example"]  # Ada Lovelace, member1@… (no name), Member 2, Member 10, Owner
     assert rows[0].tier_label == "Premium"
 
     client.force_login(owner.user)
@@ -34,4 +37,4 @@ def test_members_with_a_seat_in_natural_order_by_name_and_the_page_lists_them(cl
     table = page.split('id="member-switches"')[1].split("</table>")[0]
     assert "Ada Lovelace" in table and "seatless@switch.example" not in table
     assert 'data-filter-rows="#member-switches"' in page
-    assert table.index("member2@switch.example") < table.index("member10@switch.example")
+    assert table.index("Member 2") < table.index("Member 10")
