@@ -1,12 +1,16 @@
 import re
+from decimal import Decimal
 
 from babel.numbers import get_decimal_symbol
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from apps.common.money import babel_locale, parse_amount
+from apps.common.service_messages import translated_messages
 from apps.organizations.models import Role
+from apps.usage.services import cap_amount_validate
 
 # Plain decimal notation only (no exponent, no NaN/Infinity); the sign is allowed so "-5" gets a clear message.
 AMOUNT_RE = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)$")
@@ -42,14 +46,61 @@ class CapForm(forms.Form):
             data["amount"] = None
             return data
         data["action"] = "set"
-        raw = amount_normalize(self.data.get("amount") or "")
         try:
-            if not AMOUNT_RE.match(raw):
-                raise ValueError(raw)
-            data["amount"] = parse_amount(raw)
+            data["amount"] = amount_parse(self.data.get("amount") or "")
         except ValueError:
             self.add_error("amount", _("Enter an amount in dollars, e.g. 500 or 500.00."))
         return data
+
+
+def amount_parse(raw: str) -> Decimal:
+    """An amount typed in the reader's locale as a Decimal; ValueError when it is not a plain amount."""
+    text = amount_normalize(raw)
+    if not AMOUNT_RE.match(text):
+        raise ValueError(raw)
+    return parse_amount(text)
+
+
+class LimitsForm(forms.Form):
+    """Several monthly limits on one page (the guided set-up's seat tiers or members): one optional text field
+    per row, named by `rows` (field name → label, current limit). Empty means unlimited. Amounts are read in the
+    reader's locale and checked by the cap service's one rule (usage.services.cap_amount_validate).
+    `cleaned_data` holds only the limits that differ from their current value."""
+
+    def __init__(self, *args, rows: dict[str, tuple[str, Decimal | None]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.current = {name: current for name, (_label, current) in rows.items()}
+        for name, (label, current) in rows.items():
+            self.fields[name] = forms.CharField(label=label, required=False, max_length=32)
+            self.initial.setdefault(name, "" if current is None else f"{current:.2f}")
+
+    def clean(self):
+        changed = {}
+        for name, current in self.current.items():
+            raw = (self.data.get(self.add_prefix(name)) or "").strip()
+            try:
+                amount = cap_amount_validate(amount_parse(raw)) if raw else None
+            except ValueError:
+                self.add_error(name, _("Enter an amount in dollars, e.g. 500 or 500.00."))
+                continue
+            except ValidationError as error:
+                self.add_error(name, translated_messages(error))
+                continue
+            if amount != current:
+                changed[name] = amount
+        return changed
+
+
+class ExtraUsageMembersForm(forms.Form):
+    """"Which members": all of them, or only those ticked in the list (`member_ids`: the seated members shown)."""
+
+    all_members = forms.ChoiceField(choices=[("all", _("All members")), ("chosen", _("Only members I choose"))],
+                                    widget=forms.RadioSelect, label=_("Who can use extra usage"))
+    enabled = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args, member_ids: list[int], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["enabled"].choices = [(str(pk), str(pk)) for pk in member_ids]
 
 
 class InviteForm(forms.Form):

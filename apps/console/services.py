@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 
+from apps.extra_usage.services.switches import extra_usage_members_choose, member_extra_usage_set
 from apps.notices.models import NoticeKind
 from apps.notices.services import notice_send
 from apps.organizations.models import Invitation, Membership, Organization
@@ -20,6 +22,8 @@ from apps.organizations.services import (
 from apps.seats.models import SeatTier
 from apps.seats.selectors import seat_current, seat_tiers
 from apps.seats.services import seat_assign
+from apps.usage.models import CapScope, SpendCap
+from apps.usage.services import cap_delete, cap_set
 
 
 @transaction.atomic
@@ -66,3 +70,37 @@ def member_join(*, raw_token: str, user=None, name: str = "", password: str = ""
     if tier is not None and seat_current(membership=membership) is None:
         seat_assign(membership=membership, tier=tier, actor=membership.user, now=now)
     return membership
+
+
+@transaction.atomic
+def tier_caps_set(*, organization: Organization, amounts: dict[SeatTier, Decimal | None], actor,
+                  now: dt.datetime) -> None:
+    """Set several seat-tier limits at once (None: unlimited), all or none. Each changed limit is audited by
+    cap_set; an unchanged one writes nothing."""
+    for tier, amount in amounts.items():
+        cap_set(organization=organization, scope=CapScope.SEAT_TIER, amount=amount, tier=tier, actor=actor, now=now)
+
+
+@transaction.atomic
+def member_caps_set(*, organization: Organization, amounts: dict[Membership, Decimal | None], actor,
+                    now: dt.datetime) -> None:
+    """Set several members' own limits at once, all or none. None removes a member's own limit, so their seat
+    tier and organization limits apply (as "Set to unlimited" does in the member's limit modal)."""
+    for membership, amount in amounts.items():
+        if amount is not None:
+            cap_set(organization=organization, scope=CapScope.MEMBER, amount=amount, membership=membership,
+                    actor=actor, now=now)
+            continue
+        own = SpendCap.objects.filter(organization=organization, scope=CapScope.MEMBER, membership=membership).first()
+        if own is not None:
+            cap_delete(cap=own, actor=actor, now=now)
+
+
+@transaction.atomic
+def extra_usage_members_set(*, organization: Organization, all_members: bool, switches: dict[Membership, bool],
+                            actor, now: dt.datetime) -> None:
+    """"Which members": extra usage for every member, or only for those switched on; the switches given are
+    saved either way (they count again whenever the owner goes back to chosen members). Audited per change."""
+    extra_usage_members_choose(organization=organization, all_members=all_members, actor=actor, now=now)
+    for membership, enabled in switches.items():
+        member_extra_usage_set(membership=membership, enabled=enabled, actor=actor, now=now)

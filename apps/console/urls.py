@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import audit_views, prices_views, views
+from . import audit_views, prices_views, setup_views, views
 
 app_name = "console"
 
@@ -13,6 +13,12 @@ urlpatterns = [
     path("orgs/<slug:slug>/settings/usage/limits/", views.limits_table, name="limits_table"),
     path("orgs/<slug:slug>/settings/usage/limits/<int:membership_id>/edit/", views.member_cap_edit,
          name="member_cap_edit"),
+    path("orgs/<slug:slug>/settings/usage/extra-usage-setup/", setup_views.extra_usage_setup,
+         name="extra_usage_setup"),
+    path("orgs/<slug:slug>/settings/usage/extra-usage-setup/done/", setup_views.extra_usage_setup_finish,
+         name="extra_usage_setup_finish"),
+    path("orgs/<slug:slug>/settings/usage/extra-usage-setup/<slug:step>/", setup_views.extra_usage_setup_step,
+         name="extra_usage_setup_step"),
     path("orgs/<slug:slug>/settings/usage/changes/", views.recent_changes, name="recent_changes"),
     path("orgs/<slug:slug>/members/", views.members, name="members"),
     path("orgs/<slug:slug>/members/table/", views.members_table, name="members_table"),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import secrets
 from decimal import Decimal
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -21,43 +20,17 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.common.money import MAX_CAP_AMOUNT, money_format
+from apps.common.money import money_format
 from apps.common.service_messages import translated_message_dict, translated_messages
 from apps.organizations.models import Membership, PlanKind
 from apps.organizations.permissions import Capability, require
 
 from . import selectors
+from .forms import ApproveForm, AutoReloadForm, PurchaseForm
 from .models import ExtraUsageRequest
 from .services import auto_reload, prepaid, switches, usage_requests
-
-# --- Forms --------------------------------------------------------------------------------------------------
-
-
-def _money_field(label: str, *, required: bool = True, help_text: str = "") -> forms.DecimalField:
-    return forms.DecimalField(label=label, required=required, min_value=Decimal("0"), max_value=MAX_CAP_AMOUNT,
-                              max_digits=12, decimal_places=2, help_text=help_text)
-
-
-class PurchaseForm(forms.Form):
-    amount = _money_field(gettext_lazy("Amount to buy"))
-    token = forms.CharField(widget=forms.HiddenInput, max_length=64)
-    enable = forms.BooleanField(required=False, widget=forms.HiddenInput)
-
-
-class AutoReloadForm(forms.Form):
-    enabled = forms.BooleanField(label=gettext_lazy("Reload automatically"), required=False)
-    reload_threshold = _money_field(gettext_lazy("Reload when the balance reaches"), required=False)
-    reload_amount = _money_field(gettext_lazy("Reload amount"), required=False)
-    monthly_reload_limit = _money_field(gettext_lazy("Monthly reload limit"), required=False,
-                                        help_text=gettext_lazy("Leave empty for no limit."))
-
-
-class ApproveForm(forms.Form):
-    amount = _money_field(gettext_lazy("Individual monthly limit"), required=False)
-
 
 # --- Helpers ------------------------------------------------------------------------------------------------
 
@@ -72,6 +45,14 @@ def _settings_url(slug: str) -> str:
         return reverse("console:usage_settings", kwargs={"slug": slug})
     except NoReverseMatch:
         return reverse("extra_usage:settings", kwargs={"slug": slug})
+
+
+def _setup_url(slug: str) -> str:
+    """The console's guided set-up after "Enable" ("" when the console is not installed)."""
+    try:
+        return reverse("console:extra_usage_setup", kwargs={"slug": slug})
+    except NoReverseMatch:
+        return ""
 
 
 def _back(request, slug: str, *, fragment: str = "") -> HttpResponse:
@@ -183,7 +164,9 @@ def request_deny(request, slug, public_id):
 @login_required
 @require_POST
 def switch(request, slug):
-    """Extra usage on or off for the organization."""
+    """Extra usage on or off for the organization. "Enable" then guides the owner through the set-up (the
+    help articles' flows): a Team organization without a prepaid balance starts there at paying, and extra
+    usage turns on once the purchase succeeds."""
     membership = _owner(request, slug)
     organization = membership.organization
     on = request.POST.get("enabled") == "on"
@@ -193,8 +176,13 @@ def switch(request, slug):
         else:
             switches.extra_usage_disable(organization=organization, actor=request.user, now=timezone.now())
     except ValidationError as error:
+        if on and getattr(error, "code", None) == "prepaid_required" and _setup_url(slug):
+            return redirect(_setup_url(slug))
         messages.error(request, _error_text(error))
         return _back(request, slug)
+    if on and _setup_url(slug):
+        messages.success(request, _("Extra usage is on. Set it up in a few steps, or skip any of them."))
+        return redirect(_setup_url(slug))
     messages.success(request, _("Extra usage is on.") if on else _("Extra usage is off; caps are kept."))
     return _back(request, slug)
 
@@ -249,7 +237,8 @@ def requests_switch(request, slug):
 
 @login_required
 def purchase_modal(request, slug):
-    """Team: buy prepaid extra usage (and, from the on switch, turn extra usage on after paying)."""
+    """Team: buy prepaid extra usage (the first purchase, which turns extra usage on, is the guided set-up's
+    pay step)."""
     membership = _team_owner(request, slug)
     organization = membership.organization
     if request.method == "POST":
@@ -265,22 +254,18 @@ def purchase_modal(request, slug):
                         "error": charge.error})
                 if charge.status == "pending":
                     raise ValidationError(_("The payment is still being processed; check the history shortly."))
-                if data["enable"]:
-                    switches.extra_usage_enable(organization=organization, actor=request.user, now=timezone.now())
             except ValidationError as error:
                 for field, errors in translated_message_dict(error).items():
                     form.add_error(field if field in form.fields else None, errors)
             else:
-                text = (_("Bought %(amount)s of prepaid extra usage and turned extra usage on.") if data["enable"]
-                        else _("Bought %(amount)s of prepaid extra usage."))
-                messages.success(request, text % {"amount": money_format(charge.amount)})
+                messages.success(request, _("Bought %(amount)s of prepaid extra usage.") % {
+                    "amount": money_format(charge.amount)})
                 return _back(request, slug)
     else:
-        form = PurchaseForm(initial={"token": secrets.token_urlsafe(24), "amount": Decimal("100.00"),
-                                     "enable": request.GET.get("enable") == "1"})
+        form = PurchaseForm(initial={"token": secrets.token_urlsafe(24), "amount": Decimal("100.00")})
     return render(request, "extra_usage/purchase_modal.html",
                   {"organization": organization, "form": form, "next": _next_value(request),
-                   "enable": form["enable"].value(), "minimum_purchase": prepaid.MIN_PURCHASE})
+                   "minimum_purchase": prepaid.MIN_PURCHASE})
 
 
 @login_required

@@ -64,7 +64,7 @@ def test_roles_owner_edits_admin_reviews_member_asks_outsider_sees_nothing(seat_
     assert client_for(owner).get(url("settings", org)).status_code == 200
     admin_page = client_for(admin).get(url("settings", org))
     assert admin_page.status_code == 200 and b"Review requests" in admin_page.content
-    assert b"Turn extra usage on" not in admin_page.content
+    assert b'name="enabled" value="on"' not in admin_page.content  # no "Enable" for admins
     assert client_for(admin).post(url("switch", org), {"enabled": "on"}).status_code == 403
     assert client_for(std).get(url("settings", org)).status_code == 403
     assert client_for(outsider).get(url("settings", org)).status_code == 404
@@ -109,25 +109,24 @@ def test_deny_from_the_modal(seat_org):
     assert seat_current(membership=std).tier.code == "standard"
 
 
-def test_team_owner_buys_prepaid_and_turns_extra_usage_on(team, provider):
+def test_team_owner_buys_prepaid_extra_usage(team, provider):
     org, owner, _, _ = team
     client = client_for(owner)
-    form = client.get(url("purchase", org) + "?enable=1")
-    assert form.status_code == 200 and b"Buy and turn on" in form.content
+    form = client.get(url("purchase", org))
+    assert form.status_code == 200 and b"Buy prepaid extra usage" in form.content
     token = form.context["form"]["token"].value()
-    response = client.post(url("purchase", org), {"amount": "100.00", "token": token, "enable": "True"},
-                           HTTP_HX_REQUEST="true")
+    response = client.post(url("purchase", org), {"amount": "100.00", "token": token}, HTTP_HX_REQUEST="true")
     assert response.status_code == 204 and response["HX-Redirect"]
     row = ExtraUsageSettings.objects.get(organization=org)
-    assert (row.enabled, row.prepaid_balance) == (True, Decimal("100"))
-    client.post(url("purchase", org), {"amount": "100.00", "token": token, "enable": "True"})
+    assert (row.enabled, row.prepaid_balance) == (False, Decimal("100"))  # buying alone does not turn it on
+    client.post(url("purchase", org), {"amount": "100.00", "token": token})
     assert PrepaidCharge.objects.filter(organization=org).count() == 1  # a double submit charges once
 
 
 def test_failed_payment_is_shown_in_the_modal_and_changes_nothing(team, provider):
     org, owner, _, _ = team
     provider.fail = True
-    response = client_for(owner).post(url("purchase", org), {"amount": "50", "token": "t1", "enable": "True"},
+    response = client_for(owner).post(url("purchase", org), {"amount": "50", "token": "t1"},
                                       HTTP_HX_REQUEST="true")
     assert response.status_code == 200 and b"Payment failed" in response.content
     row = ExtraUsageSettings.objects.get(organization=org)

@@ -1,0 +1,32 @@
+"""Extra-usage forms, shared by this app's modals and the console's guided set-up."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.utils.translation import gettext_lazy
+
+from apps.common.money import MAX_CAP_AMOUNT
+
+
+def _money_field(label: str, *, required: bool = True, help_text: str = "") -> forms.DecimalField:
+    return forms.DecimalField(label=label, required=required, min_value=Decimal("0"), max_value=MAX_CAP_AMOUNT,
+                              max_digits=12, decimal_places=2, help_text=help_text)
+
+
+class PurchaseForm(forms.Form):
+    amount = _money_field(gettext_lazy("Amount to buy"))
+    token = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+
+class AutoReloadForm(forms.Form):
+    enabled = forms.BooleanField(label=gettext_lazy("Reload automatically"), required=False)
+    reload_threshold = _money_field(gettext_lazy("Reload when the balance reaches"), required=False)
+    reload_amount = _money_field(gettext_lazy("Reload amount"), required=False)
+    monthly_reload_limit = _money_field(gettext_lazy("Monthly reload limit"), required=False,
+                                        help_text=gettext_lazy("Leave empty for no limit."))
+
+
+class ApproveForm(forms.Form):
+    amount = _money_field(gettext_lazy("Individual monthly limit"), required=False)
