@@ -1,7 +1,7 @@
 import re
 from decimal import Decimal
 
-from babel.numbers import get_decimal_symbol
+from babel.numbers import format_decimal, get_decimal_symbol
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -72,7 +72,9 @@ class LimitsForm(forms.Form):
         self.current = {name: current for name, (_label, current) in rows.items()}
         for name, (label, current) in rows.items():
             self.fields[name] = forms.CharField(label=label, required=False, max_length=32)
-            self.initial.setdefault(name, "" if current is None else f"{current:.2f}")
+            # Shown as the reader types it (75,50 in German), without grouping, so it reads back unchanged.
+            self.initial.setdefault(name, "" if current is None else format_decimal(current, "0.00",
+                                                                                  locale=babel_locale()))
 
     def clean(self):
         changed = {}

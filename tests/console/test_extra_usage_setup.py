@@ -238,6 +238,10 @@ def test_the_set_up_speaks_german():
                         follow=True)
     assert SpendCap.objects.get(organization=team.org, scope=CapScope.ORGANIZATION).amount == Decimal("1234.50")
     assert any("1.234,50" in m for m in messages_of(saved))
+    again = client.get(step_url(team.org, "org-limit"), HTTP_ACCEPT_LANGUAGE="de")
+    assert again.context["form"]["amount"].value() == "1234,50"  # shown as a German reader types it
+    client.post(step_url(team.org, "org-limit"), {"amount": "1234,50"}, HTTP_ACCEPT_LANGUAGE="de")
+    assert AuditEntry.objects.filter(organization=team.org, action="cap.organization").count() == 1  # unchanged
 
 
 # --- Access and queries -----------------------------------------------------------------------------------------
