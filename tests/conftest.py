@@ -7,6 +7,7 @@ from django.apps import apps as django_apps
 from django.core import mail
 from django.test import Client
 
+from apps.extra_usage.payments import FailingTestProvider
 from apps.usage.pricing import price_table
 
 
@@ -53,6 +54,15 @@ def celery_use_broker(url: str | None, *, eager: bool) -> None:
     amqp = app.__dict__.get("amqp")
     if amqp is not None:
         amqp._producer_pool = None
+
+
+@pytest.fixture
+def provider(settings):
+    """Payments through FailingTestProvider (succeeds unless told to fail), counting its calls."""
+    settings.PAYMENT_PROVIDER = "apps.extra_usage.payments.FailingTestProvider"
+    FailingTestProvider.reset()
+    yield FailingTestProvider
+    FailingTestProvider.reset()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import pytest
 from django.urls import reverse
 
 from apps.extra_usage.models import ExtraUsageSettings, MemberExtraUsage, PrepaidCharge
-from apps.extra_usage.payments import FailingTestProvider
 from apps.extra_usage.selectors import extra_usage_settings
 from apps.organizations.models import AuditEntry, PlanKind
 from apps.seats.models import SeatTier
@@ -18,14 +17,6 @@ from tests.factories import member
 from .conftest import client_for, make_team
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def provider(settings):
-    settings.PAYMENT_PROVIDER = "apps.extra_usage.payments.FailingTestProvider"
-    FailingTestProvider.reset()
-    yield FailingTestProvider
-    FailingTestProvider.reset()
 
 
 def step_url(org, step=None):

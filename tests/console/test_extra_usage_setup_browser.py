@@ -9,7 +9,6 @@ from playwright.sync_api import expect
 
 from apps.accounts.models import User
 from apps.extra_usage.models import MemberExtraUsage
-from apps.extra_usage.payments import FailingTestProvider
 from apps.extra_usage.selectors import extra_usage_settings
 from apps.organizations.models import PlanKind, Role
 from apps.seats.models import SeatTier
@@ -18,14 +17,6 @@ from tests.conftest import login, screenshot
 from tests.factories import OrganizationFactory, member
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def provider(settings):
-    settings.PAYMENT_PROVIDER = "apps.extra_usage.payments.FailingTestProvider"
-    FailingTestProvider.reset()
-    yield FailingTestProvider
-    FailingTestProvider.reset()
 
 
 def test_team_owner_is_guided_from_enable_to_settings_usage(page, provider):

@@ -6,7 +6,6 @@ import pytest
 from django.utils import timezone
 
 from apps.extra_usage.models import ExtraUsageSettings, PrepaidLedgerEntry
-from apps.extra_usage.payments import FailingTestProvider
 from apps.extra_usage.selectors import prepaid_ledger_sum
 from apps.organizations.models import PlanKind, Role
 from apps.spending.services import UsageInput, usage_record_batch
@@ -38,15 +37,6 @@ def assert_ledger_invariant(organization) -> Decimal:
 def ledger_kinds(organization) -> list[str]:
     return list(PrepaidLedgerEntry.objects.filter(organization=organization).order_by("id")
                 .values_list("kind", flat=True))
-
-
-@pytest.fixture
-def provider(settings):
-    """Payments through FailingTestProvider (succeeds unless told to fail), counting its calls."""
-    settings.PAYMENT_PROVIDER = "apps.extra_usage.payments.FailingTestProvider"
-    FailingTestProvider.reset()
-    yield FailingTestProvider
-    FailingTestProvider.reset()
 
 
 @pytest.fixture
