@@ -22,7 +22,7 @@ class PurchaseForm(forms.Form):
 
 class AutoReloadForm(forms.Form):
     enabled = forms.BooleanField(label=gettext_lazy("Reload automatically"), required=False)
-    reload_threshold = _money_field(gettext_lazy("Reload when the balance reaches"), required=False)
+    reload_threshold = _money_field(gettext_lazy("Reload when balance reaches"), required=False)
     reload_amount = _money_field(gettext_lazy("Reload amount"), required=False)
     monthly_reload_limit = _money_field(gettext_lazy("Monthly reload limit"), required=False,
                                         help_text=gettext_lazy("Leave empty for no limit."))

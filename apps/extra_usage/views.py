@@ -270,7 +270,7 @@ def purchase_modal(request, slug):
 
 @login_required
 def auto_reload_modal(request, slug):
-    """Team: "Reload when the balance reaches X", reload amount Y, monthly reload limit."""
+    """Team: "Reload when balance reaches X", reload amount Y, monthly reload limit."""
     membership = _team_owner(request, slug)
     organization = membership.organization
     settings = selectors.extra_usage_settings(organization=organization)

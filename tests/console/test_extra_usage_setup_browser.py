@@ -37,7 +37,7 @@ def test_team_owner_is_guided_from_enable_to_settings_usage(page, provider):
 
     expect(page.get_by_text("Bought $200.00 of prepaid extra usage; extra usage is on.")).to_be_visible()
     expect(page.get_by_role("heading", name="Auto-reload")).to_be_visible()
-    page.get_by_label("Reload when the balance reaches").fill("25")
+    page.get_by_label("Reload when balance reaches").fill("25")
     page.get_by_label("Reload amount").fill("100")
     page.get_by_role("button", name="Save and continue").click()
 

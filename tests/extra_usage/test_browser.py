@@ -56,7 +56,7 @@ def test_owner_sets_up_auto_reload(page, team):
     page.get_by_role("button", name="Set up auto-reload").click()
     dialog = page.locator("dialog#auto-reload[open]")
     dialog.wait_for()
-    dialog.get_by_label("Reload when the balance reaches").fill("15")
+    dialog.get_by_label("Reload when balance reaches").fill("15")
     dialog.get_by_label("Reload amount").fill("60")
     dialog.get_by_label("Monthly reload limit").fill("240")
     screenshot(page, "extra_usage_auto_reload_modal")
