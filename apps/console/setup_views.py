@@ -196,7 +196,10 @@ def _org_limit(request, membership) -> str | dict:
     form = LimitsForm(request.POST if request.method == "POST" else None,
                       rows={"amount": (_("Monthly limit (USD)"), summary.limit)})
     if form.is_valid():
-        amount = form.cleaned_data.get("amount", summary.limit)
+        if not form.cleaned_data:
+            return _("Nothing to change: the organization spend limit stays %(amount)s.") % {
+                "amount": money_format(summary.limit)}
+        amount = form.cleaned_data["amount"]
         try:
             cap_set(organization=organization, scope=CapScope.ORGANIZATION, amount=amount, actor=request.user, now=now)
         except ValidationError as error:
@@ -213,6 +216,8 @@ def _tier_limits(request, membership) -> str | dict:
     form = LimitsForm(request.POST if request.method == "POST" else None,
                       rows={f"tier_{row.tier.pk}": (row.tier.get_code_display(), row.limit) for row in rows})
     if form.is_valid():
+        if not form.cleaned_data:
+            return _("Nothing to change on the seat tier limits.")
         try:
             tier_caps_set(organization=organization, amounts={tiers[k]: v for k, v in form.cleaned_data.items()},
                           actor=request.user, now=timezone.now())
@@ -233,6 +238,8 @@ def _member_limits(request, membership) -> str | dict:
     form = LimitsForm(request.POST if request.method == "POST" else None, rows={
         f"member_{row.membership.pk}": (row.membership.user.display_name, row.own_cap) for row in rows})
     if form.is_valid():
+        if not form.cleaned_data:
+            return _("Nothing to change on the individual limits.")
         try:
             member_caps_set(organization=organization,
                             amounts={members[k]: v for k, v in form.cleaned_data.items()},

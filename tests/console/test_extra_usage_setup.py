@@ -199,6 +199,10 @@ def test_enterprise_sets_organization_tier_and_member_limits():
     assert finished.redirect_chain[0] == (step_url(team.org, "done"), 302)
     assert SpendCap.objects.get(membership=team.member).amount == Decimal("25.00")
 
+    unchanged = client.post(step_url(team.org, "tier-limits"),
+                            {f"tier_{standard.pk}": "50.00", f"tier_{premium.pk}": ""}, follow=True)
+    assert "Nothing to change on the seat tier limits." in messages_of(unchanged)
+
     # Revisiting: clearing a member's amount removes their own limit; unchanged rows write nothing.
     before = AuditEntry.objects.filter(organization=team.org).count()
     client.post(step_url(team.org, "member-limits"), {fields[team.member.pk]: ""})
@@ -231,8 +235,9 @@ def test_the_set_up_speaks_german():
     assert any("1.234,50" in m for m in messages_of(saved))
     again = client.get(step_url(team.org, "org-limit"), HTTP_ACCEPT_LANGUAGE="de")
     assert again.context["form"]["amount"].value() == "1234,50"  # shown as a German reader types it
-    client.post(step_url(team.org, "org-limit"), {"amount": "1234,50"}, HTTP_ACCEPT_LANGUAGE="de")
+    same = client.post(step_url(team.org, "org-limit"), {"amount": "1234,50"}, HTTP_ACCEPT_LANGUAGE="de", follow=True)
     assert AuditEntry.objects.filter(organization=team.org, action="cap.organization").count() == 1  # unchanged
+    assert any("1.234,50" in m and "bleibt" in m for m in messages_of(same))
 
 
 # --- Access and queries -----------------------------------------------------------------------------------------
