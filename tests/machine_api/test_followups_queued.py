@@ -16,7 +16,6 @@ from apps.spending.services import UsageInput, usage_record_batch
 from apps.usage.models import CapScope
 from apps.usage.pricing import Tokens
 from apps.usage.services import cap_set
-from tests.extra_usage.conftest import provider  # noqa: F401  (the payment provider fixture)
 from tests.factories import OrganizationFactory, member
 
 pytestmark = pytest.mark.django_db

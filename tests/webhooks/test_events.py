@@ -18,7 +18,7 @@ from apps.organizations.models import AuditEntry, PlanKind, Role
 from apps.usage.models import CapScope
 from apps.usage.services import cap_set
 from apps.webhooks.models import WebhookDelivery, WebhookEvent
-from tests.extra_usage.conftest import provider, spend  # noqa: F401 (fixture)
+from tests.extra_usage.conftest import spend
 from tests.extra_usage.test_prepaid import setup_team
 from tests.factories import OrganizationFactory, member
 from tests.monitoring.helpers import record
