@@ -87,9 +87,8 @@ def _step_url(slug: str, step: Step | None) -> str:
     return reverse("console:extra_usage_setup_step", kwargs={"slug": slug, "step": step.key})
 
 
-def _errors_into(form, error: ValidationError, *, field_for: dict[str, str] | None = None) -> None:
+def _errors_into(form, error: ValidationError) -> None:
     for field, errors in translated_message_dict(error).items():
-        field = (field_for or {}).get(field, field)
         form.add_error(field if field in form.fields else None, errors)
 
 
@@ -150,17 +149,12 @@ def _pay(request, membership) -> str | dict:
         try:
             charge = prepaid_purchase(organization=organization, amount=form.cleaned_data["amount"],
                                       idempotency_key=form.cleaned_data["token"], actor=request.user, now=now)
-            if charge.status == "failed":
-                raise ValidationError(_("Payment failed: %(error)s Your balance is unchanged.") % {
-                    "error": charge.error})
-            if charge.status == "pending":
-                raise ValidationError(_("The payment is still being processed; check the history shortly."))
-            extra_usage_enable(organization=organization, actor=request.user, now=now)
+            if form.charge_succeeded(charge):
+                extra_usage_enable(organization=organization, actor=request.user, now=now)
+                return _("Bought %(amount)s of prepaid extra usage; extra usage is on.") % {
+                    "amount": money_format(charge.amount)}
         except ValidationError as error:
             _errors_into(form, error)
-        else:
-            return _("Bought %(amount)s of prepaid extra usage; extra usage is on.") % {
-                "amount": money_format(charge.amount)}
     balance = extra_usage_settings(organization=organization).prepaid_balance
     return {"form": form, "balance": money_format(Decimal(balance)), "has_balance": balance > 0,
             "minimum_purchase": MIN_PURCHASE}

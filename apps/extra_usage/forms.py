@@ -5,9 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import forms
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from apps.common.money import MAX_CAP_AMOUNT
+
+from .models import ChargeStatus, PrepaidCharge
 
 
 def _money_field(label: str, *, required: bool = True, help_text: str = "") -> forms.DecimalField:
@@ -18,6 +20,15 @@ def _money_field(label: str, *, required: bool = True, help_text: str = "") -> f
 class PurchaseForm(forms.Form):
     amount = _money_field(gettext_lazy("Amount to buy"))
     token = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def charge_succeeded(self, charge: PrepaidCharge) -> bool:
+        """True when the purchase went through; otherwise the form says why (the balance is unchanged)."""
+        if charge.status == ChargeStatus.FAILED:
+            self.add_error(None, gettext("Payment failed: %(error)s Your balance is unchanged.") % {
+                "error": charge.error})
+        elif charge.status == ChargeStatus.PENDING:
+            self.add_error(None, gettext("The payment is still being processed; check the history shortly."))
+        return charge.status == ChargeStatus.SUCCEEDED
 
 
 class AutoReloadForm(forms.Form):

@@ -249,18 +249,14 @@ def purchase_modal(request, slug):
                 charge = prepaid.prepaid_purchase(organization=organization, amount=data["amount"],
                                                    idempotency_key=data["token"], actor=request.user,
                                                    now=timezone.now())
-                if charge.status == "failed":
-                    raise ValidationError(_("Payment failed: %(error)s Your balance is unchanged.") % {
-                        "error": charge.error})
-                if charge.status == "pending":
-                    raise ValidationError(_("The payment is still being processed; check the history shortly."))
             except ValidationError as error:
                 for field, errors in translated_message_dict(error).items():
                     form.add_error(field if field in form.fields else None, errors)
             else:
-                messages.success(request, _("Bought %(amount)s of prepaid extra usage.") % {
-                    "amount": money_format(charge.amount)})
-                return _back(request, slug)
+                if form.charge_succeeded(charge):
+                    messages.success(request, _("Bought %(amount)s of prepaid extra usage.") % {
+                        "amount": money_format(charge.amount)})
+                    return _back(request, slug)
     else:
         form = PurchaseForm(initial={"token": secrets.token_urlsafe(24), "amount": Decimal("100.00")})
     return render(request, "extra_usage/purchase_modal.html",
