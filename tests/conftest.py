@@ -1,5 +1,7 @@
 import importlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -230,3 +232,35 @@ def worker_env(tmp_path: Path, broker: str, **extra) -> dict:
         "EMAIL_URL": f"filemail:///{tmp_path / 'mail'}",  # four slashes: an absolute path
         **extra,
     }
+
+
+# The Redis database the killed-worker tests enqueue to (a worker subprocess consumes it).
+PAUSING_BROKER = os.environ.get("HARDENING_TEST_BROKER_URL", "redis://127.0.0.1:6379/8")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_pausing_worker(tmp_path: Path, name: str, **extra) -> subprocess.Popen:
+    """A Celery worker subprocess (tests/hardening/worker_with_pause.py) on PAUSING_BROKER that pauses inside
+    the functions named by HARDENING_PAUSE_AT, so a test can kill it there; its output goes to <name>.log."""
+    env = worker_env(tmp_path, PAUSING_BROKER, HARDENING_PAUSE_DIR=str(tmp_path), PYTHONUNBUFFERED="1", **extra)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
+    return subprocess.Popen([sys.executable, "tests/hardening/worker_with_pause.py"], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+
+
+@pytest.fixture
+def pausing_broker():
+    """This process enqueues to PAUSING_BROKER instead of running tasks eagerly (emptied before and after)."""
+    import redis
+    from django.db import connection
+
+    from billing_portal.celery import app
+
+    redis.Redis.from_url(PAUSING_BROKER).flushdb()
+    eager, url = app.conf.task_always_eager, app.conf.broker_url
+    celery_use_broker(PAUSING_BROKER, eager=False)
+    yield
+    celery_use_broker(url, eager=eager)
+    redis.Redis.from_url(PAUSING_BROKER).flushdb()
+    connection.close()

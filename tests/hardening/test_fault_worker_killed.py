@@ -10,18 +10,12 @@ The restarted worker here uses a one-second visibility timeout so it reclaims th
 """
 
 import datetime as dt
-import os
 import signal
-import subprocess
-import sys
 import time
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-import redis
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from apps.extra_usage.models import ChargeStatus, DigestDelivery, LedgerKind, PrepaidCharge, PrepaidLedgerEntry
@@ -33,15 +27,12 @@ from apps.extra_usage.tasks import digest_send_organization_task
 from apps.invoicing.models import Invoice, InvoiceLine, InvoiceRunClaim
 from apps.invoicing.tasks import invoice_issue
 from apps.organizations.models import PlanKind, Role
-from billing_portal.celery import app
-from tests.conftest import celery_use_broker, wait_for, worker_env
+from tests.conftest import start_pausing_worker, wait_for
 from tests.factories import OrganizationFactory, member
 
 pytestmark = [pytest.mark.django_db(transaction=True),
               pytest.mark.celery_worker]
 
-BROKER = os.environ.get("HARDENING_TEST_BROKER_URL", "redis://127.0.0.1:6379/8")
-ROOT = Path(__file__).resolve().parents[2]
 PAUSE_AT = ",".join([
     "apps.invoicing.services:_lines_write",          # inside the invoice's transaction, after the claim
     "apps.extra_usage.services.prepaid:payment_provider",    # after the reload's charge is claimed, before payment
@@ -49,27 +40,7 @@ PAUSE_AT = ",".join([
 ])
 
 
-def start_worker(tmp_path: Path, name: str, **extra) -> subprocess.Popen:
-    env = worker_env(tmp_path, BROKER, HARDENING_PAUSE_DIR=str(tmp_path), PYTHONUNBUFFERED="1", **extra)
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
-    return subprocess.Popen([sys.executable, "tests/hardening/worker_with_pause.py"], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-
-
-@pytest.fixture
-def broker():
-    """This process enqueues to the Redis broker (db 8) instead of running tasks eagerly."""
-    redis.Redis.from_url(BROKER).flushdb()
-    eager, url = app.conf.task_always_eager, app.conf.broker_url
-    celery_use_broker(BROKER, eager=False)
-    yield
-    celery_use_broker(url, eager=eager)
-    redis.Redis.from_url(BROKER).flushdb()
-    connection.close()
-
-
-def test_sigkill_mid_invoice_run_reload_and_digest_then_restart_completes_each_once(tmp_path, broker):
+def test_sigkill_mid_invoice_run_reload_and_digest_then_restart_completes_each_once(tmp_path, pausing_broker):
     assert settings.CELERY_TASK_ACKS_LATE and settings.CELERY_TASK_REJECT_ON_WORKER_LOST
     now = timezone.now()
     last_month = (now.date().replace(day=1) - dt.timedelta(days=1)).replace(day=1)
@@ -85,7 +56,7 @@ def test_sigkill_mid_invoice_run_reload_and_digest_then_restart_completes_each_o
     asker = member(reviewed, email="dev@reviewed.example", tier_code="standard")
     extra_usage_request_create(membership=asker, now=now)
 
-    worker = start_worker(tmp_path, "worker-1", HARDENING_PAUSE_AT=PAUSE_AT)
+    worker = start_pausing_worker(tmp_path, "worker-1", HARDENING_PAUSE_AT=PAUSE_AT)
     try:
         # An auto-reload: configuring it with the balance already under the threshold enqueues the reload.
         team = OrganizationFactory(plan_kind=PlanKind.TEAM, slug="team")
@@ -113,7 +84,7 @@ def test_sigkill_mid_invoice_run_reload_and_digest_then_restart_completes_each_o
                 .values_list("status", flat=True)) == [ChargeStatus.PENDING]
     assert not DigestDelivery.objects.exists()
 
-    second = start_worker(tmp_path, "worker-2", HARDENING_VISIBILITY="1")
+    second = start_pausing_worker(tmp_path, "worker-2", HARDENING_VISIBILITY="1")
     try:
         assert wait_for(lambda: Invoice.objects.filter(organization=invoiced).exists()
                         and DigestDelivery.objects.filter(organization=reviewed).count() == 2, timeout=90), \
