@@ -32,7 +32,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the project root
 
-from bench.harness import PG_URL, close_and_drop, django_on_own_database, print_figures, run_child  # noqa: E402
+from bench.harness import (  # noqa: E402
+    close_and_drop,
+    django_on_own_database,
+    has_rows,
+    print_figures,
+    run_child,
+    sequences_past_rows,
+    users_insert,
+)
 
 DB_NAME = os.environ.get("BENCH_ANALYTICS_DB", "bp_analytics_bench")
 REQUESTS = int(os.environ.get("BENCH_ANALYTICS_REQUESTS", "30"))
@@ -48,27 +56,13 @@ def run() -> dict:
     return run_child(__file__, "analytics_bench")
 
 
-def _seeded() -> bool:
-    import psycopg
-
-    try:
-        with psycopg.connect(f"{PG_URL}/{DB_NAME}", autocommit=True) as conn:
-            return bool(conn.execute("SELECT count(*) FROM usage_usagehourlyrollup WHERE organization_id = 1")
-                        .fetchone()[0])
-    except psycopg.Error:
-        return False
-
-
 def _seed_org(cur, *, org_id: int, members: int, first_id: int) -> None:
     last = first_id + members - 1
     cur.execute(
         "INSERT INTO organizations_organization (id, name, slug, plan_kind, billing_timezone, currency, "
         "hipaa_ready, created_at) VALUES (%s, %s, %s, 'enterprise_usage', 'UTC', 'USD', false, '2026-01-01')",
         [org_id, f"Analytics bench {org_id}", f"analytics-{org_id}"])
-    cur.execute(
-        "INSERT INTO accounts_user (id, password, is_superuser, email, name, public_id, is_active, is_staff, "
-        "date_joined) SELECT g, '!', false, 'm' || g || '@analytics.bench', 'Member ' || g, 'user_anbench' || g, "
-        "true, false, '2026-01-01' FROM generate_series(%s, %s) g", [first_id, last])
+    users_insert(cur, first_id=first_id, last_id=last, domain="analytics.bench", public_prefix="user_anbench")
     cur.execute(
         "INSERT INTO organizations_membership (id, role, joined_at, user_id, organization_id) "
         "SELECT g, CASE WHEN g = %s THEN 'primary_owner' ELSE 'member' END, '2026-01-01', g, %s "
@@ -135,7 +129,7 @@ def _measure(client, url: str, requests: int, headers: dict) -> dict:
 
 
 def _bench() -> dict:
-    reuse = os.environ.get("BENCH_REUSE_DB") == "1" and _seeded()
+    reuse = os.environ.get("BENCH_REUSE_DB") == "1" and has_rows(DB_NAME, "usage_usagehourlyrollup")
     try:
         django_on_own_database(DB_NAME, fresh=not reuse, ALLOWED_HOSTS="testserver", BENCH_BASELINE_VIEW="true",
                                AXES_ENABLED="false", CONN_MAX_AGE="600")
@@ -153,9 +147,7 @@ def _bench() -> dict:
             if not reuse:
                 _seed_org(cur, org_id=1, members=MEMBERS, first_id=1)
                 _seed_org(cur, org_id=2, members=SMALL_MEMBERS, first_id=MEMBERS + 1)
-                for table in ("accounts_user", "organizations_membership", "organizations_organization"):
-                    cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                f"(SELECT max(id) FROM {table}))")
+                sequences_past_rows(cur, ("accounts_user", "organizations_membership", "organizations_organization"))
                 cur.execute("ANALYZE")
             cur.execute("SELECT count(*), sum(event_count) FROM usage_usagehourlyrollup WHERE organization_id = 1 "
                         "AND hour >= %s AND hour < %s", [START, NOW])

@@ -29,7 +29,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the project root
 
-from bench.harness import PG_URL, close_and_drop, django_on_own_database, print_figures, run_child  # noqa: E402
+from bench.harness import (  # noqa: E402
+    close_and_drop,
+    django_on_own_database,
+    has_rows,
+    print_figures,
+    run_child,
+    sequences_past_rows,
+    users_insert,
+)
 
 DB_NAME = os.environ.get("BENCH_DASHBOARD_DB", "bp_monitor_bench")
 REQUESTS = int(os.environ.get("BENCH_DASHBOARD_REQUESTS", "30"))
@@ -42,18 +50,6 @@ TARGET_MS = 200
 def run() -> dict:
     """Run the benchmark in a child process (it needs Django set up on its own database); return its figures."""
     return run_child(__file__, "dashboard_bench")
-
-
-def _seeded() -> bool:
-    """Whether a kept benchmark database (BENCH_KEEP_DB=1 on an earlier run) is there to reuse."""
-    import psycopg
-
-    try:
-        with psycopg.connect(f"{PG_URL}/{DB_NAME}", autocommit=True) as conn:
-            return bool(conn.execute("SELECT count(*) FROM usage_usagedailyrollup WHERE organization_id = 1")
-                        .fetchone()[0])
-    except psycopg.Error:
-        return False
 
 
 def _seed_org(cur, *, org_id: int, members: int, first_id: int) -> None:
@@ -71,10 +67,7 @@ def _seed_org(cur, *, org_id: int, members: int, first_id: int) -> None:
         "(%s, %s, 'chat', 'USD', 20, 'USD', 0, '[\"chat\", \"cowork\"]', 0), "
         "(%s, %s, 'chat_code', 'USD', 40, 'USD', 0, '[\"chat\", \"claude_code\", \"cowork\"]', 1)",
         [chat, org_id, code, org_id])
-    cur.execute(
-        "INSERT INTO accounts_user (id, password, is_superuser, email, name, public_id, is_active, is_staff, "
-        "date_joined) SELECT g, '!', false, 'm' || g || '@dash.bench', 'Member ' || g, 'user_dash' || g, true, "
-        "false, '2026-01-01' FROM generate_series(%s, %s) g", [first_id, last])
+    users_insert(cur, first_id=first_id, last_id=last, domain="dash.bench", public_prefix="user_dash")
     cur.execute(
         "INSERT INTO organizations_membership (id, role, joined_at, user_id, organization_id) "
         "SELECT g, CASE WHEN g = %s THEN 'primary_owner' WHEN g = %s + 1 THEN 'admin' ELSE 'member' END, "
@@ -182,7 +175,7 @@ def _measure_export(client, url: str) -> dict:
 
 
 def _bench() -> dict:
-    reuse = os.environ.get("BENCH_REUSE_DB") == "1" and _seeded()
+    reuse = os.environ.get("BENCH_REUSE_DB") == "1" and has_rows(DB_NAME, "usage_usagedailyrollup")
     try:
         django_on_own_database(DB_NAME, fresh=not reuse, ALLOWED_HOSTS="testserver", BENCH_BASELINE_VIEW="true",
                                AXES_ENABLED="false", CONN_MAX_AGE="600")
@@ -201,10 +194,8 @@ def _bench() -> dict:
             if not reuse:
                 _seed_org(cur, org_id=1, members=MEMBERS, first_id=1)
                 _seed_org(cur, org_id=2, members=SMALL_MEMBERS, first_id=MEMBERS + 1)
-                for table in ("accounts_user", "organizations_membership", "seats_seattier",
-                              "organizations_organization"):
-                    cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                f"(SELECT max(id) FROM {table}))")
+                sequences_past_rows(cur, ("accounts_user", "organizations_membership", "seats_seattier",
+                                          "organizations_organization"))
                 cur.execute("ANALYZE")
             cur.execute("SELECT count(*), sum(event_count) FROM usage_usagedailyrollup WHERE organization_id = 1 "
                         "AND period_start = '2026-11-01'")

@@ -1,6 +1,6 @@
 """Plumbing shared by the benchmarks that seed a database of their own and run in a child process
-(bench/invoice_bench.py, bench/dashboard_bench.py): the server, the child-process runner, the admin
-connection, dropping the database at the end, and printing the figures."""
+(bench/invoice_bench.py, bench/dashboard_bench.py, bench/analytics_bench.py): the server, the child-process
+runner, the admin connection, bulk users, sequences, dropping the database at the end, and printing the figures."""
 
 from __future__ import annotations
 
@@ -30,6 +30,34 @@ def admin_sql(sql: str) -> None:
 
     with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
         conn.execute(sql)
+
+
+def has_rows(db_name: str, table: str, *, organization_id: int = 1) -> bool:
+    """Whether a kept benchmark database (BENCH_KEEP_DB=1 on an earlier run) holds the organization's rows in
+    `table`, so BENCH_REUSE_DB=1 can skip the seeding."""
+    import psycopg
+
+    try:
+        with psycopg.connect(f"{PG_URL}/{db_name}", autocommit=True) as conn:
+            return bool(conn.execute(f"SELECT count(*) FROM {table} WHERE organization_id = %s",
+                                     [organization_id]).fetchone()[0])
+    except psycopg.Error:
+        return False
+
+
+def users_insert(cur, *, first_id: int, last_id: int, domain: str, public_prefix: str, named: bool = True) -> None:
+    """Users first_id..last_id in one statement: m<id>@<domain>, "Member <id>" (or no name), unusable passwords."""
+    name = "'Member ' || g" if named else "''"
+    cur.execute(
+        "INSERT INTO accounts_user (id, password, is_superuser, email, name, public_id, is_active, is_staff, "
+        f"date_joined) SELECT g, '!', false, 'm' || g || %s, {name}, %s || g, true, false, '2026-01-01' "
+        "FROM generate_series(%s, %s) g", [f"@{domain}", public_prefix, first_id, last_id])
+
+
+def sequences_past_rows(cur, tables: tuple[str, ...]) -> None:
+    """After inserting explicit ids: move each table's id sequence to its largest id, so the ORM's inserts go on."""
+    for table in tables:
+        cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
 
 
 def django_on_own_database(db_name: str, *, fresh: bool = True, **env: str) -> None:
