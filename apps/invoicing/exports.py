@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from itertools import groupby
 
 from django.db.models import Count, Q, Sum
 from django.template.loader import render_to_string
 from weasyprint import HTML
 
-from apps.common.money import ZERO, decimal_str
+from apps.common.money import ZERO, decimal_str, rounding_rule_text
 
 from .models import Invoice
-from .selectors import invoice_kind_summary, invoice_lines_for_export, invoice_usage_summary, month_label
+from .selectors import (
+    invoice_kind_summary,
+    invoice_lines_for_export,
+    invoice_usage_rows_for_export,
+    invoice_usage_summary,
+    member_groups_of,
+    month_label,
+)
 
 CSV_HEADER = [
     "invoice", "period", "member_name", "member", "kind", "description", "model", "product", "usage_period",
@@ -37,7 +43,9 @@ def _optional(value) -> str:
 
 
 def invoice_csv_rows(*, invoice: Invoice) -> Iterator[str]:
-    """Every line of the invoice, one CSV row each, then a total row. Amounts are exact decimal strings."""
+    """Every line of the invoice, one CSV row each (`unrounded_amount` exact, `amount` rounded once), the exact
+    usage breakdown by model and product (billed "included": it is in the member lines), a total row and the
+    rounding rule."""
     writer = csv.writer(_Echo())
     yield writer.writerow(CSV_HEADER)
     period = f"{invoice.period_start:%Y-%m}"
@@ -53,6 +61,16 @@ def invoice_csv_rows(*, invoice: Invoice) -> Iterator[str]:
             _optional(line.unit_price), decimal_str(line.unrounded_amount), f"{line.amount:.2f}",
             "no" if line.informational else "yes",
         ])
+    # The exact breakdown by model and product: included in the member lines above, never billed again.
+    for row in invoice_usage_rows_for_export(invoice=invoice):
+        yield writer.writerow([
+            invoice.number, period, "", "", "usage_breakdown",
+            "Usage by model and product, exact: included in the member lines above", row.model.api_id,
+            row.product, f"{row.usage_period_start:%Y-%m}" if row.usage_period_start else "",
+            row.input_tokens, row.output_tokens, row.cache_write_tokens, row.cache_read_tokens, row.event_count,
+            decimal_str(row.usage_cost), decimal_str(row.included_cost), "", "", "", decimal_str(row.billable), "",
+            "included",
+        ])
     total = [""] * len(CSV_HEADER)
     total[:2] = [invoice.number, period]
     total[CSV_HEADER.index("kind")] = "total"
@@ -60,6 +78,11 @@ def invoice_csv_rows(*, invoice: Invoice) -> Iterator[str]:
     total[CSV_HEADER.index("amount")] = f"{invoice.total:.2f}"
     total[CSV_HEADER.index("billed")] = "yes"
     yield writer.writerow(total)
+    rule = [""] * len(CSV_HEADER)
+    rule[:2] = [invoice.number, period]
+    rule[CSV_HEADER.index("kind")] = "rounding_rule"
+    rule[CSV_HEADER.index("description")] = rounding_rule_text()
+    yield writer.writerow(rule)
 
 
 def invoice_pdf_html(*, invoice: Invoice) -> str:
@@ -68,14 +91,7 @@ def invoice_pdf_html(*, invoice: Invoice) -> str:
     detailed = lines_qs.count() <= PDF_DETAIL_MAX_LINES
     organization_lines = list(lines_qs.filter(membership__isnull=True))
     if detailed:
-        members = []
-        member_lines = [line for line in lines_qs if line.membership_id is not None]
-        for _, group in groupby(member_lines, key=lambda line: line.member_index):
-            group = list(group)
-            members.append({
-                "email": group[0].member_email, "name": group[0].member_name, "lines": group,
-                "line_count": len(group), "total": sum((line.amount for line in group if not line.informational), ZERO),
-            })
+        members = member_groups_of(line for line in lines_qs if line.membership_id is not None)
     else:
         members = [
             {"email": row["member_email"], "name": row["member_name"], "line_count": row["line_count"],
@@ -84,9 +100,12 @@ def invoice_pdf_html(*, invoice: Invoice) -> str:
             .values("member_index", "member_email", "member_name")
             .annotate(line_count=Count("id"), total=Sum("amount", filter=Q(informational=False)))
         ]
+    summary = invoice_kind_summary(invoice=invoice)
+    usage_summary = invoice_usage_summary(invoice=invoice, kind_summary=summary)
     return render_to_string("invoicing/invoice_pdf.html", {
         "invoice": invoice, "organization": invoice.organization, "month": month_label(invoice.period_start),
-        "summary": invoice_kind_summary(invoice=invoice), "usage_summary": invoice_usage_summary(invoice=invoice),
+        "summary": summary, "usage_summary": usage_summary,
+        "usage_tables": [usage_summary.by_model, usage_summary.by_product],
         "members": members, "organization_lines": organization_lines, "detailed": detailed,
     })
 

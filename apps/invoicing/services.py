@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from operator import attrgetter
 
 from django.conf import settings
@@ -38,11 +39,13 @@ from .models import (
     InvoiceRunClaim,
     InvoiceSequence,
     InvoiceStatus,
+    InvoiceUsageRow,
 )
 from .selectors import (
     LINE_COLUMNS,
+    USAGE_ROW_COLUMNS,
     LineData,
-    invoice_lines_compute,
+    invoice_document_compute,
     invoice_totals,
     month_label,
     owner_emails,
@@ -138,9 +141,13 @@ def _invoice_build(*, organization: Organization, period: Period, usage_from, us
         organization=organization, period_start=period.start, period_end=period.end, currency=organization.currency,
         usage_from=usage_from, usage_cutoff=usage_cutoff, created_at=now, replaces=replaces,
     )
-    lines = invoice_lines_compute(organization=organization, period=period, usage_from=usage_from,
-                                  usage_cutoff=usage_cutoff)
+    lines, usage_rows = invoice_document_compute(organization=organization, period=period, usage_from=usage_from,
+                                                 usage_cutoff=usage_cutoff)
     _lines_write(invoice=invoice, lines=lines)
+    InvoiceUsageRow.objects.bulk_create(
+        [InvoiceUsageRow(invoice=invoice, **{c: getattr(row, c) for c in USAGE_ROW_COLUMNS}) for row in usage_rows],
+        batch_size=2000,
+    )
     invoice.subtotal = invoice.total = invoice_totals(lines)
     profile = billing_profile_get(organization=organization)
     invoice.bill_to_name = profile.legal_name or organization.name
@@ -166,10 +173,14 @@ def _lines_write(*, invoice: Invoice, lines: list[LineData]) -> None:
     qn = connection.ops.quote_name
     with connection.cursor() as cursor:
         copy_sql = f"COPY {qn(InvoiceLine._meta.db_table)} ({', '.join(qn(c) for c in columns)}) FROM STDIN"
+        detail_at = LINE_COLUMNS.index("detail")
         row_of = attrgetter(*LINE_COLUMNS)
         with cursor.copy(copy_sql) as copy:  # one COPY statement (not seen by the debug query log)
             for line in lines:
-                copy.write_row((invoice.pk, *row_of(line)))
+                row = list(row_of(line))
+                if row[detail_at] is not None:
+                    row[detail_at] = json.dumps(row[detail_at])  # jsonb from its text
+                copy.write_row((invoice.pk, *row))
 
 
 def _claim(*, organization: Organization, period_start: dt.date, now: dt.datetime) -> InvoiceRunClaim:

@@ -53,7 +53,7 @@ def test_running_twice_issues_one_invoice_per_organization():
 
 def test_a_run_that_dies_after_some_organizations_is_finished_by_the_next_run():
     orgs = _orgs(4)
-    real = services.invoice_lines_compute
+    real = services.invoice_document_compute
     calls = []
 
     def crash_on_the_third(**kwargs):
@@ -62,7 +62,7 @@ def test_a_run_that_dies_after_some_organizations_is_finished_by_the_next_run():
             raise RuntimeError("worker killed")
         return real(**kwargs)
 
-    with mock.patch.object(services, "invoice_lines_compute", side_effect=crash_on_the_third), \
+    with mock.patch.object(services, "invoice_document_compute", side_effect=crash_on_the_third), \
             pytest.raises(RuntimeError):
         invoice_run_due_periods(now=AFTER_NOV)
 
