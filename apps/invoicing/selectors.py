@@ -51,10 +51,12 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, F, Max, QuerySet, Sum
 from django.http import Http404
+from django.urls import reverse
 
 from apps.common.money import MONEY_PLACES, ZERO, round_to_cents, rounded_total
 from apps.common.periods import Period
 from apps.extra_usage.models import LedgerKind, PrepaidLedgerEntry
+from apps.monitoring.totals import BilledPeriod
 from apps.organizations.models import Membership, Organization, PlanKind, Role
 from apps.seats.defaults import HIPAA_FEE_PER_SEAT
 from apps.seats.models import Product, SeatCharge, SeatTier, TierCode
@@ -347,8 +349,8 @@ def _usage_lines(*, organization: Organization, period: Period, usage_from, usag
                 description="Usage covered by included usage", included_cost=included,
                 unrounded_amount=included, informational=True, **({} if billed else tokens),
             ))
-            if not billed:
-                continue
+        if not billed:
+            continue  # nothing billed or drawn: no $0.00 line
         if bills_all:
             kind, description = LineKind.USAGE, "Usage at API rates"
         elif team:
@@ -597,4 +599,22 @@ def owner_emails(*, organization: Organization) -> list[str]:
     return list(
         Membership.objects.filter(organization=organization, role__in=[Role.PRIMARY_OWNER, Role.OWNER])
         .values_list("user__email", flat=True).order_by("user__email")
+    )
+
+
+def invoice_billed_period(*, organization: Organization, period_start: dt.date) -> BilledPeriod | None:
+    """For the dashboards (monitoring.totals.billed_period): what the period's live invoice billed for usage,
+    as the sum of its member usage lines (each rounded once), and exactly. Two queries; None before it is
+    issued."""
+    invoice = (Invoice.objects.filter(organization=organization, period_start=period_start)
+               .exclude(status__in=[InvoiceStatus.VOID, InvoiceStatus.DRAFT]).only("number").first())
+    if invoice is None:
+        return None
+    sums = InvoiceLine.objects.filter(invoice=invoice, kind__in=USAGE_KINDS).aggregate(
+        billed=Sum("amount", default=ZERO), exact=Sum("unrounded_amount", default=ZERO), n=Count("id"))
+    return BilledPeriod(
+        number=invoice.number,
+        url=reverse("invoicing:invoice_detail", kwargs={"slug": organization.slug, "number": invoice.number}),
+        billed=sums["billed"], exact=sums["exact"], member_lines=sums["n"],
+        prepaid=organization.plan_kind == PlanKind.TEAM,
     )
