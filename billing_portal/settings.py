@@ -391,3 +391,7 @@ SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
 SOCIALACCOUNT_STORE_TOKENS = False
 SOCIALACCOUNT_LOGIN_ON_GET = False
 SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
+
+# --- API docs (issue 24, billing_portal/api_docs.py) -----------------------------------------------------------
+# django-ninja as an app: its bundled Swagger UI is collected and served from our own static files (no CDN).
+INSTALLED_APPS += ["ninja"]

@@ -61,7 +61,11 @@ URLS: dict[str, list[tuple[str, dict]]] = {
     "admin": [("GET", everyone(ADMIN_LOGIN))],
     # Machine API (bearer keys only; a session is not a key).
     "machine_api:openapi-json": [("GET", everyone(200))],
-    "machine_api:openapi-view": [("GET", everyone(200))],
+    # API docs (issue 24): public pages, served from our own static files.
+    "api_docs_machine": [("GET", everyone(200)), ("POST", everyone(405))],
+    "api_docs_admin": [("GET", everyone(200))],
+    "api_docs_webhooks": [("GET", everyone(200))],
+    "api_docs_webhooks_schema": [("GET", everyone(200))],
     "machine_api:api-root": [("GET", everyone(404))],
     "machine_api:admission": [("POST", API_NO_SESSION), ("GET", everyone(405))],
     "machine_api:usage": [("POST", API_NO_SESSION), ("GET", everyone(405))],
