@@ -22,7 +22,7 @@ ALLOWED_HOSTS = read("ALLOWED_HOSTS", lambda: env.list("ALLOWED_HOSTS", default=
 CSRF_TRUSTED_ORIGINS = read("CSRF_TRUSTED_ORIGINS", lambda: env.list("CSRF_TRUSTED_ORIGINS", default=[]))
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "billing_portal.admin_apps.PortalAdminConfig",  # django.contrib.admin behind the second factor (issue 26)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

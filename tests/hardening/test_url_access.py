@@ -23,7 +23,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from apps.organizations.models import Membership, Organization, PlanKind, Role
-from tests.factories import OrganizationFactory, UserFactory, member
+from tests.factories import OrganizationFactory, UserFactory, login_verified, member
 
 LOGIN = "login"
 ADMIN_LOGIN = "admin_login"
@@ -500,7 +500,9 @@ def test_staff_reach_the_admin_and_outsiders_never_see_another_orgs_page():
     staff = UserFactory(email="staff@billing-portal.example", is_staff=True, is_superuser=True)
     client = Client()
     client.force_login(staff, backend="django.contrib.auth.backends.ModelBackend")
-    assert client.get("/admin/").status_code == 200
+    # Password alone (no second factor in this session): the admin sends staff to the two-factor step first.
+    assert client.get("/admin/login/")["Location"].startswith(reverse("accounts:two_factor_setup"))
+    assert login_verified(client, staff).get("/admin/").status_code == 200
     # The outsider is primary owner of their own organization, yet gets a 404 for this one.
     outsider = _client("outsider", world)
     assert outsider.get(reverse("organizations:organization_home", kwargs={"slug": "acme"})).status_code == 404
