@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 
 from django.db.models import Count, Q, Sum
 from django.template.loader import render_to_string
 from weasyprint import HTML
 
+from apps.common.csv_stream import csv_stream
 from apps.common.money import ZERO, decimal_str, rounding_rule_text
 
 from .models import Invoice
@@ -31,13 +31,6 @@ CSV_HEADER = [
 PDF_DETAIL_MAX_LINES = 2000
 
 
-class _Echo:
-    """A file-like object whose write returns the line, for streaming csv.writer output."""
-
-    def write(self, value):
-        return value
-
-
 def _optional(value) -> str:
     return "" if value is None else decimal_str(value)
 
@@ -45,14 +38,16 @@ def _optional(value) -> str:
 def invoice_csv_rows(*, invoice: Invoice) -> Iterator[str]:
     """Every line of the invoice, one CSV row each (`unrounded_amount` exact, `amount` rounded once), the exact
     usage breakdown by model and product (billed "included": it is in the member lines), a total row and the
-    rounding rule."""
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_HEADER)
+    rounding rule. Every cell is neutralised against formula injection (apps/common/csv_stream.py)."""
+    return csv_stream(CSV_HEADER, _invoice_csv_cells(invoice=invoice))
+
+
+def _invoice_csv_cells(*, invoice: Invoice) -> Iterator[list]:
     period = f"{invoice.period_start:%Y-%m}"
     for line in invoice_lines_for_export(invoice=invoice).iterator(chunk_size=2000):
         tokens = (line.input_tokens, line.output_tokens, line.cache_write_tokens, line.cache_read_tokens,
                   line.event_count) if line.has_tokens else ("", "", "", "", "")
-        yield writer.writerow([
+        yield [
             invoice.number, period, line.member_name, line.member_email, line.kind, line.description,
             line.model.api_id if line.model else "", line.product,
             f"{line.usage_period_start:%Y-%m}" if line.usage_period_start else "",
@@ -60,29 +55,29 @@ def invoice_csv_rows(*, invoice: Invoice) -> Iterator[str]:
             "" if line.days is None else line.days, "" if line.period_days is None else line.period_days,
             _optional(line.unit_price), decimal_str(line.unrounded_amount), f"{line.amount:.2f}",
             "no" if line.informational else "yes",
-        ])
+        ]
     # The exact breakdown by model and product: included in the member lines above, never billed again.
     for row in invoice_usage_rows_for_export(invoice=invoice):
-        yield writer.writerow([
+        yield [
             invoice.number, period, "", "", "usage_breakdown",
             "Usage by model and product, exact: included in the member lines above", row.model.api_id,
             row.product, f"{row.usage_period_start:%Y-%m}" if row.usage_period_start else "",
             row.input_tokens, row.output_tokens, row.cache_write_tokens, row.cache_read_tokens, row.event_count,
             decimal_str(row.usage_cost), decimal_str(row.included_cost), "", "", "", decimal_str(row.billable), "",
             "included",
-        ])
+        ]
     total = [""] * len(CSV_HEADER)
     total[:2] = [invoice.number, period]
     total[CSV_HEADER.index("kind")] = "total"
     total[CSV_HEADER.index("description")] = "Total (sum of the billed rounded lines)"
     total[CSV_HEADER.index("amount")] = f"{invoice.total:.2f}"
     total[CSV_HEADER.index("billed")] = "yes"
-    yield writer.writerow(total)
+    yield total
     rule = [""] * len(CSV_HEADER)
     rule[:2] = [invoice.number, period]
     rule[CSV_HEADER.index("kind")] = "rounding_rule"
     rule[CSV_HEADER.index("description")] = rounding_rule_text()
-    yield writer.writerow(rule)
+    yield rule
 
 
 def invoice_pdf_html(*, invoice: Invoice) -> str:

@@ -215,8 +215,8 @@ def _assert_prepaid(org, invoices):
         assert drawn == on_invoices, month
 
 
-@settings(max_examples=12, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate], suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(ledger=ledger_strategy)
 def test_one_rounding_rule_across_invoice_dashboard_csv_analytics_and_ledger(ledger, settings):
     settings.ADMIN_API_RATE_LIMIT_NAMESPACE = f"test-rounding:{uuid.uuid4().hex}"
