@@ -285,8 +285,10 @@ def _usage_aggregate(*, organization: Organization, period: Period, usage_from, 
     product, late_period, cost, included, input, output, cache_write, cache_read, events)."""
     qn = connection.ops.quote_name
     table = qn(UsageEvent._meta.db_table)
-    included = "included_cost" if with_included else "0::numeric"
-    select = (f"SELECT membership_id, model_id, product, {{late}} AS late_period, cost, {included} AS included, "
+    # Usage-based Enterprise has no included usage: one numeric sum fewer over the month's events.
+    included_column = ", included_cost" if with_included else ""
+    included_sum = "sum(included_cost)" if with_included else "0::numeric"
+    select = (f"SELECT membership_id, model_id, product, {{late}} AS late_period, cost{included_column}, "
               f"input_tokens, output_tokens, cache_write_tokens, cache_read_tokens FROM {table} ")
     parts = [select.format(late="NULL::date")
              + "WHERE organization_id = %s AND period_start = %s AND received_at < %s"]
@@ -297,7 +299,7 @@ def _usage_aggregate(*, organization: Organization, period: Period, usage_from, 
         params += [organization.pk, period.start, usage_from, usage_cutoff]
     sql = (
         f"WITH fine AS (SELECT membership_id, model_id, product, late_period, sum(cost) AS cost, "
-        f"sum(included) AS included, sum(input_tokens) AS i, sum(output_tokens) AS o, "
+        f"{included_sum} AS included, sum(input_tokens) AS i, sum(output_tokens) AS o, "
         f"sum(cache_write_tokens) AS cw, sum(cache_read_tokens) AS cr, count(*) AS n "
         f"FROM ({' UNION ALL '.join(parts)}) e GROUP BY 1, 2, 3, 4) "
         f"SELECT GROUPING(membership_id) = 0, membership_id, model_id, product, late_period, sum(cost), "
@@ -602,15 +604,19 @@ def owner_emails(*, organization: Organization) -> list[str]:
     )
 
 
-def invoice_billed_period(*, organization: Organization, period_start: dt.date) -> BilledPeriod | None:
+def invoice_billed_period(*, organization: Organization, period_start: dt.date,
+                          membership_id: int | None = None) -> BilledPeriod | None:
     """For the dashboards (monitoring.totals.billed_period): what the period's live invoice billed for usage,
-    as the sum of its member usage lines (each rounded once), and exactly. Two queries; None before it is
-    issued."""
+    as the sum of its member usage lines (each rounded once; one member's with `membership_id`), and exactly.
+    Two queries; None before it is issued."""
     invoice = (Invoice.objects.filter(organization=organization, period_start=period_start)
                .exclude(status__in=[InvoiceStatus.VOID, InvoiceStatus.DRAFT]).only("number").first())
     if invoice is None:
         return None
-    sums = InvoiceLine.objects.filter(invoice=invoice, kind__in=USAGE_KINDS).aggregate(
+    lines = InvoiceLine.objects.filter(invoice=invoice, kind__in=USAGE_KINDS)
+    if membership_id is not None:
+        lines = lines.filter(membership_id=membership_id)
+    sums = lines.aggregate(
         billed=Sum("amount", default=ZERO), exact=Sum("unrounded_amount", default=ZERO), n=Count("id"))
     return BilledPeriod(
         number=invoice.number,

@@ -86,9 +86,20 @@ def billed_reader_register(reader: Callable[..., BilledPeriod | None]) -> None:
     _billed_reader = reader
 
 
-def billed_period(*, organization: Organization, period_start: dt.date) -> BilledPeriod | None:
-    """The live invoice's usage figures for a closed period, or None (not invoiced yet, or nothing registered)."""
-    return None if _billed_reader is None else _billed_reader(organization=organization, period_start=period_start)
+def billed_period(*, organization: Organization, period_start: dt.date,
+                  membership_id: int | None = None) -> BilledPeriod | None:
+    """The live invoice's usage figures for a closed period (one member's with `membership_id`), or None (not
+    invoiced yet, or nothing registered)."""
+    if _billed_reader is None:
+        return None
+    return _billed_reader(organization=organization, period_start=period_start, membership_id=membership_id)
+
+
+def closed_month_start(*, start: dt.date, end: dt.date, current_period_start: dt.date) -> dt.date | None:
+    """`start` when local days [start, end) are exactly one billing period that has ended, else None."""
+    if start.day == 1 and end == next_month_start(start) and end <= current_period_start:
+        return start
+    return None
 
 
 
@@ -102,7 +113,6 @@ def dashboard_totals(*, organization: Organization, start: dt.date, end: dt.date
     else:
         totals = member_totals_for_days(organization=organization, start=start, end=end)
     billed = None
-    closed_month = start.day == 1 and end == next_month_start(start) and end <= current_period_start
-    if closed_month:
+    if closed_month_start(start=start, end=end, current_period_start=current_period_start):
         billed = billed_period(organization=organization, period_start=start)
     return totals, billed

@@ -33,7 +33,7 @@ from apps.extra_usage.models import (
 from apps.extra_usage.selectors import member_extra_usage_summary
 from apps.invoicing.models import Invoice, LineKind
 from apps.organizations.models import Membership, Organization, PlanKind
-from apps.usage.models import UsageEvent
+from apps.usage.models import MemberPeriodUsage, UsageEvent
 from apps.usage.pricing import price_table
 from tests.conftest import login, screenshot
 
@@ -98,6 +98,51 @@ def test_each_closed_month_invoice_bills_the_months_events_once_per_member_with_
     # Pooled usage (Initech), extra usage (Globex) and prepaid draws (Acme) in both closed months.
     for (slug, month), amount in billed_usage.items():
         assert amount > 0, f"{slug} {month} bills no usage"
+
+
+@pytest.mark.django_db
+def test_the_figures_issue_23_found_apart_now_agree(demo):
+    """Initech's billed usage vs its dashboard, Globex's members on the dashboard vs the invoice, Acme's prepaid
+    draws vs its ledger, organization totals vs their members: one rounding rule (docs/billing.md)."""
+    from apps.common.money import round_to_cents
+    from apps.extra_usage.models import LedgerKind, PrepaidLedgerEntry
+    from apps.monitoring.totals import billed_period, member_totals_for_period
+
+    for org in Organization.objects.all():
+        owner = User.objects.get(email=f"owner@{org.slug}.example")
+        client = Client()
+        client.force_login(owner, backend="django.contrib.auth.backends.ModelBackend")
+        last = _closed_invoices(org)[-1]
+        usage_lines = list(last.lines.filter(kind__in=[LineKind.USAGE, LineKind.PREPAID_USAGE_INFO]))
+        # Each member's usage is one line: their exact usage of the month, rounded once; on the dashboard the
+        # same member's month reads the same amount.
+        counters = {row.membership_id: row for row in MemberPeriodUsage.objects.filter(
+            organization=org, period_start=last.period_start)}
+        for line in usage_lines:
+            row = counters[line.membership_id]
+            exact = row.spend if org.plan_kind == PlanKind.ENTERPRISE_USAGE else row.spend - row.included_spend
+            assert line.unrounded_amount == exact and line.amount == round_to_cents(exact)
+        # The dashboard's last month: the billed figure beside the exact one, with the invoice number; the
+        # organization total is the sum of its members as shown.
+        page = client.get(f"/orgs/{org.slug}/usage/dashboard/?range=last_period").content.decode()
+        billed = billed_period(organization=org, period_start=last.period_start)
+        assert billed.number == last.number and last.number in page
+        assert billed.billed == sum(line.amount for line in usage_lines)
+        totals = member_totals_for_period(organization=org, period_start=last.period_start)
+        assert totals.spend == sum((round_to_cents(r.spend) for r in counters.values()), Decimal(0))
+        assert totals.extra == sum((round_to_cents(r.spend - r.included_spend) for r in counters.values()),
+                                   Decimal(0))
+        # The breakdown by model is exact: no model row is rounded on its own.
+        detail = client.get(f"/orgs/{org.slug}/invoices/{last.number}/").content.decode()
+        assert "included in the member lines above" in detail
+        if org.plan_kind == PlanKind.TEAM:
+            # Acme: the prepaid ledger's draws for each month equal the invoice's drawn-from-prepaid lines.
+            for invoice in _closed_invoices(org):
+                drawn = -PrepaidLedgerEntry.objects.filter(
+                    organization=org, kind=LedgerKind.USAGE, period_start=invoice.period_start,
+                ).aggregate(s=Sum("amount"))["s"]
+                assert drawn == sum(line.unrounded_amount for line in invoice.lines.filter(
+                    kind=LineKind.PREPAID_USAGE_INFO))
 
 
 @pytest.mark.django_db
