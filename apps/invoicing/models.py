@@ -206,8 +206,8 @@ class InvoiceLine(models.Model):
 
     @property
     def has_tokens(self) -> bool:
-        """Usage lines carry token counts; seat, credit and prepaid lines do not."""
-        return self.model_id is not None
+        """Usage lines carry token counts (and their events); seat, credit and prepaid lines do not."""
+        return self.model_id is not None or self.event_count > 0
 
 
 class InvoiceUsageRow(models.Model):

@@ -119,7 +119,12 @@ class LineData:
 LINE_COLUMNS = [f.name for f in fields(LineData)]
 
 
+DESCRIPTION_MAX = 300  # InvoiceLine.description; the full detail of a long one is in `detail`
+
+
 def _line(**kwargs) -> LineData:
+    if len(kwargs["description"]) > DESCRIPTION_MAX:
+        kwargs["description"] = kwargs["description"][:DESCRIPTION_MAX - 1] + "…"
     unrounded = _exact(kwargs.pop("unrounded_amount"))
     return LineData(unrounded_amount=unrounded, amount=round_to_cents(unrounded), **kwargs)
 
@@ -232,30 +237,6 @@ def _upgrade_credit_lines(*, organization: Organization, period: Period, emails:
     return lines
 
 
-_USAGE_SUMS = {
-    "cost_sum": Sum("cost"),
-    "input_sum": Sum("input_tokens"),
-    "output_sum": Sum("output_tokens"),
-    "cache_write_sum": Sum("cache_write_tokens"),
-    "cache_read_sum": Sum("cache_read_tokens"),
-    "events": Count("*"),
-}
-
-
-def usage_events_in_window(*, organization: Organization, period: Period, usage_from: dt.datetime | None,
-                           usage_cutoff: dt.datetime) -> tuple[QuerySet, QuerySet]:
-    """The events an invoice covers: (the period's own events received before the cutoff, late events of
-    earlier periods received in [usage_from, cutoff)). No late window on an organization's first invoice."""
-    events = UsageEvent.objects.filter(organization=organization)
-    current = events.filter(period_start=period.start, received_at__lt=usage_cutoff)
-    if usage_from is None:
-        late = events.none()
-    else:
-        late = events.filter(period_start__lt=period.start, received_at__gte=usage_from,
-                             received_at__lt=usage_cutoff)
-    return current, late
-
-
 @dataclass(slots=True)
 class UsageRowData:
     """An exact breakdown row (model × product × earlier period), written as an InvoiceUsageRow."""
@@ -279,36 +260,35 @@ USAGE_ROW_COLUMNS = [f.name for f in fields(UsageRowData)]
 
 def _usage_aggregate(*, organization: Organization, period: Period, usage_from, usage_cutoff,
                      with_included: bool) -> list[tuple]:
-    """ONE pass over the invoice's events (the period's own, received before the cutoff, and the late ones of
-    earlier periods received in [usage_from, cutoff)), summed per member and per model × product (GROUPING
-    SETS over a per member × model × product pre-aggregate). Rows: (by_member, membership_id, model_id,
-    product, late_period, cost, included, input, output, cache_write, cache_read, events)."""
-    qn = connection.ops.quote_name
-    table = qn(UsageEvent._meta.db_table)
+    """The invoice's events (the period's own, received before the cutoff, and the late ones of earlier periods
+    received in [usage_from, cutoff)), summed per member and per model × product. Three statements whatever
+    the number of members: the period's events per member and per model × product (each a plain GROUP BY the
+    planner runs in parallel with small partial states: one pass grouping by member × model × product, or by
+    GROUPING SETS, measured slower on 1.5M events, see bench/invoice_bench.py), and the late events with
+    GROUPING SETS (a small window). Rows: (by_member, membership_id, model_id, product, late_period, cost,
+    included, input, output, cache_write, cache_read, events)."""
+    table = connection.ops.quote_name(UsageEvent._meta.db_table)
     # Usage-based Enterprise has no included usage: one numeric sum fewer over the month's events.
-    included_column = ", included_cost" if with_included else ""
-    included_sum = "sum(included_cost)" if with_included else "0::numeric"
-    select = (f"SELECT membership_id, model_id, product, {{late}} AS late_period, cost{included_column}, "
-              f"input_tokens, output_tokens, cache_write_tokens, cache_read_tokens FROM {table} ")
-    parts = [select.format(late="NULL::date")
-             + "WHERE organization_id = %s AND period_start = %s AND received_at < %s"]
-    params: list = [organization.pk, period.start, usage_cutoff]
-    if usage_from is not None:
-        parts.append(select.format(late="period_start")
-                     + "WHERE organization_id = %s AND period_start < %s AND received_at >= %s AND received_at < %s")
-        params += [organization.pk, period.start, usage_from, usage_cutoff]
-    sql = (
-        f"WITH fine AS (SELECT membership_id, model_id, product, late_period, sum(cost) AS cost, "
-        f"{included_sum} AS included, sum(input_tokens) AS i, sum(output_tokens) AS o, "
-        f"sum(cache_write_tokens) AS cw, sum(cache_read_tokens) AS cr, count(*) AS n "
-        f"FROM ({' UNION ALL '.join(parts)}) e GROUP BY 1, 2, 3, 4) "
-        f"SELECT GROUPING(membership_id) = 0, membership_id, model_id, product, late_period, sum(cost), "
-        f"sum(included), sum(i), sum(o), sum(cw), sum(cr), sum(n) FROM fine "
-        f"GROUP BY GROUPING SETS ((membership_id, late_period), (model_id, product, late_period))"
-    )
+    included = "sum(included_cost)" if with_included else "0::numeric"
+    sums = (f"sum(cost), {included}, sum(input_tokens), sum(output_tokens), sum(cache_write_tokens), "
+            f"sum(cache_read_tokens), count(*)")
+    current = "WHERE organization_id = %s AND period_start = %s AND received_at < %s"
+    params = [organization.pk, period.start, usage_cutoff]
+    rows: list[tuple] = []
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+        cursor.execute(f"SELECT membership_id, {sums} FROM {table} {current} GROUP BY membership_id", params)
+        rows += [(True, m, None, "", None, *rest) for m, *rest in cursor.fetchall()]
+        cursor.execute(f"SELECT model_id, product, {sums} FROM {table} {current} GROUP BY model_id, product", params)
+        rows += [(False, None, model, product, None, *rest) for model, product, *rest in cursor.fetchall()]
+        if usage_from is not None:
+            cursor.execute(
+                f"SELECT GROUPING(membership_id) = 0, membership_id, model_id, product, period_start, {sums} "
+                f"FROM {table} WHERE organization_id = %s AND period_start < %s AND received_at >= %s "
+                f"AND received_at < %s "
+                f"GROUP BY GROUPING SETS ((membership_id, period_start), (model_id, product, period_start))",
+                [organization.pk, period.start, usage_from, usage_cutoff])
+            rows += cursor.fetchall()
+    return rows
 
 
 def _usage_lines(*, organization: Organization, period: Period, usage_from, usage_cutoff,
