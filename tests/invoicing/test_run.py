@@ -172,7 +172,7 @@ def test_issuing_costs_the_same_number_of_queries_for_5_and_50_members(django_as
         assert invoice.lines.filter(membership__isnull=False).values("membership").distinct().count() == size
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1], counts
-    assert counts[0] <= 28
+    assert counts[0] <= 29  # usage: one statement per member and one per model × product, one for the breakdown rows
 
 
 def test_lines_compute_reads_nothing_per_member(django_assert_max_num_queries):
