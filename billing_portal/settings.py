@@ -83,7 +83,7 @@ TEMPLATES = [
                 "apps.monitoring.context_processors.spend_banner",
             ],
             # The one money filter (`{{ amount|money }}`), and |number and |percent, on every template.
-            "builtins": ["apps.common.templatetags.money"],
+            "builtins": ["apps.common.templatetags.money", "apps.common.templatetags.dates"],
         },
     },
 ]
