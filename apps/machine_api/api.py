@@ -93,7 +93,7 @@ api = NinjaAPI(
     urls_namespace="machine_api",
     auth=ApiKeyBearer(),
     openapi_url="/openapi.json",
-    docs_url="/docs",
+    docs_url=None,  # served from our own static files by billing_portal/api_docs.py at the same address
 )
 
 
