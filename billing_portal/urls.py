@@ -8,6 +8,7 @@ from apps.machine_api.api import machine_api_urls
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("apps.ops.urls")),  # /health/live, /health/ready, /metrics (apps/ops)
     path("api/v1/", machine_api_urls()),
     path("v1/organizations/", include("apps.admin_api.api_urls")),
     path("accounts/", include("apps.accounts.urls")),
