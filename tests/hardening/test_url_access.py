@@ -178,6 +178,10 @@ URLS: dict[str, list[tuple[str, dict]]] = {
     "admin_api_v1:increase_request_approve": [("POST", API_NO_SESSION), ("GET", everyone(405))],
     "admin_api_v1:increase_request_deny": [("POST", API_NO_SESSION)],
     "admin_api_v1:unknown": [("GET", everyone(404))],
+    # Webhook endpoints through the Admin API (issue 24).
+    "admin_api_v1:webhooks": [("GET", API_NO_SESSION), ("POST", API_NO_SESSION), ("PUT", everyone(405))],
+    "admin_api_v1:webhook": [("GET", API_NO_SESSION), ("POST", API_NO_SESSION), ("DELETE", API_NO_SESSION)],
+    "admin_api_v1:webhook_regenerate_secret": [("POST", API_NO_SESSION), ("GET", everyone(405))],
     "admin_api_v1:analytics_cost": [("GET", API_NO_SESSION), ("POST", everyone(405))],
     "admin_api_v1:analytics_usage": [("GET", API_NO_SESSION)],
     "admin_api_v1:analytics_cost_report": [("GET", API_NO_SESSION)],
@@ -314,6 +318,8 @@ KWARGS["admin_api_v1:spend_limit"] = lambda w: {"spend_limit_id": "spl_unknown"}
 for _name in ("admin_api_v1:increase_request", "admin_api_v1:increase_request_approve",
               "admin_api_v1:increase_request_deny"):
     KWARGS[_name] = lambda w: {"request_id": "slir_unknown"}
+for _name in ("admin_api_v1:webhook", "admin_api_v1:webhook_regenerate_secret"):
+    KWARGS[_name] = lambda w: {"webhook_endpoint_id": "ep_unknown"}
 
 
 def _webhook_endpoint_kwargs(w: World) -> dict:
