@@ -59,6 +59,10 @@ API_NO_SESSION = everyone(401)
 URLS: dict[str, list[tuple[str, dict]]] = {
     # Django admin: staff only (no organization role is staff).
     "admin": [("GET", everyone(ADMIN_LOGIN))],
+    # Operations (apps/ops): probes for anyone; /metrics for loopback callers (the test client) or METRICS_TOKEN.
+    "ops:health_live": [("GET", everyone(200))],
+    "ops:health_ready": [("GET", everyone(200))],
+    "ops:metrics": [("GET", everyone(200)), ("POST", everyone(405))],
     # Machine API (bearer keys only; a session is not a key).
     "machine_api:openapi-json": [("GET", everyone(200))],
     # API docs (issue 24): public pages, served from our own static files.
