@@ -23,6 +23,7 @@ class NoticeKind(models.TextChoices):
     INVOICE_ISSUED = "invoice_issued", _("Invoice issued")
     INVOICE_REMINDER = "invoice_reminder", _("Invoice payment reminders")
     INVITATION = "invitation", _("Invitations")
+    IDENTITY_CHANGED = "identity_changed", _("Changes to sign-in, single sign-on and SCIM")
 
 
 class OutboxStatus(models.TextChoices):
