@@ -45,6 +45,8 @@ RESULTS = ROOT / "bench" / "results"
 VENV_BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
+from bench import compare as bench_compare  # noqa: E402
+
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432").rstrip("/")
 BENCH_DB = os.environ.get("BENCH_DB", "bp_bench_run")
 PGBENCH_DB = os.environ.get("BENCH_PGBENCH_DB", "bp_bench_pgbench")
@@ -589,6 +591,11 @@ def main() -> int:
         "csv_export_rows_per_s": results["dashboard_bench"].get("csv_export", {}).get("rows_per_s"),
         "csv_export_peak_rss_mb": results["dashboard_bench"].get("csv_export", {}).get("peak_rss_growth_mb"),
         "analytics_cost_p95_ms": results["analytics_bench"].get("analytics_cost_p95_ms"),
+        # Issue 25's ratio keys: each to a baseline measured in this run.
+        "batch_events_vs_select_view": ratio(max(p["events_per_s"] for p in points["usage_batch"]),
+                                             at("select_view", 16)["rps"]),
+        "analytics_p95_vs_baseline": results["analytics_bench"].get("p95_vs_baseline"),
+        "invoice_vs_scan": results["invoice_bench"].get("invoice_vs_scan"),
     }
     results["summary"] = summary
     results["targets"] = {
@@ -596,13 +603,19 @@ def main() -> int:
         "admission_vs_select_view": (">=", 0.9), "admission_p50_vs_select_p50": ("<=", 1.2),
         "single_event_vs_select_view": (">=", 0.5), "batch_events_per_s": (">=", 30000),
         "hot_vs_spread": (">=", 0.8), "csv_export_peak_rss_mb": ("<=", 50), "analytics_cost_p95_ms": ("<=", 300),
+        # Issue 25's targets, as ratios to baselines of the same run.
+        "batch_events_vs_select_view": (">=", 20), "analytics_p95_vs_baseline": ("<=", 100),
+        "invoice_vs_scan": ("<=", 10)
     }
     results["total_seconds"] = round(time.monotonic() - started, 1)
     out = {**summary, **{k: v for k, v in results.items() if k != "summary"}}
+    previous = bench_compare.load_previous(RESULTS / "latest.json")  # the committed results, before this run's
     (RESULTS / "latest.json").write_text(json.dumps(out, indent=2, default=str) + "\n")
     plot(results, RESULTS / "latest.png")
     print_table(results)
     log(f"wrote {RESULTS / 'latest.json'} and latest.png in {results['total_seconds']} s")
+    for line in bench_compare.report(previous, summary):
+        print(line)
     if os.environ.get("BENCH_KEEP_DB") != "1":
         psql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
     shutil.rmtree(work, ignore_errors=True)

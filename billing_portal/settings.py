@@ -22,7 +22,7 @@ ALLOWED_HOSTS = read("ALLOWED_HOSTS", lambda: env.list("ALLOWED_HOSTS", default=
 CSRF_TRUSTED_ORIGINS = read("CSRF_TRUSTED_ORIGINS", lambda: env.list("CSRF_TRUSTED_ORIGINS", default=[]))
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "billing_portal.admin_apps.PortalAdminConfig",  # django.contrib.admin behind the second factor (issue 26)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -391,3 +391,7 @@ SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
 SOCIALACCOUNT_STORE_TOKENS = False
 SOCIALACCOUNT_LOGIN_ON_GET = False
 SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
+
+# --- API docs (issue 24, billing_portal/api_docs.py) -----------------------------------------------------------
+# django-ninja as an app: its bundled Swagger UI is collected and served from our own static files (no CDN).
+INSTALLED_APPS += ["ninja"]

@@ -71,3 +71,18 @@ def member(organization: Organization, *, email: str | None = None, role: str = 
 def api_key(organization: Organization) -> str:
     _, raw = api_key_create(organization=organization, name="test")
     return raw
+
+
+def login_verified(client, user, *, backend: str = "django.contrib.auth.backends.ModelBackend"):
+    """Log the user in as having given their second factor (a confirmed TOTP device, verified in this session), as
+    Django admin requires of staff (billing_portal/admin_site.py). Returns the client."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+        user=user, name="Authenticator", confirmed=True)
+    client.force_login(user, backend=backend)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client

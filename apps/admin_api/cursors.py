@@ -12,6 +12,8 @@ import binascii
 import hashlib
 import json
 
+from apps.common.json_body import json_loads_limited
+
 # Bump when a cursor's sort key changes shape: old cursors then get "issued by a different API version".
 API_VERSION_TAG = "2026-10-21.1"
 
@@ -38,7 +40,7 @@ def cursor_decode(token: str, *, filters_digest: str) -> list:
     """The sort key stored in the cursor, after checking its version and filters. Raises CursorError."""
     try:
         padded = token + "=" * (-len(token) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        data = json_loads_limited(base64.urlsafe_b64decode(padded.encode("ascii")), max_bytes=4096, max_depth=4)
     except (ValueError, UnicodeError, binascii.Error):
         raise CursorError("invalid") from None
     if not isinstance(data, dict) or not isinstance(data.get("k"), list) or not isinstance(data.get("f"), str):

@@ -17,13 +17,13 @@ bracketed list parameters (`user_ids[]`) and bodies are read here so each error 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from decimal import Decimal
 
 from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.http import HttpRequest
 
 from apps.common.ids import is_tagged_id
+from apps.common.json_body import JsonBodyRefused, json_loads_limited
 from apps.extra_usage.models import RequestStatus
 from apps.extra_usage.services import usage_requests as extra_usage_services
 from apps.spending import requests as spend_requests
@@ -32,7 +32,7 @@ from apps.usage.services import cap_delete, cap_set
 
 from . import presenters
 from .cursors import CursorError, cursor_decode, cursor_encode, filter_hash
-from .errors import Call, bad_request, not_found
+from .errors import ApiError, Call, bad_request, not_found
 from .models import AdminScope
 from .selectors import (
     effective_members_page,
@@ -53,6 +53,8 @@ SCOPE_TYPES = {"organization": CapScope.ORGANIZATION, "seat_tier": CapScope.SEAT
                "rbac_group": None, "organization_service": None}
 CONSOLE_SCOPE_TYPES = ("workspace", "usage_tier")
 DEFAULT_LIMIT, MAX_LIMIT, MAX_IDS = 20, 1000, 100
+# Admin API bodies are one small object (amount, period, reason): 64 KB is generous.
+BODY_MAX_BYTES = 64 * 1024
 AMOUNT_MESSAGE = "amount: must be a non-negative integer decimal string"
 
 EFFECTIVE_CURSOR_MESSAGES = {
@@ -131,11 +133,14 @@ def _body(request: HttpRequest) -> dict:
     try:
         raw = request.body
     except RequestDataTooBig:
-        raise bad_request("body: too large") from None
+        raise ApiError(413, "request_too_large", "body: too large") from None
     if not raw:
         return {}
     try:
-        data = json.loads(raw)
+        data = json_loads_limited(raw, max_bytes=BODY_MAX_BYTES)
+    except JsonBodyRefused as refused:
+        raise ApiError(refused.status, "request_too_large" if refused.status == 413 else "invalid_request_error",
+                       refused.message) from None
     except (ValueError, UnicodeDecodeError):
         raise bad_request("body: invalid JSON") from None
     if not isinstance(data, dict):

@@ -98,6 +98,15 @@ def _seat(e: AuditEntry) -> str:
     return _("Moved %(member)s from a %(old)s seat to a %(new)s seat.") % values
 
 
+def _seat_charge(e: AuditEntry) -> str:
+    return _("Charged %(amount)s for moving %(member)s from a %(old)s seat to a %(new)s seat (the remaining "
+             "%(days)s of %(period)s days of the period; reference %(reference)s).") % {
+        "amount": money(_field(e.new_value, "amount")), "member": e.target,
+        "old": tier_name(_field(e.new_value, "from")), "new": tier_name(_field(e.new_value, "to")),
+        "days": _field(e.new_value, "remaining_days", ""), "period": _field(e.new_value, "period_days", ""),
+        "reference": _field(e.new_value, "reference", "")}
+
+
 def _invite(e: AuditEntry) -> str:
     values = {"email": e.target, "role": role_name(_field(e.new_value, "role")),
               "tier": tier_name(_field(e.new_value, "seat_tier"))}
@@ -216,6 +225,7 @@ SENTENCES: dict[str, Callable[[AuditEntry], str]] = {
     "cap.member": _cap,
     "cap.member.delete": _cap_delete,
     "seat.change": _seat,
+    "seat.charge": _seat_charge,
     "member.invite": _invite,
     "member.invite.revoke": lambda e: _("Withdrew the invitation of %(email)s.") % {"email": e.target},
     "member.join": lambda e: _("%(email)s joined as %(role)s.") % {

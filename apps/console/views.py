@@ -318,7 +318,8 @@ def _member_row(request, membership, member, *, error="", saved=False):
 @require_POST
 def member_seat(request, slug, membership_id):
     """Change a member's seat tier. A costlier tier first answers with the confirmation modal stating the
-    prorated amount due now; with `confirm=yes` the change applies at once (seat_assign charges it)."""
+    prorated amount due now, a cheaper one with the modal stating what happens to the difference; with
+    `confirm=yes` the change applies at once (seat_assign charges an upgrade)."""
     membership = _editor(request, slug, Capability.MANAGE_SEATS)
     organization = membership.organization
     member = member_in_org(organization=organization, membership_id=membership_id)
@@ -335,8 +336,10 @@ def member_seat(request, slug, membership_id):
     if current is not None and current.tier_id == tier.pk:
         return _member_row(request, membership, member)
     proration = seat_change_proration(organization=organization, from_tier=current.tier if current else None,
-                                      to_tier=tier, now=now)
-    if current is not None and proration.amount > 0 and request.POST.get("confirm") != "yes":
+                                      to_tier=tier, now=now, membership=member)
+    # Any move to a tier with another price asks first, stating what is charged now or what happens to the
+    # difference (the proration policy, docs/billing.md).
+    if current is not None and proration.fee_difference != 0 and request.POST.get("confirm") != "yes":
         response = render(request, "console/_seat_confirm_modal.html", {
             "member": member, "from_tier": current.tier, "to_tier": tier, "proration": proration,
             "organization": organization,

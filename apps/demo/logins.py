@@ -17,7 +17,8 @@ def login_lines(site_url: str) -> list[str]:
     """The demo's address and every login, a few lines."""
     site_url = site_url.rstrip("/")
     lines = [f"Billing portal demo: {site_url}/   (every password: {PASSWORD})",
-             f"  Django admin: {site_url}/admin/   {STAFF_EMAIL}"]
+             f"  Django admin: {site_url}/admin/   {STAFF_EMAIL} (then a second factor: the first visit "
+             "shows a QR code and key for any authenticator app)"]
     for slug, name, plan in DEMO_ORGS:
         domain = f"{slug}.example"
         lines.append(f"  {name} ({plan}): owner@{domain} (primary owner), owner2@… (owner), admin@… (admin), "

@@ -51,6 +51,7 @@ from scim2_models import (
 )
 from scim2_models import Error as ScimError
 
+from apps.common.json_body import JsonBodyRefused, request_json
 from apps.organizations.models import Membership
 
 from .models import ScimGroup, ScimToken
@@ -67,6 +68,8 @@ from .services import (
 
 CONTENT_TYPE = "application/scim+json"
 MAX_PAGE = 200
+# A SCIM User or Group, or a PATCH of one: 1 MB holds a group of several thousand members.
+BODY_MAX_BYTES = 1024 * 1024
 
 
 class PortalEmail(Email):
@@ -117,7 +120,10 @@ def scim_endpoint(view):
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first.get("loc", ()))
             return _error(400, f"Invalid value{f' for {where}' if where else ''}: {first.get('msg')}", "invalidValue")
-        except json.JSONDecodeError:
+        except JsonBodyRefused as refused:  # too large (413) or nested too deep (400): apps/common/json_body.py
+            return _error(refused.status, f"The body is refused: {refused.message}.",
+                          None if refused.status == 413 else "invalidSyntax")
+        except (json.JSONDecodeError, UnicodeDecodeError):
             return _error(400, "The body is not a JSON object.", "invalidSyntax")
         except ValidationError as exc:  # a service's rule, with its message
             return _error(400, "; ".join(exc.messages), "mutability")
@@ -137,7 +143,7 @@ def _only(*methods):
 
 
 def _body(request) -> dict:
-    data = json.loads(request.body or b"{}")
+    data = request_json(request, max_bytes=BODY_MAX_BYTES, empty={})
     if not isinstance(data, dict):
         raise json.JSONDecodeError("not an object", "", 0)
     return data

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from itertools import groupby
 
@@ -10,6 +9,7 @@ from django.db.models import Count, Q, Sum
 from django.template.loader import render_to_string
 from weasyprint import HTML
 
+from apps.common.csv_stream import csv_stream
 from apps.common.money import ZERO, decimal_str
 
 from .models import Invoice
@@ -25,26 +25,22 @@ CSV_HEADER = [
 PDF_DETAIL_MAX_LINES = 2000
 
 
-class _Echo:
-    """A file-like object whose write returns the line, for streaming csv.writer output."""
-
-    def write(self, value):
-        return value
-
-
 def _optional(value) -> str:
     return "" if value is None else decimal_str(value)
 
 
 def invoice_csv_rows(*, invoice: Invoice) -> Iterator[str]:
-    """Every line of the invoice, one CSV row each, then a total row. Amounts are exact decimal strings."""
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_HEADER)
+    """Every line of the invoice, one CSV row each, then a total row. Amounts are exact decimal strings; every
+    cell is neutralised against formula injection (apps/common/csv_stream.py)."""
+    return csv_stream(CSV_HEADER, _invoice_csv_cells(invoice=invoice))
+
+
+def _invoice_csv_cells(*, invoice: Invoice) -> Iterator[list]:
     period = f"{invoice.period_start:%Y-%m}"
     for line in invoice_lines_for_export(invoice=invoice).iterator(chunk_size=2000):
         tokens = (line.input_tokens, line.output_tokens, line.cache_write_tokens, line.cache_read_tokens,
                   line.event_count) if line.has_tokens else ("", "", "", "", "")
-        yield writer.writerow([
+        yield [
             invoice.number, period, line.member_name, line.member_email, line.kind, line.description,
             line.model.api_id if line.model else "", line.product,
             f"{line.usage_period_start:%Y-%m}" if line.usage_period_start else "",
@@ -52,14 +48,14 @@ def invoice_csv_rows(*, invoice: Invoice) -> Iterator[str]:
             "" if line.days is None else line.days, "" if line.period_days is None else line.period_days,
             _optional(line.unit_price), decimal_str(line.unrounded_amount), f"{line.amount:.2f}",
             "no" if line.informational else "yes",
-        ])
+        ]
     total = [""] * len(CSV_HEADER)
     total[:2] = [invoice.number, period]
     total[CSV_HEADER.index("kind")] = "total"
     total[CSV_HEADER.index("description")] = "Total (sum of the billed rounded lines)"
     total[CSV_HEADER.index("amount")] = f"{invoice.total:.2f}"
     total[CSV_HEADER.index("billed")] = "yes"
-    yield writer.writerow(total)
+    yield total
 
 
 def invoice_pdf_html(*, invoice: Invoice) -> str:

@@ -20,11 +20,11 @@ from django.utils import timezone
 from ninja import NinjaAPI, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
-from ninja.parser import Parser
 from ninja.security import HttpBearer
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
+from apps.common.json_body import JsonBodyRefused, LimitedJsonParser, json_loads_limited
 from apps.organizations.services import api_key_authenticate
 from apps.spending.services import UsageInput, admission_answer, usage_record_batch, usage_record_for_key
 from apps.usage.pricing import Tokens, UnknownModel, price_lookup
@@ -76,8 +76,9 @@ class UnsupportedContentType(Exception):
     pass
 
 
-class JsonOnlyParser(Parser):
-    """Bodies are JSON, declared as such: a form post or plain text is refused (415), not guessed at."""
+class JsonOnlyParser(LimitedJsonParser):
+    """Bodies are JSON, declared as such: a form post or plain text is refused (415), not guessed at; too large
+    (413) or nested too deep (400) is refused before it is read (apps/common/json_body.py)."""
 
     def parse_body(self, request):
         if request.content_type != "application/json":
@@ -92,7 +93,7 @@ api = NinjaAPI(
     urls_namespace="machine_api",
     auth=ApiKeyBearer(),
     openapi_url="/openapi.json",
-    docs_url="/docs",
+    docs_url=None,  # served from our own static files by billing_portal/api_docs.py at the same address
 )
 
 
@@ -147,6 +148,10 @@ def on_http_error(request, exc):
     if isinstance(exc.__cause__, UnsupportedContentType):
         return error(415, "invalid_request", "Content-Type: send the body as JSON with Content-Type: "
                      "application/json.", "Content-Type")
+    if isinstance(exc.__cause__, JsonBodyRefused):
+        refused = exc.__cause__
+        return error(refused.status, "request_too_large" if refused.status == 413 else "invalid_request",
+                     refused.message, "body")
     if exc.__cause__ is not None and exc.status_code == 400:
         return error(400, "invalid_request", "body: is not valid JSON.", "body")
     return error(exc.status_code, "invalid_request", str(exc))
@@ -372,7 +377,7 @@ def _lean_payload(request, model):
     if request.method != "POST" or request.content_type != "application/json":
         return None
     try:
-        data = json.loads(request.body)
+        data = json_loads_limited(request.body)
         if not isinstance(data, dict):
             return None
         return model.model_validate(data)

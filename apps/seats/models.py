@@ -87,3 +87,8 @@ class SeatCharge(models.Model):
     class Meta:
         ordering = ("-created_at",)
         indexes = [models.Index(fields=["organization", "period_start"])]
+
+    @property
+    def reference(self) -> str:
+        """The charge's reference on Billing history, its receipt and the audit trail (stable: from the id)."""
+        return f"SEAT-{self.pk:06d}"

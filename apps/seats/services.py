@@ -41,9 +41,12 @@ def seat_assign(*, membership: Membership, tier: SeatTier | None, actor=None, no
     """Put a member on a tier from `now` (or take their seat away with tier=None).
 
     The current interval is closed at `now` and a new one opened, so the seat history stays a gapless record
-    for invoicing. Moving to a costlier tier mid-period charges the prorated difference at once (SeatCharge),
-    and the invoice shows that charge as its own line. Writes an audit row. Choosing the current tier again
-    changes nothing.
+    for invoicing. Moving to a costlier tier mid-period charges the prorated difference at once (SeatCharge,
+    less what this period's earlier upgrade charges already paid for the days ahead: seat_change_proration),
+    and the invoice shows that charge as its own line. A downgrade charges nothing; the invoice bills each tier
+    by the days held and credits every upgrade charge, so unused upgrade time comes back there (docs/billing.md,
+    "Proration"). Writes an audit row, and one more stating the amount when it charges. Choosing the current
+    tier again changes nothing.
     """
     organization = membership.organization
     if tier is not None and tier.organization_id != organization.pk:
@@ -61,30 +64,32 @@ def seat_assign(*, membership: Membership, tier: SeatTier | None, actor=None, no
     if current is None and tier is None:
         return None
 
+    # What the change costs now, by this period's seat history and charges (the proration policy).
+    proration = None
+    if current is not None and tier is not None and charge_upgrade:
+        proration = seat_change_proration(organization=organization, from_tier=current.tier, to_tier=tier,
+                                          now=now, membership=membership)
     if current is not None:
         current.ended_at = now
         current.save(update_fields=["ended_at"])
     new_assignment = None
+    charge = None
     if tier is not None:
         new_assignment = SeatAssignment.objects.create(
             organization=organization, membership=membership, tier=tier, started_at=now
         )
-        if current is not None and charge_upgrade:
-            proration = seat_change_proration(
-                organization=organization, from_tier=current.tier, to_tier=tier, now=now
+        if proration is not None and proration.amount > 0:
+            charge = SeatCharge.objects.create(
+                organization=organization,
+                membership=membership,
+                from_tier=current.tier,
+                to_tier=tier,
+                period_start=proration.period_start,
+                amount=Money(proration.amount, organization.currency),
+                remaining_days=proration.remaining_days,
+                period_days=proration.period_days,
+                created_at=now,
             )
-            if proration.amount > 0:
-                SeatCharge.objects.create(
-                    organization=organization,
-                    membership=membership,
-                    from_tier=current.tier,
-                    to_tier=tier,
-                    period_start=proration.period_start,
-                    amount=Money(proration.amount, organization.currency),
-                    remaining_days=proration.remaining_days,
-                    period_days=proration.period_days,
-                    created_at=now,
-                )
     audit_record(
         organization=organization,
         actor=actor,
@@ -95,6 +100,19 @@ def seat_assign(*, membership: Membership, tier: SeatTier | None, actor=None, no
         new=tier.code if tier else None,
         now=now,
     )
+    if charge is not None:
+        audit_record(
+            organization=organization,
+            actor=actor,
+            actor_label=actor_label,
+            action="seat.charge",
+            target=membership.user.email,
+            old=None,
+            new={"amount": str(proration.amount), "from": current.tier.code, "to": tier.code,
+                 "remaining_days": proration.remaining_days, "period_days": proration.period_days,
+                 "reference": charge.reference},
+            now=now,
+        )
     return new_assignment
 
 

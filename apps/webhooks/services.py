@@ -32,7 +32,7 @@ from apps.common.tasks import enqueue_on_commit
 from apps.organizations.models import Membership, Organization, Role
 from apps.organizations.services import audit_record
 
-from . import transport
+from . import payloads, transport
 from .models import (
     TEST_EVENT_TYPE,
     DeliveryStatus,
@@ -176,7 +176,7 @@ def webhook_event_emit(*, organization: Organization, event_type: str, payload: 
                        now: dt.datetime | None = None) -> WebhookEvent | None:
     """Record that `event_type` happened, in the caller's transaction, with one delivery per enabled endpoint
     of the organization subscribed to it; they are sent after that transaction commits. Returns the event, or
-    None when no endpoint listens (nothing is written then: one query)."""
+    None when no endpoint listens (nothing is written then: one query). The payload gains `organization`."""
     if event_type not in EventType.values:
         raise ValueError(f"unknown webhook event type {event_type!r}")
     endpoints = [e for e in WebhookEndpoint.objects.filter(organization=organization, enabled=True)
@@ -185,8 +185,9 @@ def webhook_event_emit(*, organization: Organization, event_type: str, payload: 
         return None
     now = now or timezone.now()
     with transaction.atomic():  # the caller's transaction, or its own when called outside one
-        event = WebhookEvent.objects.create(organization=organization, event_type=event_type, payload=payload,
-                                            created_at=now)
+        event = WebhookEvent.objects.create(organization=organization, event_type=event_type, created_at=now,
+                                            payload={"organization": payloads.organization_ref(organization),
+                                                     **payload})
         _deliveries_create(event, endpoints, now)
     return event
 
@@ -198,7 +199,8 @@ def webhook_test_send(*, endpoint: WebhookEndpoint, actor=None, now: dt.datetime
         raise ValidationError(_("Enable the endpoint before sending it a test event."))
     event = WebhookEvent.objects.create(
         organization=endpoint.organization, event_type=TEST_EVENT_TYPE, created_at=now,
-        payload={"message": "This is a test event from billing_portal.",
+        payload={"organization": payloads.organization_ref(endpoint.organization),
+                 "message": "This is a test event from billing_portal.",
                  "sent_by": getattr(actor, "email", None), "endpoint": endpoint.public_id},
     )
     (delivery_id,) = _deliveries_create(event, [endpoint], now)

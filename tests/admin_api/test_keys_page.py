@@ -14,7 +14,7 @@ from apps.admin_api.selectors import admin_api_key_authenticate
 from apps.admin_api.services import admin_api_key_create
 from apps.common.ids import api_key_digest
 from apps.organizations.models import AuditEntry, PlanKind, Role
-from tests.factories import OrganizationFactory, UserFactory, member
+from tests.factories import OrganizationFactory, UserFactory, login_verified, member
 
 pytestmark = pytest.mark.django_db
 
@@ -150,8 +150,7 @@ def test_command_refuses_unknown_orgs_scopes_and_team_plans(org):
 
 def test_django_admin_shows_a_new_key_once_and_revokes(org):
     staff = UserFactory(email="staff@example.com", is_staff=True, is_superuser=True)
-    client = Client()
-    client.force_login(staff, backend="django.contrib.auth.backends.ModelBackend")
+    client = login_verified(Client(), staff)
     response = client.post(reverse("admin:admin_api_adminapikey_add"),
                            {"organization": org.pk, "name": "from admin", "scopes": ["write:spend_limits"]},
                            follow=True)

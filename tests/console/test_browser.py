@@ -138,8 +138,11 @@ def test_seat_upgrade_asks_to_confirm_then_charges(page, org):
     membership = org.memberships.get(user__email="member2@globex.test")
     assert seat_current(membership=membership).tier.code == "premium"
     assert membership.seat_charges.count() == 1
-    first = recent_changes(page).locator(".change-row").first
-    expect(first).to_contain_text("Moved member2@globex.test from a Standard seat to a Premium seat.")
+    charge = membership.seat_charges.get()
+    rows = recent_changes(page).locator(".change-row")
+    expect(rows.nth(0)).to_contain_text(f"Charged ${charge.amount.amount} for moving member2@globex.test from a "
+                                        f"Standard seat to a Premium seat")
+    expect(rows.nth(1)).to_contain_text("Moved member2@globex.test from a Standard seat to a Premium seat.")
     page.goto("/orgs/globex/settings/usage/")
     expect(recent_changes(page).locator(".change-row").first).to_contain_text("member2@globex.test")
 

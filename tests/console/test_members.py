@@ -92,15 +92,46 @@ def test_upgrade_asks_to_confirm_with_the_prorated_amount_then_charges_it(db):
     assert (entry.old_value, entry.new_value, entry.actor) == ("standard", "premium", team.owner.user)
 
 
-def test_downgrade_saves_at_once_without_charge(team):
-    premium = tier(team.org, "premium")
+def test_downgrade_asks_to_confirm_and_says_what_happens_to_the_difference(team):
+    premium, standard = tier(team.org, "premium"), tier(team.org, "standard")
     vip = member(team.org, email="vip@acme.test", tier_code="premium")
-    response = client_for(team.owner).post(members_url(team, f"{vip.pk}/seat/"),
-                                           {"tier": tier(team.org, "standard").pk}, **HTMX)
+    seat_url = members_url(team, f"{vip.pk}/seat/")
+    response = client_for(team.owner).post(seat_url, {"tier": standard.pk}, **HTMX)
+    page = response.content.decode()
+    assert response["HX-Retarget"] == "#modal-host" and "down to Standard?" in page
+    assert "No charge and no refund now." in page and "Confirm downgrade" in page
+    assert seat_current(membership=vip).tier.code == "premium"
+
+    response = client_for(team.owner).post(seat_url, {"tier": standard.pk, "confirm": "yes"}, **HTMX)
     assert response.status_code == 200 and "Saved" in response.content.decode()
     assert seat_current(membership=vip).tier.code == "standard"
     assert not SeatCharge.objects.exists()
     assert premium.assignments.filter(membership=vip, ended_at__isnull=False).exists()
+
+
+@time_machine.travel(dt.datetime(2026, 4, 21, 12, tzinfo=dt.UTC), tick=False)
+def test_downgrade_after_an_upgrade_states_the_credit_and_upgrading_back_charges_nothing(db):
+    from .conftest import make_team
+
+    team = make_team(slug="credit")
+    client = client_for(team.owner)
+    premium, standard = tier(team.org, "premium"), tier(team.org, "standard")
+    seat_url = members_url(team, f"{team.member.pk}/seat/")
+    client.post(seat_url, {"tier": premium.pk, "confirm": "yes"}, **HTMX)
+    assert [c.amount.amount for c in SeatCharge.objects.all()] == [Decimal("53.33")]
+
+    with time_machine.travel(dt.datetime(2026, 4, 23, 12, tzinfo=dt.UTC), tick=False):
+        page = client.post(seat_url, {"tier": standard.pk}, **HTMX).content.decode()
+        # Premium held on the 21st and 22nd: 160 × 2 / 30 = 10.67 used; 53.33 − 10.67 = 42.66 comes back.
+        assert "$42.66 of this period's upgrade charge paid for Premium days" in page
+        assert "credited on the next invoice" in page
+        client.post(seat_url, {"tier": standard.pk, "confirm": "yes"}, **HTMX)
+        page = client.post(seat_url, {"tier": premium.pk}, **HTMX).content.decode()
+        assert "No charge now" in page and "already paid for the remaining 8 of 30 days" in page
+        response = client.post(seat_url, {"tier": premium.pk, "confirm": "yes"}, **HTMX)
+        assert "charged now" not in response["HX-Trigger-After-Swap"]
+    assert seat_current(membership=team.member).tier == premium
+    assert [c.amount.amount for c in SeatCharge.objects.all()] == [Decimal("53.33")]
 
 
 def test_unknown_or_foreign_tier_changes_nothing(team):

@@ -8,7 +8,7 @@ from django.utils import timezone
 from apps.extra_usage.services.usage_requests import extra_usage_request_create
 from apps.invoicing.models import Invoice
 from apps.organizations.models import Organization, PlanKind, Role
-from tests.factories import OrganizationFactory, UserFactory, member
+from tests.factories import OrganizationFactory, UserFactory, login_verified, member
 
 pytestmark = pytest.mark.django_db
 
@@ -18,8 +18,8 @@ SEND_DIGEST = "/admin/extra_usage/extrausagerequest/send-digest/"
 
 @pytest.fixture
 def staff(client):
-    client.force_login(UserFactory(email="staff@billing-portal.example", is_staff=True, is_superuser=True))
-    return client
+    return login_verified(client, UserFactory(email="staff@billing-portal.example", is_staff=True,
+                                              is_superuser=True))
 
 
 def test_issue_due_invoices_now_issues_last_months_invoice_once(staff):
@@ -75,7 +75,9 @@ def test_the_triggers_take_a_post_from_staff_only(client, url):
     assert client.post(url)["Location"].startswith("/admin/login/")
     client.force_login(UserFactory(email="member@not-staff.example"))
     assert client.post(url)["Location"].startswith("/admin/login/")  # not staff
-    client.force_login(UserFactory(email="viewer@staff.example", is_staff=True))
-    assert client.post(url).status_code == 403  # staff without the permission
     client.force_login(UserFactory(email="boss@staff.example", is_staff=True, is_superuser=True))
+    assert client.post(url)["Location"].startswith("/admin/login/")  # staff without the second factor
+    login_verified(client, UserFactory(email="viewer@staff.example", is_staff=True))
+    assert client.post(url).status_code == 403  # staff without the permission
+    login_verified(client, UserFactory(email="boss@staff.example", is_staff=True, is_superuser=True))
     assert client.get(url).status_code == 405  # a GET changes nothing

@@ -23,7 +23,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from apps.organizations.models import Membership, Organization, PlanKind, Role
-from tests.factories import OrganizationFactory, UserFactory, member
+from tests.factories import OrganizationFactory, UserFactory, login_verified, member
 
 LOGIN = "login"
 ADMIN_LOGIN = "admin_login"
@@ -61,7 +61,11 @@ URLS: dict[str, list[tuple[str, dict]]] = {
     "admin": [("GET", everyone(ADMIN_LOGIN))],
     # Machine API (bearer keys only; a session is not a key).
     "machine_api:openapi-json": [("GET", everyone(200))],
-    "machine_api:openapi-view": [("GET", everyone(200))],
+    # API docs (issue 24): public pages, served from our own static files.
+    "api_docs_machine": [("GET", everyone(200)), ("POST", everyone(405))],
+    "api_docs_admin": [("GET", everyone(200))],
+    "api_docs_webhooks": [("GET", everyone(200))],
+    "api_docs_webhooks_schema": [("GET", everyone(200))],
     "machine_api:api-root": [("GET", everyone(404))],
     "machine_api:admission": [("POST", API_NO_SESSION), ("GET", everyone(405))],
     "machine_api:usage": [("POST", API_NO_SESSION), ("GET", everyone(405))],
@@ -496,7 +500,9 @@ def test_staff_reach_the_admin_and_outsiders_never_see_another_orgs_page():
     staff = UserFactory(email="staff@billing-portal.example", is_staff=True, is_superuser=True)
     client = Client()
     client.force_login(staff, backend="django.contrib.auth.backends.ModelBackend")
-    assert client.get("/admin/").status_code == 200
+    # Password alone (no second factor in this session): the admin sends staff to the two-factor step first.
+    assert client.get("/admin/login/")["Location"].startswith(reverse("accounts:two_factor_setup"))
+    assert login_verified(client, staff).get("/admin/").status_code == 200
     # The outsider is primary owner of their own organization, yet gets a 404 for this one.
     outsider = _client("outsider", world)
     assert outsider.get(reverse("organizations:organization_home", kwargs={"slug": "acme"})).status_code == 404

@@ -8,7 +8,7 @@ from django.urls import reverse
 from apps.identity.models import OrganizationIdentity, ScimToken, SsoDomain
 from apps.identity.selectors import scim_token_authenticate
 from apps.organizations.models import AuditEntry, PlanKind, Role
-from tests.factories import OrganizationFactory, member
+from tests.factories import OrganizationFactory, login_verified, member
 
 pytestmark = pytest.mark.django_db
 
@@ -106,7 +106,7 @@ def test_staff_reset_two_factor_from_django_admin_is_audited(client, org):
     staff = member(OrganizationFactory(slug="ops"), email="staff@billing-portal.example").user
     staff.is_staff = staff.is_superuser = True
     staff.save()
-    client.force_login(staff, backend="django.contrib.auth.backends.ModelBackend")
+    login_verified(client, staff)
     response = client.post("/admin/accounts/user/", {"action": "reset_two_factor",
                                                      "_selected_action": [pat.user.pk]})
     assert response.status_code == 302

@@ -14,7 +14,7 @@ from apps.invoicing.services import invoice_issue_for_period, invoice_reissue, i
 from apps.organizations.models import AuditEntry, PlanKind
 from apps.seats.models import SeatTier
 from apps.usage.models import UsageEvent
-from tests.factories import OrganizationFactory, UserFactory, member
+from tests.factories import OrganizationFactory, UserFactory, login_verified, member
 
 from .helpers import at, event
 
@@ -71,7 +71,7 @@ def test_reissue_needs_a_void_invoice_and_happens_once(issued):
 
 def test_admin_actions_void_and_reissue(issued, client):
     admin_user = UserFactory(email="root@billing.example", is_staff=True, is_superuser=True)
-    client.force_login(admin_user, backend="django.contrib.auth.backends.ModelBackend")
+    login_verified(client, admin_user)
     url = reverse("admin:invoicing_invoice_changelist")
 
     response = client.post(url, {"action": "void_invoices", "_selected_action": [issued.pk]}, follow=True)

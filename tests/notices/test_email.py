@@ -15,7 +15,7 @@ from apps.notices import services, tasks
 from apps.notices.models import EmailOutbox, NoticeKind, NoticeOptOut, OutboxStatus
 from apps.notices.services import notice_send, outbox_requeue
 from apps.organizations.models import Membership, Role
-from tests.factories import OrganizationFactory, member
+from tests.factories import OrganizationFactory, login_verified, member
 
 pytestmark = pytest.mark.django_db
 NOW = dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC)
@@ -121,7 +121,8 @@ def test_a_failed_send_is_retried_with_backoff_and_recorded(org, outbox, setting
 
 
 def test_an_email_failing_every_retry_is_kept_as_failed_and_staff_can_send_it_again(
-        org, outbox, settings, django_capture_on_commit_callbacks, admin_client):
+        org, outbox, settings, django_capture_on_commit_callbacks, admin_user, client):
+    admin_client = login_verified(client, admin_user)
     settings.EMAIL_BACKEND = "tests.notices.test_email.FlakyBackend"
     FlakyBackend.failures = 100
     (row,) = _send(org, ["a@example.com"], django_capture_on_commit_callbacks)

@@ -15,7 +15,7 @@ from apps.organizations.models import ApiKey, AuditEntry, PlanKind
 from apps.usage.models import AIModel, MemberPeriodUsage, ModelPrice, OrgUsageSlot, UsageDailyRollup, UsageEvent
 from apps.usage.pricing import Tokens, price_lookup, quote
 from tests.conftest import ApiClient
-from tests.factories import OrganizationFactory, api_key, member
+from tests.factories import OrganizationFactory, api_key, login_verified, member
 
 pytestmark = pytest.mark.django_db
 
@@ -23,8 +23,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def staff(client):
     user = User.objects.create_superuser("staff@example.com", "demo-password")
-    client.force_login(user)
-    return client
+    return login_verified(client, user)
 
 
 @pytest.fixture
