@@ -9,6 +9,7 @@ from billing_portal import api_docs
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("apps.ops.urls")),  # /health/live, /health/ready, /metrics (apps/ops)
     # API docs rendered from our own static files (issue 24), before the APIs' own catch-all routes.
     path("api/v1/docs", api_docs.machine_docs, name="api_docs_machine"),
     path("v1/organizations/docs", api_docs.admin_docs, name="api_docs_admin"),
@@ -21,7 +22,7 @@ urlpatterns = [
     path("", include("apps.organizations.urls")),
     path("orgs/<slug:slug>/invoices/", include("apps.invoicing.urls")),
     path("", include("apps.console.urls")),
-    path("", include("apps.extra_usage.urls")),
+    path("", include("apps.console.extra_usage_urls")),
     path("", include("apps.monitoring.urls")),
     path("", include("apps.webhooks.urls")),
     path("stripe/webhook/", stripe_webhook, name="stripe_webhook"),

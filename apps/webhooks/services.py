@@ -74,8 +74,9 @@ def _endpoint_state(endpoint: WebhookEndpoint) -> dict:
 
 @transaction.atomic
 def endpoint_create(*, organization: Organization, url: str, description: str = "", events, actor=None,
-                    now: dt.datetime) -> tuple[WebhookEndpoint, str]:
-    """Register an endpoint for the chosen events. Returns it and its signing secret (shown once). Audited."""
+                    actor_label: str | None = None, now: dt.datetime) -> tuple[WebhookEndpoint, str]:
+    """Register an endpoint for the chosen events. Returns it and its signing secret (shown once). Audited (as
+    `actor`, or `actor_label` for an Admin API key)."""
     url = (url or "").strip()
     transport.url_check(url)
     events = _events_validate(events)
@@ -86,14 +87,14 @@ def endpoint_create(*, organization: Organization, url: str, description: str = 
         organization=organization, url=url, description=(description or "").strip(), events=events, secret=secret,
         created_by=actor if getattr(actor, "pk", None) else None, created_at=now, updated_at=now,
     )
-    audit_record(organization=organization, actor=actor, action="webhook_endpoint.create",
+    audit_record(organization=organization, actor=actor, actor_label=actor_label, action="webhook_endpoint.create",
                  target=endpoint.public_id, new=_endpoint_state(endpoint), now=now)
     return endpoint, secret
 
 
 @transaction.atomic
 def endpoint_update(*, endpoint: WebhookEndpoint, url: str, description: str = "", events, enabled: bool,
-                    actor=None, now: dt.datetime) -> WebhookEndpoint:
+                    actor=None, actor_label: str | None = None, now: dt.datetime) -> WebhookEndpoint:
     """Change an endpoint's URL, description, events or enabled state. Enabling a disabled endpoint clears its
     failure streak. Audited (old → new); nothing is written when nothing changed."""
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
@@ -114,13 +115,15 @@ def endpoint_update(*, endpoint: WebhookEndpoint, url: str, description: str = "
         _pending_stop(endpoint, reason="Endpoint disabled")
     endpoint.updated_at = now
     endpoint.save()
-    audit_record(organization=endpoint.organization, actor=actor, action="webhook_endpoint.update",
+    audit_record(organization=endpoint.organization, actor=actor, actor_label=actor_label,
+                 action="webhook_endpoint.update",
                  target=endpoint.public_id, old=old, new=new, now=now)
     return endpoint
 
 
 @transaction.atomic
-def endpoint_secret_rotate(*, endpoint: WebhookEndpoint, actor=None, now: dt.datetime) -> tuple[WebhookEndpoint, str]:
+def endpoint_secret_rotate(*, endpoint: WebhookEndpoint, actor=None, actor_label: str | None = None,
+                           now: dt.datetime) -> tuple[WebhookEndpoint, str]:
     """Give the endpoint a new secret (returned, shown once). The current one keeps signing alongside it for 24
     hours, so the receiver can switch without missing a message. Audited (never the secrets themselves)."""
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
@@ -129,17 +132,20 @@ def endpoint_secret_rotate(*, endpoint: WebhookEndpoint, actor=None, now: dt.dat
     endpoint.previous_secret_expires_at = now + ROTATION_OVERLAP
     endpoint.updated_at = now
     endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"])
-    audit_record(organization=endpoint.organization, actor=actor, action="webhook_endpoint.rotate_secret",
+    audit_record(organization=endpoint.organization, actor=actor, actor_label=actor_label,
+                 action="webhook_endpoint.rotate_secret",
                  target=endpoint.public_id, new={"previous_secret_expires_at": endpoint.previous_secret_expires_at
                                                  .isoformat()}, now=now)
     return endpoint, secret
 
 
 @transaction.atomic
-def endpoint_delete(*, endpoint: WebhookEndpoint, actor=None, now: dt.datetime) -> None:
+def endpoint_delete(*, endpoint: WebhookEndpoint, actor=None, actor_label: str | None = None,
+                    now: dt.datetime) -> None:
     """Delete an endpoint and its delivery log. Audited."""
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
-    audit_record(organization=endpoint.organization, actor=actor, action="webhook_endpoint.delete",
+    audit_record(organization=endpoint.organization, actor=actor, actor_label=actor_label,
+                 action="webhook_endpoint.delete",
                  target=endpoint.public_id, old=_endpoint_state(endpoint), now=now)
     endpoint.delete()
 

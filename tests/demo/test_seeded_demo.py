@@ -30,9 +30,9 @@ from apps.extra_usage.models import (
     PrepaidLedgerEntry,
     RequestStatus,
 )
-from apps.extra_usage.selectors import member_extra_usage_summary
 from apps.invoicing.models import Invoice, LineKind
 from apps.organizations.models import Membership, Organization, PlanKind
+from apps.spending.requests import member_extra_usage_summary
 from apps.usage.models import MemberPeriodUsage, UsageEvent
 from apps.usage.pricing import price_table
 from tests.conftest import login, screenshot
@@ -250,3 +250,15 @@ def test_a_closed_months_invoice_shows_one_usage_line_per_member_and_the_exact_b
     expect(row).to_contain_text(f"${line.amount:,.2f}")
     expect(page.get_by_test_id("breakdown-note")).to_contain_text("included in the member lines above")
     screenshot(page, "demo-closed-month-invoice")
+
+
+def test_each_organizations_own_domain_is_verified_and_the_report_says_so(demo):
+    """Issue 26: SSO and SCIM act only on verified domains; the demo marks its own .example domains verified
+    (no DNS lookup: .example names hold no TXT record) and says so."""
+    from apps.identity.models import SsoDomain
+
+    for org in Organization.objects.all():
+        claim = SsoDomain.objects.get(organization=org)
+        assert claim.domain == f"{org.slug}.example" and claim.is_verified
+    assert "Verified domains: acme-team.example, globex-enterprise.example, initech-enterprise.example" in demo
+    assert not SsoDomain.objects.filter(verified_at__isnull=True).exists()

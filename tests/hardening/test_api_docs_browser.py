@@ -27,7 +27,9 @@ PAGES = {
     "/api/v1/docs": ["/api/v1/admission", "/api/v1/usage", "/api/v1/usage/batch"],
     "/v1/organizations/docs": ["/v1/organizations/spend_limits/effective", "/v1/organizations/spend_limits",
                                "/v1/organizations/spend_limit_increase_requests/{request_id}/approve",
-                               "/v1/organizations/analytics/cost", "/v1/organizations/analytics/user_usage_report"],
+                               "/v1/organizations/analytics/cost", "/v1/organizations/analytics/user_usage_report",
+                               "/v1/organizations/webhooks", "/v1/organizations/webhooks/{webhook_endpoint_id}",
+                               "/v1/organizations/webhooks/{webhook_endpoint_id}/regenerate_signing_secret"],
     "/api/webhooks/docs": list(EventType.values),
 }
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('invoicing', '0002_lifecycle_billing_details_documents'),
+        ('invoicing', '0004_tax_rates'),
         ('usage', '0006_usage_hourly_rollup'),
     ]
 
