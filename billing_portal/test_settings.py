@@ -22,3 +22,5 @@ STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.s
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# The suite runs production settings without a broker or SITE_URL: no refusal at the start of a worker it runs.
+OPS_REFUSE_AT_START = False

@@ -9,6 +9,7 @@ from billing_portal import api_docs
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("apps.ops.urls")),  # /health/live, /health/ready, /metrics (apps/ops)
     # API docs rendered from our own static files (issue 24), before the APIs' own catch-all routes.
     path("api/v1/docs", api_docs.machine_docs, name="api_docs_machine"),
     path("v1/organizations/docs", api_docs.admin_docs, name="api_docs_admin"),

@@ -229,6 +229,7 @@ def worker_env(tmp_path: Path, broker: str, **extra) -> dict:
         "SECRET_KEY": "worker-test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
         "DEBUG": "false",
         "SECURE_SSL_REDIRECT": "false",
+        "SITE_URL": "http://127.0.0.1:8000",  # production workers refuse to start without one (apps/ops/checks.py)
         "EMAIL_URL": f"filemail:///{tmp_path / 'mail'}",  # four slashes: an absolute path
         **extra,
     }
@@ -264,3 +265,15 @@ def pausing_broker():
     celery_use_broker(url, eager=eager)
     redis.Redis.from_url(PAUSING_BROKER).flushdb()
     connection.close()
+
+
+# --- Verified domains (issue 26): a real DNS server on loopback --------------------------------------------------
+@pytest.fixture
+def dns_zone(settings):
+    """A dnslib DNS server on 127.0.0.1 that IDENTITY_DNS_NAMESERVERS points at (tests/dns_server.py);
+    `dns_zone.publish(name, value)` adds a TXT record."""
+    from tests.dns_server import dns_server
+
+    with dns_server() as zone:
+        settings.IDENTITY_DNS_NAMESERVERS = [zone.address]
+        yield zone

@@ -30,6 +30,7 @@ from ninja.security import APIKeyHeader
 from pydantic import Field
 
 from apps.common.ids import new_public_id
+from apps.common.metrics import RATE_LIMIT_REFUSALS
 
 from . import analytics, schemas, spend_limits, webhook_endpoints
 from .errors import ApiError, Call, bad_request
@@ -72,6 +73,7 @@ class AdminApiKeyAuth(APIKeyHeader):
             raise ApiError(401, "authentication_error", "invalid x-api-key")
         decision = rate_limit_hit(organization_id=found.organization_id)
         if not decision.allowed:
+            RATE_LIMIT_REFUSALS.labels("admin").inc()
             raise ApiError(429, "rate_limit_error",
                            f"rate limit exceeded: {decision.limit} requests per minute per organization",
                            headers={"retry-after": str(decision.retry_after)})

@@ -59,6 +59,10 @@ API_NO_SESSION = everyone(401)
 URLS: dict[str, list[tuple[str, dict]]] = {
     # Django admin: staff only (no organization role is staff).
     "admin": [("GET", everyone(ADMIN_LOGIN))],
+    # Operations (apps/ops): probes for anyone; /metrics for loopback callers (the test client) or METRICS_TOKEN.
+    "ops:health_live": [("GET", everyone(200))],
+    "ops:health_ready": [("GET", everyone(200))],
+    "ops:metrics": [("GET", everyone(200)), ("POST", everyone(405))],
     # Machine API (bearer keys only; a session is not a key).
     "machine_api:openapi-json": [("GET", everyone(200))],
     # API docs (issue 24): public pages, served from our own static files.
@@ -109,8 +113,9 @@ URLS: dict[str, list[tuple[str, dict]]] = {
     "console:extra_usage_setup_finish": [("GET", {**org_page("owner", lacking=404, allowed=302), "admin": 403})],
     "console:extra_usage_setup_step": [("GET", {**org_page("owner", lacking=404), "admin": 403}),
                                        ("POST", {**org_page("owner", lacking=404, allowed=400), "admin": 403})],
-    "console:audit_log": [("GET", org_page("admin", lacking=404))],
-    "console:audit_log_export": [("GET", org_page("admin", lacking=404))],
+    # The audit log records identity, webhook and key settings: owners only (issue 26).
+    "console:audit_log": [("GET", org_page("owner", lacking=404))],
+    "console:audit_log_export": [("GET", org_page("owner", lacking=404))],
     "console:prices": [("GET", org_page("admin", lacking=404))],
     "console:members": [("GET", org_page("admin", lacking=404))],
     "console:members_table": [("GET", org_page("admin", lacking=404))],
@@ -130,6 +135,10 @@ URLS: dict[str, list[tuple[str, dict]]] = {
     # Settings > Language: admins read, owners change (an empty POST re-renders the form).
     "console:language_settings": [("GET", org_page("admin", lacking=404)),
                                   ("POST", {**org_page("owner", lacking=404), "admin": 403})],
+    # Billing history and receipts: owners and admins read them (admins read the invoices too); members 404.
+    "console:billing_history": [("GET", org_page("admin", lacking=404)),
+                                ("POST", {**everyone(405), "anonymous": LOGIN})],
+    "console:billing_receipt": [("GET", org_page("admin", lacking=404))],
     # Invoicing: owners and admins (read-only) see invoices and download them; members get a 404.
     "invoicing:invoice_list": [("GET", org_page("admin", lacking=404)),
                                ("POST", {**everyone(405), "anonymous": LOGIN})],
@@ -289,6 +298,25 @@ for _name in ("invoicing:invoice_detail", "invoicing:invoice_csv", "invoicing:in
     KWARGS[_name] = _invoice_kwargs
 
 
+def _receipt_kwargs(w: World) -> dict:
+    from django.utils import timezone
+
+    from apps.seats.models import SeatTier
+    from apps.seats.services import seat_assign
+
+    def upgrade():
+        membership = w.memberships["member"]
+        tiers = list(SeatTier.objects.filter(organization=w.org).order_by("monthly_fee"))
+        seat_assign(membership=membership, tier=tiers[0], now=timezone.now())
+        seat_assign(membership=membership, tier=tiers[-1], now=timezone.now())
+        return membership.seat_charges.get()
+
+    return {"slug": w.org.slug, "kind": "seat", "charge_id": w.once("seat_charge", upgrade).pk}
+
+
+KWARGS["console:billing_receipt"] = _receipt_kwargs
+
+
 def _unsubscribe_kwargs(w: World) -> dict:
     from apps.notices.services import unsubscribe_token
 
@@ -347,6 +375,12 @@ for _name in ("webhooks:delivery_detail", "webhooks:delivery_replay"):
 # Identity (issue 17): sign-in pages, the owners' Security & SSO page, the SSO entry and allauth's OIDC login and
 # callback (404 while the organization has no provider), and SCIM (bearer tokens only: a session gets 401).
 _SIGNED_IN = {**everyone(200), "anonymous": LOGIN}
+
+
+def _PRIMARY_OWNER_ONLY(allowed) -> dict:  # noqa: N802 (reads as a constant in the table)
+    return {**org_page_hidden_login("primary_owner", lacking=404, allowed=allowed), "owner": 403}
+
+
 URLS.update({
     "accounts:login_verify": [("GET", everyone(302)), ("POST", everyone(302))],
     "accounts:password_reset": [("GET", everyone(200)), ("POST", everyone(200))],
@@ -363,11 +397,14 @@ URLS.update({
                                     ("POST", {**everyone(302), "anonymous": LOGIN})],
     "identity:settings": [("GET", org_page("owner", lacking=404))],
     "identity:two_factor": [("GET", everyone(405)), ("POST", org_page_hidden_login("owner", lacking=404, allowed=302))],
-    "identity:sso": [("GET", everyone(405)), ("POST", org_page_hidden_login("owner", lacking=404, allowed=302))],
-    "identity:scim_token_create": [("GET", everyone(405)),
-                                   ("POST", org_page_hidden_login("owner", lacking=404, allowed=200))],
-    "identity:scim_token_revoke": [("GET", everyone(405)),
-                                   ("POST", org_page_hidden_login("owner", lacking=404, allowed=302))],
+    # Owners read Security & SSO; only the primary owner changes the provider, domains and SCIM tokens (issue 26):
+    # another owner gets a 403. Empty POSTs: the SSO form saves (302), a claim without a domain is a 400.
+    "identity:sso": [("GET", everyone(405)), ("POST", _PRIMARY_OWNER_ONLY(302))],
+    "identity:domain_claim": [("GET", everyone(405)), ("POST", _PRIMARY_OWNER_ONLY(400))],
+    "identity:domain_verify": [("GET", everyone(405)), ("POST", _PRIMARY_OWNER_ONLY(302))],
+    "identity:domain_remove": [("GET", everyone(405)), ("POST", _PRIMARY_OWNER_ONLY(302))],
+    "identity:scim_token_create": [("GET", everyone(405)), ("POST", _PRIMARY_OWNER_ONLY(200))],
+    "identity:scim_token_revoke": [("GET", everyone(405)), ("POST", _PRIMARY_OWNER_ONLY(302))],
     "identity:sso_start": [("GET", everyone(405)), ("POST", everyone(400))],
     "openid_connect_login": [("GET", everyone(404)), ("POST", everyone(404))],
     "openid_connect_callback": [("GET", everyone(404))],
@@ -394,6 +431,19 @@ def _scim_token_kwargs(w: World) -> dict:
 
 
 KWARGS["identity:scim_token_revoke"] = _scim_token_kwargs
+
+
+def _domain_kwargs(w: World) -> dict:
+    # Verified already, so "Verify" answers without a DNS lookup (the DNS path: tests/identity, tests/security).
+    from apps.identity.models import SsoDomain
+    from apps.identity.services import sso_domain_mark_verified
+
+    w.once("domain", lambda: sso_domain_mark_verified(organization=w.org, domain=f"{w.org.slug}.example",
+                                                      actor_label="test"))
+    return {"slug": w.org.slug, "domain_id": SsoDomain.objects.get(organization=w.org).pk}
+
+
+KWARGS["identity:domain_verify"] = KWARGS["identity:domain_remove"] = _domain_kwargs
 
 
 def _walk(patterns, prefix="", namespace=None):
