@@ -62,7 +62,7 @@ def console_pages(world) -> list[str]:
         f"{t}/usage/notifications/", f"{t}/extra-usage/", f"{t}/extra-usage/review/", f"{t}/extra-usage/mine/",
         f"{t}/invoices/", f"{t}/invoices/billing-details/", f"{t}/settings/webhooks/",
         f"{t}/settings/webhooks/{world['endpoint']}/", f"{t}/settings/audit-log/", f"{t}/settings/prices/",
-        f"{t}/settings/language/", f"{t}/settings/security/",
+        f"{t}/settings/language/", f"{t}/settings/security/", f"{t}/billing/history/",
         f"{e}/settings/usage/", f"{e}/settings/admin-api-keys/", f"{e}/invoices/", f"{e}/invoices/{world['invoice']}/",
         "/notifications/", "/accounts/security/", "/accounts/password/change/",
     ]
