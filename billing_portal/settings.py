@@ -205,7 +205,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Daily at 08:00 UTC: one digest of pending extra-usage requests to each admin (claimed per admin per day).
     "extra-usage-daily-digest": {
-        "task": "apps.extra_usage.tasks.digest_send_daily",
+        "task": "apps.spending.tasks.digest_send_daily",
         "schedule": crontab(hour=8, minute=0),
     },
     # Every 5 minutes: emails whose enqueue was lost or whose worker died are enqueued again (apps/notices).
@@ -315,8 +315,8 @@ CELERY_TASK_ROUTES = {
     "apps.invoicing.tasks.*": {"queue": "invoicing"},
     "apps.usage.tasks.*": {"queue": "invoicing"},
     # Digests: the daily batch of summaries to admins.
-    "apps.extra_usage.tasks.digest_send_daily": {"queue": "digests"},
-    "apps.extra_usage.tasks.digest_send_organization_task": {"queue": "digests"},
+    "apps.spending.tasks.digest_send_daily": {"queue": "digests"},
+    "apps.spending.tasks.digest_send_organization_task": {"queue": "digests"},
 }
 # A worker started without -Q consumes every queue; `-Q followups,notices` gives one its own share (README).
 CELERY_TASK_QUEUES = {name: {"exchange": name, "routing_key": name}
