@@ -47,14 +47,16 @@ from collections import defaultdict
 from dataclasses import dataclass, field, fields
 from decimal import ROUND_HALF_UP, Decimal
 
+from babel.dates import format_date, format_interval
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, F, Max, QuerySet, Sum
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from apps.common.money import MONEY_PLACES, ZERO, round_to_cents, rounded_total
+from apps.common.money import MONEY_PLACES, ZERO, babel_locale, round_to_cents, rounded_total
 from apps.common.periods import Period, local_date
 from apps.extra_usage.models import LedgerKind, PrepaidLedgerEntry
 from apps.monitoring.totals import BilledPeriod
@@ -140,7 +142,13 @@ def _line(**kwargs) -> LineData:
 
 
 def month_label(day: dt.date) -> str:
-    return day.strftime("%B %Y")
+    """"November 2026" in the active language (Babel): lines are written in the invoice's language."""
+    return format_date(day, "MMMM y", locale=babel_locale())
+
+
+def _day(day: dt.date) -> str:
+    """"Nov 12" in the active language."""
+    return format_date(day, "MMM d", locale=babel_locale())
 
 
 _DIGITS = re.compile(r"(\d+)")
@@ -157,7 +165,8 @@ def _day_ranges(days: list[tuple[dt.date, dt.date]]) -> str:
     parts = []
     for start, end in days:
         last = end - dt.timedelta(days=1)
-        parts.append(f"{start:%b} {start.day}" + (f"–{last.day}" if last != start else ""))
+        parts.append(_day(start) if last == start else format_interval(
+            start, last, "MMMd", locale=babel_locale()).replace("\u2009–\u2009", "–"))
     return ", ".join(parts)
 
 
@@ -196,8 +205,9 @@ def _seat_lines(*, organization: Organization, period: Period, emails: dict[int,
         entries.sort(key=lambda entry: entry.ranges[0][0])
         unrounded = sum((tiers[e.tier_id].monthly_fee.amount * e.days / period.days for e in entries), ZERO)
         days = sum(e.days for e in entries)
-        parts = [f"{tiers[e.tier_id].get_code_display()} seat, {_day_ranges(e.ranges)} "
-                 f"({e.days} of {period.days} days)" for e in entries]
+        parts = [_("%(tier)s seat, %(ranges)s (%(days)s of %(period_days)s days)") % {
+            "tier": tiers[e.tier_id].get_code_display(), "ranges": _day_ranges(e.ranges), "days": e.days,
+            "period_days": period.days} for e in entries]
         lines.append(_line(
             kind=LineKind.SEAT_FEE, membership_id=membership_id, description="; ".join(parts),
             days=days, period_days=period.days,
@@ -211,7 +221,8 @@ def _seat_lines(*, organization: Organization, period: Period, emails: dict[int,
         for membership_id, days in member_days.items():
             lines.append(_line(
                 kind=LineKind.HIPAA, membership_id=membership_id,
-                description=f"HIPAA-ready add-on ({days} of {period.days} days)",
+                description=_("HIPAA-ready add-on (%(days)s of %(period_days)s days)") % {
+                    "days": days, "period_days": period.days},
                 days=days, period_days=period.days, unit_price=HIPAA_FEE_PER_SEAT,
                 unrounded_amount=HIPAA_FEE_PER_SEAT * days / period.days,
             ))
@@ -235,8 +246,9 @@ def _upgrade_credit_lines(*, organization: Organization, period: Period, emails:
                                           remaining, period_days))
     lines = []
     for membership_id, upgrades in per_member.items():
-        parts = [f"{labels[f]} → {labels[t]} upgrade on {day:%b} {day.day}, already charged "
-                 f"({remaining} of {period_days} days)" for f, t, day, _, remaining, period_days in upgrades]
+        parts = [_("%(old)s → %(new)s upgrade on %(day)s, already charged (%(days)s of %(period_days)s days)") % {
+            "old": labels[f], "new": labels[t], "day": _day(day), "days": remaining, "period_days": days_in}
+            for f, t, day, _amount, remaining, days_in in upgrades]
         lines.append(_line(
             kind=LineKind.SEAT_UPGRADE_CHARGE, membership_id=membership_id, description="; ".join(parts),
             days=sum(u[4] for u in upgrades), period_days=upgrades[0][5],
@@ -325,9 +337,8 @@ def _usage_lines(*, organization: Organization, period: Period, usage_from, usag
         if late_period is not None:
             if billed == 0:
                 continue  # all of it was included: nothing billed or drawn, nothing to adjust
-            description = f"Late usage adjustment for {month_label(late_period)}"
-            if team:
-                description += " (drawn from the prepaid balance)"
+            description = (_("Late usage adjustment for %(month)s (drawn from the prepaid balance)") if team else
+                           _("Late usage adjustment for %(month)s")) % {"month": month_label(late_period)}
             lines.append(_line(
                 kind=LineKind.LATE_USAGE_ADJUSTMENT, membership_id=membership_id, usage_period_start=late_period,
                 description=description, usage_cost=cost, included_cost=None if bills_all else included,
@@ -338,17 +349,17 @@ def _usage_lines(*, organization: Organization, period: Period, usage_from, usag
             # The part the seat's included usage covered: shown, never billed (it is in the seat fee).
             lines.append(_line(
                 kind=LineKind.INCLUDED_USAGE, membership_id=membership_id,
-                description="Usage covered by included usage", included_cost=included,
+                description=_("Covered by included usage"), included_cost=included,
                 unrounded_amount=included, informational=True, **({} if billed else tokens),
             ))
         if not billed:
             continue  # nothing billed or drawn: no $0.00 line
         if bills_all:
-            kind, description = LineKind.USAGE, "Usage at API rates"
+            kind, description = LineKind.USAGE, _("Usage at API rates")
         elif team:
-            kind, description = LineKind.PREPAID_USAGE_INFO, "Extra usage drawn from the prepaid balance"
+            kind, description = LineKind.PREPAID_USAGE_INFO, _("Extra usage drawn from the prepaid balance")
         else:
-            kind, description = LineKind.USAGE, "Extra usage"
+            kind, description = LineKind.USAGE, _("Extra usage")
         lines.append(_line(
             kind=kind, membership_id=membership_id, description=description, usage_cost=cost,
             included_cost=None if bills_all else included, unrounded_amount=billed, informational=team, **tokens,
@@ -366,10 +377,10 @@ def _prepaid_lines(*, organization: Organization, period: Period) -> list[LineDa
     for kind, amount, created_at in entries:
         day = created_at.astimezone(period.tz).date()
         reload = kind == LedgerKind.AUTO_RELOAD
-        what = "Auto-reload of prepaid extra usage" if reload else "Prepaid extra usage purchased"
         lines.append(_line(
             kind=LineKind.AUTO_RELOAD if reload else LineKind.PREPAID_PURCHASE,
-            description=f"{what} on {day:%b} {day.day} (already paid)",
+            description=(_("Auto-reload of prepaid extra usage on %(day)s (already paid)") if reload else
+                         _("Prepaid extra usage purchased on %(day)s (already paid)")) % {"day": _day(day)},
             unrounded_amount=amount, informational=True, detail={"day": day.isoformat()},
         ))
     return lines
