@@ -80,7 +80,7 @@ def test_team_invoice_shows_prepaid_purchases_reloads_and_drawn_usage_without_bi
     invoice = invoice_issue_for_period(organization=org, period_start=NOV, now=at("UTC", 2026, 12, 1, 0, 20))
     info = [(line.kind, line.description, line.amount) for line in invoice.lines.filter(informational=True)]
     assert info == [
-        (LineKind.INCLUDED_USAGE, "Usage covered by included usage", Decimal("25.00")),
+        (LineKind.INCLUDED_USAGE, "Covered by included usage", Decimal("25.00")),
         (LineKind.PREPAID_USAGE_INFO, "Extra usage drawn from the prepaid balance", Decimal("7.50")),
         (LineKind.PREPAID_PURCHASE, "Prepaid extra usage purchased on Nov 2 (already paid)", Decimal("50.00")),
         (LineKind.AUTO_RELOAD, "Auto-reload of prepaid extra usage on Nov 21 (already paid)", Decimal("20.00")),
