@@ -71,6 +71,7 @@ SERVER_ENV = {
     "REDIS_URL": REDIS_URL,
     "CELERY_BROKER_URL": REDIS_URL,
     "LOG_LEVEL": "ERROR",
+    "SITE_URL": "http://127.0.0.1",  # production refuses to start without one (apps/ops/checks.py)
 }
 
 

@@ -58,6 +58,7 @@ def server_env() -> dict:
         DEBUG="false",
         SECURE_SSL_REDIRECT="false",
         ALLOWED_HOSTS="127.0.0.1,localhost",
+        SITE_URL="http://127.0.0.1",  # production refuses to start without one (apps/ops/checks.py)
         REDIS_URL=REDIS_URL,
         CONN_MAX_AGE="60",
         EMAIL_URL="consolemail://",

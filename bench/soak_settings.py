@@ -5,3 +5,5 @@ from billing_portal.settings import *  # noqa: F403
 
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
+# The soak runs its follow-ups in-process on purpose (no broker): not a deployment's mistake here.
+SILENCED_SYSTEM_CHECKS = ["ops.E003"]

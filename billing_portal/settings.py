@@ -84,7 +84,7 @@ TEMPLATES = [
                 "apps.monitoring.context_processors.spend_banner",
             ],
             # The one money filter (`{{ amount|money }}`), and |number and |percent, on every template.
-            "builtins": ["apps.common.templatetags.money"],
+            "builtins": ["apps.common.templatetags.money", "apps.common.templatetags.dates"],
         },
     },
 ]
@@ -270,12 +270,7 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
-}
+# LOGGING: structured (structlog), see the Operations block at the end.
 
 # --- Scale-out (docs/scaling.md) -----------------------------------------------------------------------------
 # Server-side prepared statements on the machine API's hot path (apps/common/sql.py). On by default; turn off
@@ -412,3 +407,70 @@ THROTTLE_LIMITS = {
     "scim": {"window": 60, "account": 600, "address": 1200},
     "oidc_callback": {"window": 60, "account": 300, "address": 30},
 }
+# --- Operations (issue 24; apps/ops, docs/deploy.md): health, metrics, logs, errors, start-up checks, brand ----
+from apps.ops.errors import sentry_init  # noqa: E402
+from apps.ops.logs import configure_structlog, logging_config  # noqa: E402
+
+INSTALLED_APPS += ["django_structlog", "apps.ops"]
+MIDDLEWARE = [
+    # First and last: django-prometheus times and counts every request (by view, method and status).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # The request id (X-Request-ID or a new one) bound to every log line and every task queued, and echoed.
+    "apps.ops.logs.RequestIdMiddleware",
+    "django_structlog.middlewares.RequestMiddleware",
+    *MIDDLEWARE,
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+# Cache gets, hits and misses counted by django-prometheus's drop-in backends (same behaviour otherwise).
+CACHES["default"]["BACKEND"] = {
+    "django.core.cache.backends.redis.RedisCache": "django_prometheus.cache.backends.redis.NativeRedisCache",
+    "django.core.cache.backends.locmem.LocMemCache": "django_prometheus.cache.backends.locmem.LocMemCache",
+}[CACHES["default"]["BACKEND"]]
+# /metrics answers loopback callers not relayed by the proxy, and anyone with `Authorization: Bearer <token>`.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# /health/ready fails when the read replica (DATABASE_REPLICA_URL) is further behind than this.
+REPLICA_MAX_LAG_SECONDS = read("REPLICA_MAX_LAG_SECONDS", lambda: env.float("REPLICA_MAX_LAG_SECONDS", default=30.0))
+# The load balancer's probes and Prometheus may speak plain HTTP to the web process.
+SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
+# File storage (/health/ready writes and deletes a probe file there).
+MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(BASE_DIR / "media"))
+
+# Logs: JSON lines (LOG_FORMAT=json, the default) or readable lines (console, `make demo`), via structlog.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
+if LOG_FORMAT not in ("json", "console"):
+    raise ImproperlyConfigured(f"Environment variable LOG_FORMAT is malformed: expected json or console, got "
+                               f"{LOG_FORMAT!r}")
+LOGGING = logging_config(fmt=LOG_FORMAT, level=env.str("LOG_LEVEL", default="WARNING"))
+configure_structlog()
+DJANGO_STRUCTLOG_CELERY_ENABLED = True  # the request id travels in the headers of the tasks a request queues
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True  # X-Request-ID, once RequestIdMiddleware found it sane
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False  # no client addresses in application logs (the proxy keeps those)
+DJANGO_STRUCTLOG_STATUS_4XX_LOG_LEVEL = 20  # INFO: a client's 4xx is not the operator's warning
+
+# Errors: Sentry when SENTRY_DSN is set (Django, Celery and logging integrations; no personal data).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENABLED = sentry_init(
+    dsn=SENTRY_DSN, environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+    release=env.str("SENTRY_RELEASE", default=""),
+    traces_sample_rate=read("SENTRY_TRACES_SAMPLE_RATE", lambda: env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)),
+)
+
+# Start-up checks (apps/ops/checks.py): with DEBUG off, web and worker processes refuse to start on a
+# configuration error (missing or plain-http SITE_URL, no broker, Stripe without its secrets).
+SITE_URL_FROM_ENV = env.str("SITE_URL", default=None) is not None
+OPS_REFUSE_AT_START = read_bool("OPS_REFUSE_AT_START", default=not DEBUG)
+
+# Branding: the product name and logo on pages, emails and invoice PDFs ({% brand_name %}, {% brand_logo_url %}).
+# BRAND_LOGO: a path under the static files (e.g. img/logo.svg) or an https:// URL (added to the CSP's img-src).
+BRAND_NAME = env.str("BRAND_NAME", default="Billing portal")
+BRAND_LOGO = env.str("BRAND_LOGO", default="")
+if BRAND_LOGO.startswith("https://"):
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"].append("/".join(BRAND_LOGO.split("/")[:3]))
+elif BRAND_LOGO.startswith("http://") or BRAND_LOGO.startswith("/"):
+    raise ImproperlyConfigured(f"Environment variable BRAND_LOGO is malformed: use a static file path such as "
+                               f"img/logo.svg or an https:// URL, got {BRAND_LOGO!r}")
+TEMPLATES[0]["OPTIONS"]["builtins"].append("apps.common.templatetags.brand")
+OTP_TOTP_ISSUER = BRAND_NAME
+# --- API docs (issue 24, billing_portal/api_docs.py) -----------------------------------------------------------
+# django-ninja as an app: its bundled Swagger UI is collected and served from our own static files (no CDN).
+INSTALLED_APPS += ["ninja"]

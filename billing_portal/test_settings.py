@@ -25,3 +25,5 @@ WHITENOISE_AUTOREFRESH = True
 # The suite's peers (webhook receivers, npm oidc-provider) listen on 127.0.0.1: the outbound guard's allow-list
 # opens exactly that address (never an off-switch); the guard's own tests narrow it again.
 OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+# The suite runs production settings without a broker or SITE_URL: no refusal at the start of a worker it runs.
+OPS_REFUSE_AT_START = False

@@ -5,9 +5,16 @@ from django.urls import include, path
 from apps.extra_usage.stripe_views import stripe_card_setup
 from apps.invoicing.stripe_webhook import stripe_webhook
 from apps.machine_api.api import machine_api_urls
+from billing_portal import api_docs
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("apps.ops.urls")),  # /health/live, /health/ready, /metrics (apps/ops)
+    # API docs rendered from our own static files (issue 24), before the APIs' own catch-all routes.
+    path("api/v1/docs", api_docs.machine_docs, name="api_docs_machine"),
+    path("v1/organizations/docs", api_docs.admin_docs, name="api_docs_admin"),
+    path("api/webhooks/docs", api_docs.webhooks_docs, name="api_docs_webhooks"),
+    path("api/webhooks/openapi.json", api_docs.webhooks_schema, name="api_docs_webhooks_schema"),
     path("api/v1/", machine_api_urls()),
     path("v1/organizations/", include("apps.admin_api.api_urls")),
     path("accounts/", include("apps.accounts.urls")),

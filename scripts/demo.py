@@ -18,6 +18,7 @@ Knobs: DEMO_PORT (8000), DATABASE_URL, CELERY_BROKER_URL, REDIS_URL, EMAIL_URL.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -115,7 +116,19 @@ class Demo:
             ALLOWED_HOSTS="127.0.0.1,localhost", SITE_URL=self.site, CELERY_BROKER_URL=broker_url,
             CELERY_BROKER_FOLDER=str(DEMO_DIR / "broker"), EMAIL_URL=os.environ.get("EMAIL_URL", "consolemail://"),
             CONN_MAX_AGE=os.environ.get("CONN_MAX_AGE", "60"), PYTHONUNBUFFERED="1",
+            # Readable log lines (production writes JSON); the counters of every gunicorn and Celery process
+            # in one folder, added up by /metrics (prometheus-client's multiprocess mode), emptied each start.
+            LOG_FORMAT=os.environ.get("LOG_FORMAT", "console"), PROMETHEUS_MULTIPROC_DIR=str(self.metrics_dir()),
         )
+
+    @staticmethod
+    def metrics_dir() -> Path:
+        folder = DEMO_DIR / "prometheus"
+        if folder.exists():
+            for stale in folder.glob("*.db"):
+                stale.unlink()
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     def manage(self, *args: str, env: dict | None = None, capture: bool = False) -> str:
         """Run one manage.py command to completion (stopped with us on Ctrl-C)."""
@@ -160,6 +173,20 @@ class Demo:
                 raise SystemExit(f"The web server did not answer at {self.site} within 60 s")
             time.sleep(0.2)
         say(f"Serving {self.site}/ with a Celery worker and beat. Ctrl-C stops the demo.")
+        say(f"Health: {self.site}/health/ready ({self._readiness()}) · live: {self.site}/health/live · "
+            f"Prometheus metrics: {self.site}/metrics")
+
+    def _readiness(self) -> str:
+        """What /health/ready says: "ok", or the checks that failed."""
+        try:
+            with urllib.request.urlopen(f"{self.site}/health/ready", timeout=15) as response:  # noqa: S310
+                body = json.load(response)
+        except urllib.error.HTTPError as exc:
+            body = json.load(exc)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            return f"no answer: {exc}"
+        failed = [name for name, check in body.get("checks", {}).items() if check.get("state") != "ok"]
+        return "ok" if not failed else "unavailable: " + ", ".join(failed)
 
     def _answers(self) -> bool:
         try:

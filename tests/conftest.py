@@ -237,6 +237,7 @@ def worker_env(tmp_path: Path, broker: str, **extra) -> dict:
         "SECRET_KEY": "worker-test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
         "DEBUG": "false",
         "SECURE_SSL_REDIRECT": "false",
+        "SITE_URL": "http://127.0.0.1:8000",  # production workers refuse to start without one (apps/ops/checks.py)
         "EMAIL_URL": f"filemail:///{tmp_path / 'mail'}",  # four slashes: an absolute path
         **extra,
     }

@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # From the bottom. An app may import itself and the apps before it in this list.
 LAYERS = ["common", "accounts", "organizations", "notices", "webhooks", "seats", "usage", "extra_usage", "spending",
-          "monitoring", "machine_api", "invoicing", "admin_api", "identity", "console", "demo"]
+          "monitoring", "machine_api", "invoicing", "admin_api", "identity", "console", "ops", "demo"]
 # Function-level imports that hide a cycle: none may exist (issue 13 §4); services enqueue tasks by name
 # through apps.common.tasks.enqueue_on_commit, or import their tasks module at module level.
 KNOWN_HIDDEN_CYCLES: set[str] = set()

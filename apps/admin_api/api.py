@@ -30,8 +30,9 @@ from ninja.security import APIKeyHeader
 from pydantic import Field
 
 from apps.common.ids import new_public_id
+from apps.common.metrics import RATE_LIMIT_REFUSALS
 
-from . import analytics, schemas, spend_limits
+from . import analytics, schemas, spend_limits, webhook_endpoints
 from .errors import ApiError, Call, bad_request
 from .models import AdminApiKey, AdminScope
 from .ratelimit import rate_limit_hit
@@ -43,6 +44,8 @@ logger = logging.getLogger(__name__)
 PREFIX = "/v1/organizations"
 READ, WRITE = AdminScope.READ_SPEND_LIMITS.value, AdminScope.WRITE_SPEND_LIMITS.value
 READ_ANALYTICS = AdminScope.READ_ANALYTICS.value
+READ_WEBHOOKS, WRITE_WEBHOOKS = AdminScope.READ_WEBHOOKS.value, AdminScope.WRITE_WEBHOOKS.value
+SPEND_LIMITS_TAG, ANALYTICS_TAG, WEBHOOKS_TAG = ["Spend limits"], ["Usage and cost analytics"], ["Webhook endpoints"]
 ORG_TYPE_MESSAGE = "this endpoint is not supported for this organization type"
 
 
@@ -70,6 +73,7 @@ class AdminApiKeyAuth(APIKeyHeader):
             raise ApiError(401, "authentication_error", "invalid x-api-key")
         decision = rate_limit_hit(organization_id=found.organization_id)
         if not decision.allowed:
+            RATE_LIMIT_REFUSALS.labels("admin").inc()
             raise ApiError(429, "rate_limit_error",
                            f"rate limit exceeded: {decision.limit} requests per minute per organization",
                            headers={"retry-after": str(decision.retry_after)})
@@ -182,14 +186,16 @@ ACTOR_IDS = _list("actor_ids", "Member ids (`user_…`).")
 
 # `effective` before `{spend_limit_id}`: it would otherwise be read as a spend-limit id.
 @api.get("/spend_limits/effective", url_name="effective", response=_errors(schemas.SpendSummaryPage),
-         summary="List effective spend limits (one row per member)", description="Scope: `read:spend_limits`.")
+         summary="List effective spend limits (one row per member)", description="Scope: `read:spend_limits`.",
+         tags=SPEND_LIMITS_TAG)
 def effective_list(request, user_ids: list[str] | None = USER_IDS, period: list[str] | None = PERIODS,
                    limit: int | None = LIMIT, page: str | None = PAGE):
     return _answer(request, READ, spend_limits.effective_list)
 
 
 @api.get("/spend_limits", url_name="spend_limits", response=_errors(schemas.SpendLimitPage),
-         summary="List configured spend limits (preview)", description="Scope: `read:spend_limits`.")
+         summary="List configured spend limits (preview)", description="Scope: `read:spend_limits`.",
+         tags=SPEND_LIMITS_TAG)
 def spend_limits_list(request, scope_type: list[str] | None = SCOPE_TYPES,
                       workspace_id: str | None = None, limit: int | None = LIMIT, page: str | None = PAGE):
     return _answer(request, READ, spend_limits.spend_limits_list)
@@ -197,27 +203,27 @@ def spend_limits_list(request, scope_type: list[str] | None = SCOPE_TYPES,
 
 @api.post("/spend_limits", url_name="spend_limits", response=_errors(schemas.SpendLimit),
           summary="Set a member's spend limit (upsert on scope and period)", openapi_extra=schemas.SET_BODY,
-          description="Scope: `write:spend_limits`.")
+          description="Scope: `write:spend_limits`.", tags=SPEND_LIMITS_TAG)
 def spend_limit_set(request):
     return _answer(request, WRITE, spend_limits.spend_limit_set)
 
 
 @api.get("/spend_limits/{spend_limit_id}", url_name="spend_limit", response=_errors(schemas.SpendLimit),
-         summary="Get a spend limit", description="Scope: `read:spend_limits`.")
+         summary="Get a spend limit", description="Scope: `read:spend_limits`.", tags=SPEND_LIMITS_TAG)
 def spend_limit_retrieve(request, spend_limit_id: str):
     return _answer(request, READ, spend_limits.spend_limit_retrieve, spend_limit_id=spend_limit_id)
 
 
 @api.delete("/spend_limits/{spend_limit_id}", url_name="spend_limit",
             response=_errors(schemas.SpendLimitDeleted), summary="Remove a member's spend limit",
-            description="Scope: `write:spend_limits`.")
+            description="Scope: `write:spend_limits`.", tags=SPEND_LIMITS_TAG)
 def spend_limit_delete(request, spend_limit_id: str):
     return _answer(request, WRITE, spend_limits.spend_limit_delete, spend_limit_id=spend_limit_id)
 
 
 @api.get("/spend_limit_increase_requests", url_name="increase_requests",
          response=_errors(schemas.IncreaseRequestPage), summary="List spend-limit increase requests (newest first)",
-         description="Scope: `read:spend_limits`.")
+         description="Scope: `read:spend_limits`.", tags=SPEND_LIMITS_TAG)
 def increase_requests_list(request, status: list[str] | None = STATUSES, actor_ids: list[str] | None = ACTOR_IDS,
                            limit: int | None = LIMIT, page: str | None = PAGE):
     return _answer(request, READ, spend_limits.increase_requests_list)
@@ -225,7 +231,7 @@ def increase_requests_list(request, status: list[str] | None = STATUSES, actor_i
 
 @api.get("/spend_limit_increase_requests/{request_id}", url_name="increase_request",
          response=_errors(schemas.SpendLimitIncreaseRequest), summary="Get an increase request",
-         description="Scope: `read:spend_limits`.")
+         description="Scope: `read:spend_limits`.", tags=SPEND_LIMITS_TAG)
 def increase_request_retrieve(request, request_id: str):
     return _answer(request, READ, spend_limits.increase_request_retrieve, request_id=request_id)
 
@@ -233,14 +239,15 @@ def increase_request_retrieve(request, request_id: str):
 @api.post("/spend_limit_increase_requests/{request_id}/approve", url_name="increase_request_approve",
           response=_errors(schemas.IncreaseRequestApproveResponse), openapi_extra=schemas.APPROVE_BODY,
           summary="Approve: set the member's limit and enable their extra usage",
-          description="Scope: `write:spend_limits`.")
+          description="Scope: `write:spend_limits`.", tags=SPEND_LIMITS_TAG)
 def increase_request_approve(request, request_id: str):
     return _answer(request, WRITE, spend_limits.increase_request_approve, request_id=request_id)
 
 
 @api.post("/spend_limit_increase_requests/{request_id}/deny", url_name="increase_request_deny",
           response=_errors(schemas.SpendLimitIncreaseRequest), openapi_extra=schemas.DENY_BODY,
-          summary="Deny an increase request (a repeat deny is a no-op)", description="Scope: `write:spend_limits`.")
+          summary="Deny an increase request (a repeat deny is a no-op)", description="Scope: `write:spend_limits`.",
+          tags=SPEND_LIMITS_TAG)
 def increase_request_deny(request, request_id: str):
     return _answer(request, WRITE, spend_limits.increase_request_deny, request_id=request_id)
 
@@ -294,41 +301,96 @@ def _report(request, handler):
 
 
 @api.get("/analytics/cost", url_name="analytics_cost", response=_errors(schemas.CostPage),
-         summary="Cost across a date range, broken out by dimension", description="Scope: `read:analytics`.")
+         summary="Cost across a date range, broken out by dimension", description="Scope: `read:analytics`.",
+         tags=ANALYTICS_TAG)
 def analytics_cost(request, params: Query[CurrentReportParams]):
     return _report(request, analytics.cost_list)
 
 
 @api.get("/analytics/usage", url_name="analytics_usage", response=_errors(schemas.UsagePage),
-         summary="Token usage across a date range, broken out by dimension", description="Scope: `read:analytics`.")
+         summary="Token usage across a date range, broken out by dimension", description="Scope: `read:analytics`.",
+         tags=ANALYTICS_TAG)
 def analytics_usage(request, params: Query[CurrentReportParams]):
     return _report(request, analytics.usage_list)
 
 
 @api.get("/analytics/cost_report", url_name="analytics_cost_report", response=_errors(schemas.CostReportPage),
-         summary="[Legacy] Cost over time", description="Scope: `read:analytics`.")
+         summary="[Legacy] Cost over time", description="Scope: `read:analytics`.", tags=ANALYTICS_TAG)
 def analytics_cost_report(request, params: Query[LegacyReportParams]):
     return _report(request, analytics.cost_report_list)
 
 
 @api.get("/analytics/usage_report", url_name="analytics_usage_report", response=_errors(schemas.UsageReportPage),
-         summary="[Legacy] Token usage over time", description="Scope: `read:analytics`.")
+         summary="[Legacy] Token usage over time", description="Scope: `read:analytics`.", tags=ANALYTICS_TAG)
 def analytics_usage_report(request, params: Query[LegacyReportParams]):
     return _report(request, analytics.usage_report_list)
 
 
 @api.get("/analytics/user_cost_report", url_name="analytics_user_cost_report",
          response=_errors(schemas.UserCostReportPage), summary="[Legacy] Cost per member",
-         description="Scope: `read:analytics`.")
+         description="Scope: `read:analytics`.", tags=ANALYTICS_TAG)
 def analytics_user_cost_report(request, params: Query[LegacyUserReportParams]):
     return _report(request, analytics.user_cost_report_list)
 
 
 @api.get("/analytics/user_usage_report", url_name="analytics_user_usage_report",
          response=_errors(schemas.UserUsageReportPage), summary="[Legacy] Token usage per member",
-         description="Scope: `read:analytics`.")
+         description="Scope: `read:analytics`.", tags=ANALYTICS_TAG)
 def analytics_user_usage_report(request, params: Query[LegacyUserReportParams]):
     return _report(request, analytics.user_usage_report_list)
+
+
+# --- Webhook endpoints (scopes read:webhooks / write:webhooks; webhook_endpoints.py) -------------------------
+
+WEBHOOK_LIMIT = Query(None, description="Page size (0-100; 0 or none: 20).")
+
+
+@api.get("/webhooks", url_name="webhooks", response=_errors(schemas.WebhookEndpointPage),
+         summary="List webhook endpoints", description="Scope: `read:webhooks`.", tags=WEBHOOKS_TAG)
+def webhook_endpoints_list(request, after_id: str | None = None, before_id: str | None = None,
+                           limit: int | None = WEBHOOK_LIMIT, order: str | None = Query(None, description="asc, "
+                                                                                        "desc (default)")):
+    return _answer(request, READ_WEBHOOKS, webhook_endpoints.webhook_endpoints_list)
+
+
+@api.post("/webhooks", url_name="webhooks", response=_errors(schemas.NewWebhookEndpoint),
+          summary="Create a webhook endpoint (its signing secret is in this answer only)",
+          openapi_extra=schemas.WEBHOOK_CREATE_BODY, description="Scope: `write:webhooks`. The URL must be HTTPS "
+          "and resolve only to public addresses, as on Settings > Webhooks.", tags=WEBHOOKS_TAG)
+def webhook_endpoint_create(request):
+    return _answer(request, WRITE_WEBHOOKS, webhook_endpoints.webhook_endpoint_create)
+
+
+@api.get("/webhooks/{webhook_endpoint_id}", url_name="webhook", response=_errors(schemas.WebhookEndpoint),
+         summary="Get a webhook endpoint", description="Scope: `read:webhooks`.", tags=WEBHOOKS_TAG)
+def webhook_endpoint_retrieve(request, webhook_endpoint_id: str):
+    return _answer(request, READ_WEBHOOKS, webhook_endpoints.webhook_endpoint_retrieve,
+                   endpoint_id=webhook_endpoint_id)
+
+
+@api.post("/webhooks/{webhook_endpoint_id}", url_name="webhook", response=_errors(schemas.WebhookEndpoint),
+          summary="Update a webhook endpoint (only the fields sent)", openapi_extra=schemas.WEBHOOK_UPDATE_BODY,
+          description="Scope: `write:webhooks`.", tags=WEBHOOKS_TAG)
+def webhook_endpoint_update(request, webhook_endpoint_id: str):
+    return _answer(request, WRITE_WEBHOOKS, webhook_endpoints.webhook_endpoint_update,
+                   endpoint_id=webhook_endpoint_id)
+
+
+@api.delete("/webhooks/{webhook_endpoint_id}", url_name="webhook", response=_errors(schemas.WebhookEndpointDeleted),
+            summary="Delete a webhook endpoint and its delivery log", description="Scope: `write:webhooks`.",
+            tags=WEBHOOKS_TAG)
+def webhook_endpoint_delete(request, webhook_endpoint_id: str):
+    return _answer(request, WRITE_WEBHOOKS, webhook_endpoints.webhook_endpoint_delete,
+                   endpoint_id=webhook_endpoint_id)
+
+
+@api.post("/webhooks/{webhook_endpoint_id}/regenerate_signing_secret", url_name="webhook_regenerate_secret",
+          response=_errors(schemas.WebhookEndpointSigningSecret),
+          summary="Regenerate the signing secret (the previous one signs too for 24 hours)",
+          description="Scope: `write:webhooks`. The new secret is in this answer only.", tags=WEBHOOKS_TAG)
+def webhook_endpoint_regenerate_signing_secret(request, webhook_endpoint_id: str):
+    return _answer(request, WRITE_WEBHOOKS, webhook_endpoints.webhook_endpoint_regenerate_signing_secret,
+                   endpoint_id=webhook_endpoint_id)
 
 
 # --- URL patterns --------------------------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 the usage and cost analytics).
 
 They are their own kind, separate from the machine API keys the assistant products use: each belongs to one
-organization, carries any of the scopes `read:spend_limits`, `write:spend_limits` and `read:analytics`, is shown
-once when created,
+organization, carries any of the scopes `read:spend_limits`, `write:spend_limits`, `read:analytics`,
+`read:webhooks` and `write:webhooks`, is shown once when created,
 is stored only as a SHA-256 digest, and is revocable (a revoked key is refused from the next request on).
 """
 
@@ -19,6 +19,8 @@ class AdminScope(models.TextChoices):
     READ_SPEND_LIMITS = "read:spend_limits", _("read:spend_limits (every GET)")
     WRITE_SPEND_LIMITS = "write:spend_limits", _("write:spend_limits (set, delete, approve, deny)")
     READ_ANALYTICS = "read:analytics", _("read:analytics (usage and cost reports)")
+    READ_WEBHOOKS = "read:webhooks", _("read:webhooks (list webhook endpoints)")
+    WRITE_WEBHOOKS = "write:webhooks", _("write:webhooks (create, update, rotate and delete webhook endpoints)")
 
 
 def new_admin_api_key_public_id() -> str:

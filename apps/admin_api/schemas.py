@@ -294,3 +294,54 @@ class UserCostReportPage(_ReportPage):
 
 class UserUsageReportPage(_ReportPage):
     data: list[UsageUsersItem]
+
+
+# --- Webhook endpoints (issue 24; `client.beta.organization.webhooks`) ----------------------------------------
+
+
+class WebhookEndpoint(Schema):
+    type: Literal["webhook_endpoint"]
+    id: str = Field(description="`ep_…`")
+    url: str
+    name: str = Field(description="Always empty: the portal's endpoints have a description, not a name.")
+    description: str
+    enabled_events: list[str]
+    state: Literal["enabled", "disabled"]
+    disabled_reason: str = Field(description="Why the endpoint is disabled; empty while enabled.")
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class NewWebhookEndpoint(WebhookEndpoint):
+    signing_secret: str = Field(description="The signing secret (`whsec_…`), in this answer only: keep it.")
+
+
+class WebhookEndpointSigningSecret(Schema):
+    signing_secret: str = Field(description="The new secret, in this answer only. The previous one keeps "
+                                            "signing for 24 hours.")
+
+
+class WebhookEndpointPage(Schema):
+    data: list[WebhookEndpoint]
+    has_more: bool
+    first_id: str | None
+    last_id: str | None
+
+
+class WebhookEndpointDeleted(Schema):
+    type: Literal["webhook_endpoint_deleted"]
+    id: str
+
+
+_ENDPOINT_FIELDS = {
+    "url": {"type": "string", "maxLength": 500,
+            "description": "An HTTPS URL whose host resolves only to public addresses."},
+    "enabled_events": {"type": "array", "items": {"type": "string"},
+                       "description": "Event types (see /api/webhooks/openapi.json)."},
+    "description": {"type": "string", "maxLength": 200},
+    "name": {"type": "string", "maxLength": 0, "description": "Not supported: leave it out or empty."},
+}
+WEBHOOK_CREATE_BODY = json_body({"type": "object", "required": ["url", "enabled_events"],
+                                 "properties": _ENDPOINT_FIELDS})
+WEBHOOK_UPDATE_BODY = json_body({"type": "object", "properties": {
+    **_ENDPOINT_FIELDS, "state": {"type": "string", "enum": ["enabled", "disabled"]}}})

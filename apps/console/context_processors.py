@@ -19,6 +19,7 @@ NAV_LINKS = [
     (_("Members"), "console:members", Capability.VIEW_ORG_USAGE),
     (_("Dashboard"), "monitoring:dashboard", Capability.VIEW_ORG_USAGE),
     (_("Invoices"), "invoicing:invoice_list", Capability.VIEW_ORG_USAGE),
+    (_("Billing history"), "console:billing_history", Capability.VIEW_ORG_USAGE),
     (_("Admin API keys"), "admin_api:keys", Capability.MANAGE_ADMIN_API_KEYS),
     (_("Audit log"), "console:audit_log", Capability.VIEW_ORG_USAGE),
     (_("Prices"), "console:prices", Capability.VIEW_ORG_USAGE),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import audit_views, prices_views, setup_views, views
+from . import audit_views, billing_views, prices_views, setup_views, views
 
 app_name = "console"
 
@@ -35,4 +35,7 @@ urlpatterns = [
     path("orgs/<slug:slug>/settings/audit-log/export.csv", audit_views.audit_log_export, name="audit_log_export"),
     path("orgs/<slug:slug>/settings/prices/", prices_views.prices, name="prices"),
     path("orgs/<slug:slug>/settings/language/", views.language_settings, name="language_settings"),
+    path("orgs/<slug:slug>/billing/history/", billing_views.billing_history, name="billing_history"),
+    path("orgs/<slug:slug>/billing/history/<slug:kind>/<int:charge_id>/receipt/", billing_views.billing_receipt,
+         name="billing_receipt"),
 ]

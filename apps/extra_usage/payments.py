@@ -42,9 +42,10 @@ class PaymentProvider(ABC):
 
 
 class RecordingProvider(PaymentProvider):
-    """Records the purchase for invoicing and always succeeds: the amount is billed on the organization's next
-    invoice, with this reference. The reference is derived from the idempotency key, so a retry returns the
-    same reference (and the invoice shows the purchase once, from its ledger row)."""
+    """Records the charge and always succeeds (no card network: the demo's and local runs' provider): the charge
+    is shown on Billing history with this reference and on the organization's next invoice as paid. The
+    reference is derived from the idempotency key, so a retry returns the same reference (and the invoice shows
+    the purchase once, from its ledger row)."""
 
     def charge(self, *, organization, amount: Decimal, description: str, idempotency_key: str) -> PaymentResult:
         digest = hashlib.sha256(f"{organization.pk}:{idempotency_key}".encode()).hexdigest()[:24]

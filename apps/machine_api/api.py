@@ -25,6 +25,7 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from apps.common.json_body import JsonBodyRefused, LimitedJsonParser, json_loads_limited
+from apps.common.metrics import RATE_LIMIT_REFUSALS, admission_count, usage_outcomes_count
 from apps.organizations.services import api_key_authenticate
 from apps.spending.services import UsageInput, admission_answer, usage_record_batch, usage_record_for_key
 from apps.usage.pricing import Tokens, UnknownModel, price_lookup
@@ -93,7 +94,7 @@ api = NinjaAPI(
     urls_namespace="machine_api",
     auth=ApiKeyBearer(),
     openapi_url="/openapi.json",
-    docs_url="/docs",
+    docs_url=None,  # served from our own static files by billing_portal/api_docs.py at the same address
 )
 
 
@@ -193,6 +194,7 @@ def on_database_unavailable(request, exc):
 
 @api.exception_handler(RateLimited)
 def on_rate_limited(request, exc):
+    RATE_LIMIT_REFUSALS.labels("machine").inc()
     response = error(429, "rate_limit_error",
                      f"This API key sent more than {exc.decision.limit} requests this minute; "
                      f"retry after {exc.decision.retry_after} seconds.")
@@ -226,6 +228,7 @@ def admission(request, payload: AdmissionIn):
     decision = keyed.admission
     if decision is None:
         return error(400, "invalid_request", "member: is not a member of this organization", "member")
+    admission_count(decision)
     # A plain JsonResponse: the body is AdmissionOut's fields exactly, without a second validation pass.
     return JsonResponse({
         "allowed": decision.allowed,
@@ -268,6 +271,7 @@ def usage(request, payload: UsageIn):
 
 
 def _usage_answer(outcome):
+    usage_outcomes_count((outcome,))
     if outcome.status == "invalid":
         return Status(400, {"error": {"type": "invalid_request", "field": outcome.field,
                                "message": f"{outcome.field}: {outcome.message}"}})
@@ -315,6 +319,7 @@ def usage_batch(request, payload: BatchIn):
         items.append(_usage_input(parsed))
         positions.append(index)
     outcomes = usage_record_batch(organization=request.auth.organization, items=items, now=timezone.now())
+    usage_outcomes_count(outcomes)
     for index, outcome in zip(positions, outcomes, strict=True):
         # Each result's `field` is the full path in the batch (events[i].model), like schema errors above.
         if outcome.status == "invalid":

@@ -4,7 +4,9 @@ arguments of `webhook_event_emit` other than the organization, so a call site is
     webhook_event_emit(organization=org, **payloads.invoice_issued(invoice), now=now)
 
 Money is a decimal string in the organization's currency; times are ISO 8601 in UTC; members are named by
-email; objects by their public id or number, never by a database key.
+email; objects by their public id or number, never by a database key. Every payload also names its organization
+(`organization_ref`, added by `webhook_event_emit` to whatever the function returns), so one receiver can serve
+several organizations. The published schema of each event's `data` is `schema.py` (kept in step by a test).
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ def _money(value: Decimal | None) -> str | None:
 
 def _time(value: dt.datetime | None) -> str | None:
     return None if value is None else value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def organization_ref(organization) -> dict:
+    """`organization` of every payload: its id (a number, stable for the organization's life) and its slug."""
+    return {"id": organization.pk, "slug": organization.slug}
 
 
 def spend_notice(notice) -> dict:

@@ -18,6 +18,11 @@ def endpoints_for(*, organization: Organization) -> QuerySet[WebhookEndpoint]:
     ).order_by("created_at", "id")
 
 
+def endpoints_for_api(*, organization: Organization) -> QuerySet[WebhookEndpoint]:
+    """The organization's endpoints, for the Admin API's list (which orders and pages them)."""
+    return WebhookEndpoint.objects.filter(organization=organization)
+
+
 def endpoint_get(*, organization: Organization, public_id: str) -> WebhookEndpoint | None:
     return WebhookEndpoint.objects.filter(organization=organization, public_id=public_id).first()
 

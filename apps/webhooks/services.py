@@ -32,7 +32,7 @@ from apps.common.tasks import enqueue_on_commit
 from apps.organizations.models import Membership, Organization, Role
 from apps.organizations.services import audit_record
 
-from . import transport
+from . import payloads, transport
 from .models import (
     TEST_EVENT_TYPE,
     DeliveryStatus,
@@ -74,8 +74,9 @@ def _endpoint_state(endpoint: WebhookEndpoint) -> dict:
 
 @transaction.atomic
 def endpoint_create(*, organization: Organization, url: str, description: str = "", events, actor=None,
-                    now: dt.datetime) -> tuple[WebhookEndpoint, str]:
-    """Register an endpoint for the chosen events. Returns it and its signing secret (shown once). Audited."""
+                    actor_label: str | None = None, now: dt.datetime) -> tuple[WebhookEndpoint, str]:
+    """Register an endpoint for the chosen events. Returns it and its signing secret (shown once). Audited (as
+    `actor`, or `actor_label` for an Admin API key)."""
     url = (url or "").strip()
     transport.url_check(url)
     events = _events_validate(events)
@@ -86,14 +87,14 @@ def endpoint_create(*, organization: Organization, url: str, description: str = 
         organization=organization, url=url, description=(description or "").strip(), events=events, secret=secret,
         created_by=actor if getattr(actor, "pk", None) else None, created_at=now, updated_at=now,
     )
-    audit_record(organization=organization, actor=actor, action="webhook_endpoint.create",
+    audit_record(organization=organization, actor=actor, actor_label=actor_label, action="webhook_endpoint.create",
                  target=endpoint.public_id, new=_endpoint_state(endpoint), now=now)
     return endpoint, secret
 
 
 @transaction.atomic
 def endpoint_update(*, endpoint: WebhookEndpoint, url: str, description: str = "", events, enabled: bool,
-                    actor=None, now: dt.datetime) -> WebhookEndpoint:
+                    actor=None, actor_label: str | None = None, now: dt.datetime) -> WebhookEndpoint:
     """Change an endpoint's URL, description, events or enabled state. Enabling a disabled endpoint clears its
     failure streak. Audited (old → new); nothing is written when nothing changed."""
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
@@ -114,13 +115,15 @@ def endpoint_update(*, endpoint: WebhookEndpoint, url: str, description: str = "
         _pending_stop(endpoint, reason="Endpoint disabled")
     endpoint.updated_at = now
     endpoint.save()
-    audit_record(organization=endpoint.organization, actor=actor, action="webhook_endpoint.update",
+    audit_record(organization=endpoint.organization, actor=actor, actor_label=actor_label,
+                 action="webhook_endpoint.update",
                  target=endpoint.public_id, old=old, new=new, now=now)
     return endpoint
 
 
 @transaction.atomic
-def endpoint_secret_rotate(*, endpoint: WebhookEndpoint, actor=None, now: dt.datetime) -> tuple[WebhookEndpoint, str]:
+def endpoint_secret_rotate(*, endpoint: WebhookEndpoint, actor=None, actor_label: str | None = None,
+                           now: dt.datetime) -> tuple[WebhookEndpoint, str]:
     """Give the endpoint a new secret (returned, shown once). The current one keeps signing alongside it for 24
     hours, so the receiver can switch without missing a message. Audited (never the secrets themselves)."""
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
@@ -129,17 +132,20 @@ def endpoint_secret_rotate(*, endpoint: WebhookEndpoint, actor=None, now: dt.dat
     endpoint.previous_secret_expires_at = now + ROTATION_OVERLAP
     endpoint.updated_at = now
     endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"])
-    audit_record(organization=endpoint.organization, actor=actor, action="webhook_endpoint.rotate_secret",
+    audit_record(organization=endpoint.organization, actor=actor, actor_label=actor_label,
+                 action="webhook_endpoint.rotate_secret",
                  target=endpoint.public_id, new={"previous_secret_expires_at": endpoint.previous_secret_expires_at
                                                  .isoformat()}, now=now)
     return endpoint, secret
 
 
 @transaction.atomic
-def endpoint_delete(*, endpoint: WebhookEndpoint, actor=None, now: dt.datetime) -> None:
+def endpoint_delete(*, endpoint: WebhookEndpoint, actor=None, actor_label: str | None = None,
+                    now: dt.datetime) -> None:
     """Delete an endpoint and its delivery log. Audited."""
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
-    audit_record(organization=endpoint.organization, actor=actor, action="webhook_endpoint.delete",
+    audit_record(organization=endpoint.organization, actor=actor, actor_label=actor_label,
+                 action="webhook_endpoint.delete",
                  target=endpoint.public_id, old=_endpoint_state(endpoint), now=now)
     endpoint.delete()
 
@@ -176,7 +182,7 @@ def webhook_event_emit(*, organization: Organization, event_type: str, payload: 
                        now: dt.datetime | None = None) -> WebhookEvent | None:
     """Record that `event_type` happened, in the caller's transaction, with one delivery per enabled endpoint
     of the organization subscribed to it; they are sent after that transaction commits. Returns the event, or
-    None when no endpoint listens (nothing is written then: one query)."""
+    None when no endpoint listens (nothing is written then: one query). The payload gains `organization`."""
     if event_type not in EventType.values:
         raise ValueError(f"unknown webhook event type {event_type!r}")
     endpoints = [e for e in WebhookEndpoint.objects.filter(organization=organization, enabled=True)
@@ -185,8 +191,9 @@ def webhook_event_emit(*, organization: Organization, event_type: str, payload: 
         return None
     now = now or timezone.now()
     with transaction.atomic():  # the caller's transaction, or its own when called outside one
-        event = WebhookEvent.objects.create(organization=organization, event_type=event_type, payload=payload,
-                                            created_at=now)
+        event = WebhookEvent.objects.create(organization=organization, event_type=event_type, created_at=now,
+                                            payload={"organization": payloads.organization_ref(organization),
+                                                     **payload})
         _deliveries_create(event, endpoints, now)
     return event
 
@@ -198,7 +205,8 @@ def webhook_test_send(*, endpoint: WebhookEndpoint, actor=None, now: dt.datetime
         raise ValidationError(_("Enable the endpoint before sending it a test event."))
     event = WebhookEvent.objects.create(
         organization=endpoint.organization, event_type=TEST_EVENT_TYPE, created_at=now,
-        payload={"message": "This is a test event from billing_portal.",
+        payload={"organization": payloads.organization_ref(endpoint.organization),
+                 "message": "This is a test event from billing_portal.",
                  "sent_by": getattr(actor, "email", None), "endpoint": endpoint.public_id},
     )
     (delivery_id,) = _deliveries_create(event, [endpoint], now)

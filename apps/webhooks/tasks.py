@@ -3,13 +3,17 @@
 from celery import shared_task
 from django.utils import timezone
 
+from apps.common.metrics import webhook_attempt_count
+
 from .services import deliveries_due, delivery_attempt
 
 
 @shared_task(acks_late=True)
 def webhook_deliver(delivery_id: int) -> bool:
     """Make the delivery's due attempt (nothing if it is not due, done, or being sent by another worker)."""
-    return delivery_attempt(delivery_id=delivery_id, now=timezone.now()) is not None
+    attempt = delivery_attempt(delivery_id=delivery_id, now=timezone.now())
+    webhook_attempt_count(attempt)
+    return attempt is not None
 
 
 @shared_task(acks_late=True)

@@ -160,10 +160,13 @@ def test_unknown_routes_are_json_404s_and_slashes_do_not_redirect(live_server):
         assert response.json()["error"]["type"] == "not_found_error" and response.headers["request-id"]
 
 
-def test_openapi_schema_lists_the_nine_spend_limit_and_six_analytics_operations(live_server):
+def test_openapi_schema_lists_the_spend_limit_analytics_and_webhook_operations(live_server):
     schema = httpx2.get(f"{live_server.url}/v1/organizations/openapi.json").json()
     operations = {op["operationId"] for path in schema["paths"].values() for op in path.values()}
-    assert len(operations) == 15
+    assert len(operations) == 9 + 6 + 6
+    assert {o for o in operations if o.startswith("webhook_")} == {
+        "webhook_endpoints_list", "webhook_endpoint_create", "webhook_endpoint_retrieve", "webhook_endpoint_update",
+        "webhook_endpoint_delete", "webhook_endpoint_regenerate_signing_secret"}
     assert {o for o in operations if o.startswith("analytics_")} == {
         "analytics_cost", "analytics_usage", "analytics_cost_report", "analytics_usage_report",
         "analytics_user_cost_report", "analytics_user_usage_report"}

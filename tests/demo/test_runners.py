@@ -2,6 +2,7 @@
 answers, else an embedded one), and `make demo` (scripts/demo.py) starts an embedded PostgreSQL, serves the
 portal and stops everything it started on SIGTERM."""
 
+import json
 import os
 import shutil
 import signal
@@ -11,12 +12,14 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import psutil
 import psycopg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -108,6 +111,22 @@ def test_make_demo_serves_on_an_embedded_postgresql_and_stops_everything_on_sigt
         with urllib.request.urlopen(f"{site}/static/css/app.{css}", timeout=10) as response:
             assert response.status == 200  # WhiteNoise serves the hashed copy
             assert "immutable" in response.headers["Cache-Control"]
+        # The health and metrics addresses are printed; readiness checks the database, broker and migrations
+        # (this test's REDIS_URL names a closed port, so Redis is the one check that fails), and /metrics
+        # answers in the Prometheus format with the counters of every gunicorn worker (multiprocess mode).
+        assert wait_for(lambda: any(line.startswith("Health:") for line in lines), timeout=30), "".join(lines)
+        health = next(line for line in lines if line.startswith("Health:"))
+        assert f"{site}/health/ready" in health and f"{site}/metrics" in health
+        try:
+            urllib.request.urlopen(f"{site}/health/ready", timeout=20)
+        except urllib.error.HTTPError as exc:
+            ready = json.load(exc)
+        for name in ("database", "migrations", "celery_broker", "storage"):
+            assert ready["checks"][name]["state"] == "ok", ready
+        assert ready["checks"]["redis"]["state"] == "unavailable"
+        with urllib.request.urlopen(f"{site}/metrics", timeout=20) as response:
+            families = {f.name for f in text_string_to_metric_families(response.read().decode())}
+        assert {"django_http_requests_total_by_method", "bp_email_outbox", "bp_invoices"} <= families
         server_pids = [p.pid for p in psutil.process_iter(["cmdline"]) if str(demo_dir) in " ".join(
             p.info["cmdline"] or [])]
         assert server_pids  # the embedded PostgreSQL runs from the demo's data folder

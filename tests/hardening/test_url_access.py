@@ -59,9 +59,17 @@ API_NO_SESSION = everyone(401)
 URLS: dict[str, list[tuple[str, dict]]] = {
     # Django admin: staff only (no organization role is staff).
     "admin": [("GET", everyone(ADMIN_LOGIN))],
+    # Operations (apps/ops): probes for anyone; /metrics for loopback callers (the test client) or METRICS_TOKEN.
+    "ops:health_live": [("GET", everyone(200))],
+    "ops:health_ready": [("GET", everyone(200))],
+    "ops:metrics": [("GET", everyone(200)), ("POST", everyone(405))],
     # Machine API (bearer keys only; a session is not a key).
     "machine_api:openapi-json": [("GET", everyone(200))],
-    "machine_api:openapi-view": [("GET", everyone(200))],
+    # API docs (issue 24): public pages, served from our own static files.
+    "api_docs_machine": [("GET", everyone(200)), ("POST", everyone(405))],
+    "api_docs_admin": [("GET", everyone(200))],
+    "api_docs_webhooks": [("GET", everyone(200))],
+    "api_docs_webhooks_schema": [("GET", everyone(200))],
     "machine_api:api-root": [("GET", everyone(404))],
     "machine_api:admission": [("POST", API_NO_SESSION), ("GET", everyone(405))],
     "machine_api:usage": [("POST", API_NO_SESSION), ("GET", everyone(405))],
@@ -126,6 +134,10 @@ URLS: dict[str, list[tuple[str, dict]]] = {
     # Settings > Language: admins read, owners change (an empty POST re-renders the form).
     "console:language_settings": [("GET", org_page("admin", lacking=404)),
                                   ("POST", {**org_page("owner", lacking=404), "admin": 403})],
+    # Billing history and receipts: owners and admins read them (admins read the invoices too); members 404.
+    "console:billing_history": [("GET", org_page("admin", lacking=404)),
+                                ("POST", {**everyone(405), "anonymous": LOGIN})],
+    "console:billing_receipt": [("GET", org_page("admin", lacking=404))],
     # Invoicing: owners and admins (read-only) see invoices and download them; members get a 404.
     "invoicing:invoice_list": [("GET", org_page("admin", lacking=404)),
                                ("POST", {**everyone(405), "anonymous": LOGIN})],
@@ -170,6 +182,10 @@ URLS: dict[str, list[tuple[str, dict]]] = {
     "admin_api_v1:increase_request_approve": [("POST", API_NO_SESSION), ("GET", everyone(405))],
     "admin_api_v1:increase_request_deny": [("POST", API_NO_SESSION)],
     "admin_api_v1:unknown": [("GET", everyone(404))],
+    # Webhook endpoints through the Admin API (issue 24).
+    "admin_api_v1:webhooks": [("GET", API_NO_SESSION), ("POST", API_NO_SESSION), ("PUT", everyone(405))],
+    "admin_api_v1:webhook": [("GET", API_NO_SESSION), ("POST", API_NO_SESSION), ("DELETE", API_NO_SESSION)],
+    "admin_api_v1:webhook_regenerate_secret": [("POST", API_NO_SESSION), ("GET", everyone(405))],
     "admin_api_v1:analytics_cost": [("GET", API_NO_SESSION), ("POST", everyone(405))],
     "admin_api_v1:analytics_usage": [("GET", API_NO_SESSION)],
     "admin_api_v1:analytics_cost_report": [("GET", API_NO_SESSION)],
@@ -281,6 +297,25 @@ for _name in ("invoicing:invoice_detail", "invoicing:invoice_csv", "invoicing:in
     KWARGS[_name] = _invoice_kwargs
 
 
+def _receipt_kwargs(w: World) -> dict:
+    from django.utils import timezone
+
+    from apps.seats.models import SeatTier
+    from apps.seats.services import seat_assign
+
+    def upgrade():
+        membership = w.memberships["member"]
+        tiers = list(SeatTier.objects.filter(organization=w.org).order_by("monthly_fee"))
+        seat_assign(membership=membership, tier=tiers[0], now=timezone.now())
+        seat_assign(membership=membership, tier=tiers[-1], now=timezone.now())
+        return membership.seat_charges.get()
+
+    return {"slug": w.org.slug, "kind": "seat", "charge_id": w.once("seat_charge", upgrade).pk}
+
+
+KWARGS["console:billing_receipt"] = _receipt_kwargs
+
+
 def _unsubscribe_kwargs(w: World) -> dict:
     from apps.notices.services import unsubscribe_token
 
@@ -306,6 +341,8 @@ KWARGS["admin_api_v1:spend_limit"] = lambda w: {"spend_limit_id": "spl_unknown"}
 for _name in ("admin_api_v1:increase_request", "admin_api_v1:increase_request_approve",
               "admin_api_v1:increase_request_deny"):
     KWARGS[_name] = lambda w: {"request_id": "slir_unknown"}
+for _name in ("admin_api_v1:webhook", "admin_api_v1:webhook_regenerate_secret"):
+    KWARGS[_name] = lambda w: {"webhook_endpoint_id": "ep_unknown"}
 
 
 def _webhook_endpoint_kwargs(w: World) -> dict:

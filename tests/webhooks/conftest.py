@@ -107,3 +107,23 @@ def endpoint_for(organization, url: str, events=None, now=None):
     """An endpoint and its secret."""
     return endpoint_create(organization=organization, url=url, events=events or list(EventType.values),
                            actor=owner_of(organization), now=now or timezone.now())
+
+
+def assert_body_matches_schema(event) -> dict:
+    """The body the portal sends for `event` validates against the published schema of its type (formats
+    checked too); returns the body's `data`."""
+    import json
+
+    from jsonschema import Draft202012Validator
+
+    from apps.webhooks.schema import event_schema
+    from apps.webhooks.transport import body_encode
+
+    body = json.loads(body_encode(msg_id=event.public_id, event_type=event.event_type, created_at=event.created_at,
+                                  data=event.payload))
+    validator = Draft202012Validator(event_schema(event.event_type),
+                                     format_checker=Draft202012Validator.FORMAT_CHECKER)
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)]
+    assert not errors, f"{event.event_type}: {errors}"
+    assert body["data"]["organization"] == {"id": event.organization_id, "slug": event.organization.slug}
+    return body["data"]

@@ -41,7 +41,7 @@ def test_an_event_is_delivered_after_commit_signed_and_verifiable(org, receiver,
     [request] = receiver.requests
     body = verify(secret, request)
     assert body == {"id": event.public_id, "type": "invoice.issued", "timestamp": body["timestamp"],
-                    "data": {"number": "BP-1", "total": "12.50"}}
+                    "data": {"organization": {"id": org.pk, "slug": "acme"}, "number": "BP-1", "total": "12.50"}}
     assert request.headers["webhook-id"] == event.public_id
     assert request.headers["content-type"] == "application/json"
     delivery = WebhookDelivery.objects.get(event=event, endpoint=endpoint)

@@ -22,14 +22,21 @@ from tests.extra_usage.conftest import spend
 from tests.extra_usage.test_prepaid import setup_team
 from tests.factories import OrganizationFactory, member
 from tests.monitoring.helpers import record
-from tests.webhooks.conftest import endpoint_for
+from tests.webhooks.conftest import assert_body_matches_schema, endpoint_for
 
 pytestmark = pytest.mark.django_db
 URL = "https://hooks.acme.example/in"
 
 
 def events(org) -> list[tuple[str, dict]]:
-    return [(e.event_type, e.payload) for e in WebhookEvent.objects.filter(organization=org).order_by("id")]
+    """Each event's type and `data`, after checking its body against the published schema and that it names
+    the organization (which is then left out, to compare the rest)."""
+    found = []
+    for event in WebhookEvent.objects.filter(organization=org).select_related("organization").order_by("id"):
+        data = assert_body_matches_schema(event)
+        assert data.pop("organization") == {"id": org.pk, "slug": org.slug}
+        found.append((event.event_type, data))
+    return found
 
 
 def test_spend_notices_emit_threshold_reached_then_cap_reached():

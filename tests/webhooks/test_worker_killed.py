@@ -59,6 +59,7 @@ def test_a_worker_killed_mid_send_loses_no_event_and_the_resend_keeps_its_webhoo
 
     [request] = receiver.requests  # sent once
     assert request.headers["webhook-id"] == event.public_id
-    assert Webhook(secret).verify(request.body, request.headers)["data"] == {"number": "BP-2026-10-000001"}
+    assert Webhook(secret).verify(request.body, request.headers)["data"] == {
+        "organization": {"id": org.pk, "slug": org.slug}, "number": "BP-2026-10-000001"}
     delivery.refresh_from_db()
     assert delivery.attempts.count() == 1 and delivery.attempts.get().status_code == 200
