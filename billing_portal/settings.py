@@ -386,6 +386,10 @@ SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
 SOCIALACCOUNT_STORE_TOKENS = False
 SOCIALACCOUNT_LOGIN_ON_GET = False
 SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
+# Verified domains (issue 26): the TXT lookup's nameservers, "ip" or "ip:port", comma-separated; empty uses the
+# system's resolver (/etc/resolv.conf). Tests point it at a DNS server on loopback.
+IDENTITY_DNS_NAMESERVERS = env.list("IDENTITY_DNS_NAMESERVERS", default=[])
+IDENTITY_DNS_TIMEOUT = env.float("IDENTITY_DNS_TIMEOUT", default=5.0)
 
 # --- Outbound guard (apps/common/outbound.py): webhooks, OIDC discovery/JWKS/token ------------------------------
 # Every server-side fetch resolves its host once and connects only to public addresses. Local testing opens exact

@@ -273,3 +273,15 @@ def pausing_broker():
     celery_use_broker(url, eager=eager)
     redis.Redis.from_url(PAUSING_BROKER).flushdb()
     connection.close()
+
+
+# --- Verified domains (issue 26): a real DNS server on loopback --------------------------------------------------
+@pytest.fixture
+def dns_zone(settings):
+    """A dnslib DNS server on 127.0.0.1 that IDENTITY_DNS_NAMESERVERS points at (tests/dns_server.py);
+    `dns_zone.publish(name, value)` adds a TXT record."""
+    from tests.dns_server import dns_server
+
+    with dns_server() as zone:
+        settings.IDENTITY_DNS_NAMESERVERS = [zone.address]
+        yield zone

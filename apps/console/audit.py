@@ -41,6 +41,7 @@ KINDS = {
     "identity": gettext_lazy("Security and single sign-on"),
     "scim_token": gettext_lazy("SCIM tokens"),
     "scim_group": gettext_lazy("SCIM groups"),
+    "scim": gettext_lazy("SCIM refusals"),
     "webhook_endpoint": gettext_lazy("Webhooks"),
     "webhook_delivery": gettext_lazy("Webhook deliveries"),
     "organization": gettext_lazy("Organization settings"),
@@ -219,6 +220,33 @@ def _webhook_endpoint(verb: str) -> Callable[[AuditEntry], str]:
     return sentence
 
 
+def _sso_settings(e: AuditEntry) -> str:
+    values = {"issuer": _field(e.new_value, "issuer_url", "") or _("none")}
+    if _field(e.new_value, "required") and not _field(e.old_value, "required"):
+        return _("Changed the single sign-on settings (issuer %(issuer)s) and required single sign-on.") % values
+    if _field(e.old_value, "required") and not _field(e.new_value, "required"):
+        return _("Changed the single sign-on settings (issuer %(issuer)s) and stopped requiring single "
+                 "sign-on.") % values
+    return _("Changed the single sign-on settings (issuer %(issuer)s).") % values
+
+
+def _domain_verify(e: AuditEntry) -> str:
+    if _field(e.new_value, "dns", True) is False:
+        return _("Marked the domain %(domain)s verified without a DNS lookup.") % {"domain": e.target}
+    return _("Verified the domain %(domain)s by its DNS TXT record.") % {"domain": e.target}
+
+
+def _sso_refused(e: AuditEntry) -> str:
+    reason = _field(e.new_value, "reason")
+    values = {"email": e.target}
+    if reason == "primary_owner":
+        return _("Refused a single sign-on for the primary owner's address %(email)s: the primary owner signs in "
+                 "with a password and a second factor only.") % values
+    if reason == "other_organization":
+        return _("Refused a single sign-on for %(email)s: the account belongs to another organization.") % values
+    return _("Refused a single sign-on for %(email)s: not an address of a verified domain.") % values
+
+
 SENTENCES: dict[str, Callable[[AuditEntry], str]] = {
     "cap.organization": _cap,
     "cap.seat_tier": _cap,
@@ -269,8 +297,15 @@ SENTENCES: dict[str, Callable[[AuditEntry], str]] = {
     "extra_usage.card": lambda e: _("Saved a card for prepaid purchases."),
     "identity.require_two_factor": _switch(gettext_lazy("Required two-factor authentication for every member."),
                                            gettext_lazy("Stopped requiring two-factor authentication."), "required"),
-    "identity.sso": lambda e: _("Changed the single sign-on settings (issuer %(issuer)s).") % {
-        "issuer": _field(e.new_value, "issuer_url", "") or _("none")},
+    "identity.sso": _sso_settings,
+    "identity.domain.claim": lambda e: _("Claimed the domain %(domain)s for single sign-on and SCIM (not verified "
+                                         "yet).") % {"domain": e.target},
+    "identity.domain.verify": _domain_verify,
+    "identity.domain.remove": lambda e: _("Removed the domain %(domain)s: single sign-on and SCIM no longer act on "
+                                          "it.") % {"domain": e.target},
+    "identity.sso.refused": _sso_refused,
+    "scim.refused": lambda e: _("Refused to provision %(email)s through SCIM: the account belongs to another "
+                                "organization.") % {"email": e.target},
     "identity.two_factor_reset": lambda e: _("Reset the two-factor authentication of %(member)s.") % {
         "member": e.target},
     "member.restore": lambda e: _("Restored %(member)s to the organization as %(role)s.") % {

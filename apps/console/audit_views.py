@@ -1,6 +1,7 @@
 """The audit log: every audited change of the organization, filtered by kind, actor and dates, and as CSV.
 
-Admins and above read it (as they read Recent changes on Settings > Usage); members and outsiders get a 404.
+Owners read it (issue 26: it records identity, webhook and key settings that admins do not see); admins, members
+and outsiders get a 404.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def _filtered(request, organization):
 @login_required
 @require_GET
 def audit_log(request, slug):
-    membership = require(request.user, slug, Capability.VIEW_ORG_USAGE, hide=True)
+    membership = require(request.user, slug, Capability.MANAGE_MEMBERS, hide=True)
     organization = membership.organization
     form, entries = _filtered(request, organization)
     page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page", 1))
@@ -61,7 +62,7 @@ def audit_log(request, slug):
 @require_GET
 def audit_log_export(request, slug):
     """The filtered audit log as CSV: times in UTC (ISO 8601), the stored values as JSON, and the sentence."""
-    membership = require(request.user, slug, Capability.VIEW_ORG_USAGE, hide=True)
+    membership = require(request.user, slug, Capability.MANAGE_MEMBERS, hide=True)
     organization = membership.organization
     _, entries = _filtered(request, organization)
     rows = (

@@ -125,8 +125,14 @@ def _limits_context(request, membership, now):
             "limits_query": urlencode({k: v for k, v in (("q", search), ("sort", sort), ("page", page.number)) if v})}
 
 
+# What admins see of Recent changes: the spend settings their own pages show (issue 26: identity, webhook, key and
+# billing settings are for owners, as is the full audit log).
+ADMIN_CHANGE_KINDS = ("cap", "seat", "extra_usage", "extra_usage_request", "prepaid", "notifications")
+
+
 def _changes_context(request, membership):
-    paginator = Paginator(audit_entries(organization=membership.organization), CHANGES_PER_PAGE)
+    kinds = None if can(membership, Capability.MANAGE_MEMBERS) else ADMIN_CHANGE_KINDS
+    paginator = Paginator(audit_entries(organization=membership.organization, kinds=kinds), CHANGES_PER_PAGE)
     return {"changes_page": paginator.get_page(request.GET.get("changes", 1))}
 
 

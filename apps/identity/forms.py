@@ -14,19 +14,15 @@ class SsoSettingsForm(forms.Form):
     sso_client_secret = forms.CharField(label=_("Client secret"), required=False, max_length=300,
                                         widget=forms.PasswordInput(render_value=False),
                                         help_text=_("Leave empty to keep the current secret."))
-    sso_email_domains = forms.CharField(label=_("Verified email domains"), required=False, max_length=2000,
-                                        help_text=_("Comma-separated, e.g. acme.com, acme.co.uk"))
     sso_default_tier_code = forms.ChoiceField(label=_("Seat tier for people who arrive through SSO"),
                                               required=False)
-    sso_required = forms.BooleanField(label=_("Require SSO (the primary owner can still use a password)"),
+    sso_required = forms.BooleanField(label=_("Require SSO for this organization's people at its verified domains "
+                                              "(the primary owner always signs in with a password)"),
                                       required=False)
 
     def __init__(self, *args, tiers=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["sso_default_tier_code"].choices = [(t.code, t.get_code_display()) for t in tiers]
-
-    def domains(self) -> list[str]:
-        return [d for d in self.cleaned_data["sso_email_domains"].replace("\n", ",").split(",") if d.strip()]
 
 
 class SsoStartForm(forms.Form):
@@ -35,3 +31,7 @@ class SsoStartForm(forms.Form):
 
 class ScimTokenForm(forms.Form):
     name = forms.CharField(label=_("Token name"), max_length=100, initial="Identity provider")
+
+
+class DomainClaimForm(forms.Form):
+    domain = forms.CharField(label=_("Domain"), max_length=253, help_text=_("e.g. acme.com"))

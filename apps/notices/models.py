@@ -22,6 +22,7 @@ class NoticeKind(models.TextChoices):
     EXTRA_USAGE_DIGEST = "extra_usage_digest", _("Daily digest of pending extra usage requests")
     INVOICE_ISSUED = "invoice_issued", _("Invoice issued")
     INVITATION = "invitation", _("Invitations")
+    IDENTITY_CHANGED = "identity_changed", _("Changes to sign-in, single sign-on and SCIM")
 
 
 class OutboxStatus(models.TextChoices):

@@ -131,10 +131,11 @@ class BrokerCollector(Collector):
 
     def collect(self):
         url = settings.CELERY_BROKER_URL
-        if settings.CELERY_TASK_ALWAYS_EAGER or not url.startswith(("redis://", "rediss://")):
-            return
         family = GaugeMetricFamily("bp_celery_queue_length", "Messages waiting in each Celery queue (broker).",
                                    labels=["queue"])
+        if settings.CELERY_TASK_ALWAYS_EAGER or not url.startswith(("redis://", "rediss://")):
+            yield family  # no samples: nothing is queued when tasks run in-process
+            return
         error = 0.0
         try:
             client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)

@@ -28,6 +28,8 @@ class Capability(Enum):
     MANAGE_MEMBERS = Role.OWNER
     MANAGE_EXTRA_USAGE = Role.OWNER
     MANAGE_ADMIN_API_KEYS = Role.PRIMARY_OWNER
+    # Verified domains, the identity provider, "Require SSO", SCIM tokens (issue 26): who may sign in as whom.
+    MANAGE_IDENTITY = Role.PRIMARY_OWNER
 
 
 def role_at_least(role: str, minimum: str) -> bool:

@@ -27,11 +27,17 @@ def membership_by_email(*, organization: Organization, email: str) -> Membership
 
 
 def audit_entries(*, organization: Organization, kind: str = "", actor: str = "",
-                  since: dt.datetime | None = None, before: dt.datetime | None = None) -> QuerySet[AuditEntry]:
+                  since: dt.datetime | None = None, before: dt.datetime | None = None,
+                  kinds: tuple[str, ...] | None = None) -> QuerySet[AuditEntry]:
     """The organization's audit trail, newest first, optionally narrowed to one family of actions (`kind`, the
     action's first dotted part: "cap" matches "cap.member"), an actor (their email or label, case-insensitive,
     exact) and a time span [since, before)."""
     entries = AuditEntry.objects.filter(organization=organization)
+    if kinds is not None:  # only these families (a reader who may not see the others)
+        families = Q(pk__in=[])
+        for family in kinds:
+            families |= Q(action=family) | Q(action__startswith=f"{family}.")
+        entries = entries.filter(families)
     if kind:
         entries = entries.filter(Q(action=kind) | Q(action__startswith=f"{kind}."))
     if actor:

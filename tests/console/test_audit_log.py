@@ -80,7 +80,7 @@ def test_filters_by_kind_actor_and_local_dates(team):
     _entry(team, "cap.organization", actor=team.owner.user, when=d(2), new="10.00")
     _entry(team, "cap.member", actor=team.primary.user, when=d(5), target="member:member@acme.test", new="5.00")
     _entry(team, "member.role", actor=team.owner.user, when=d(9), target="admin@acme.test", new="admin")
-    client = client_for(team.admin)
+    client = client_for(team.owner)
     page = client.get(f"/orgs/{team.org.slug}/settings/audit-log/?kind=cap").content.decode()
     assert page.count('class="change-row"') == 2 and "Changed the role" not in page
     page = client.get(f"/orgs/{team.org.slug}/settings/audit-log/?actor=owner%40acme.test").content.decode()
@@ -104,8 +104,9 @@ def test_csv_export_follows_the_filters(team):
     assert dt.datetime.fromisoformat(rows[0]["time"]).utcoffset() == dt.timedelta(0)
 
 
-def test_members_and_outsiders_get_a_404(team):
-    for who in (team.member, team.outsider):
+def test_admins_members_and_outsiders_get_a_404(team):
+    # Owners only (issue 26): the log records identity, webhook and key settings admins do not see.
+    for who in (team.admin, team.member, team.outsider):
         assert client_for(who).get(f"/orgs/{team.org.slug}/settings/audit-log/").status_code == 404
         assert client_for(who).get(f"/orgs/{team.org.slug}/settings/audit-log/export.csv").status_code == 404
 

@@ -195,3 +195,15 @@ def test_a_closed_months_invoice_shows_usage_lines_per_member_and_model(demo, pa
     assert row.count() >= 1
     assert f"{line.input_tokens:,}" in row.first.inner_text()
     screenshot(page, "demo-closed-month-invoice")
+
+
+def test_each_organizations_own_domain_is_verified_and_the_report_says_so(demo):
+    """Issue 26: SSO and SCIM act only on verified domains; the demo marks its own .example domains verified
+    (no DNS lookup: .example names hold no TXT record) and says so."""
+    from apps.identity.models import SsoDomain
+
+    for org in Organization.objects.all():
+        claim = SsoDomain.objects.get(organization=org)
+        assert claim.domain == f"{org.slug}.example" and claim.is_verified
+    assert "Verified domains: acme-team.example, globex-enterprise.example, initech-enterprise.example" in demo
+    assert not SsoDomain.objects.filter(verified_at__isnull=True).exists()

@@ -1,5 +1,5 @@
-"""Security & SSO (owners): require two-factor, the OpenID Connect provider, SCIM tokens; audited, one query
-budget, 404 for members and other organizations."""
+"""Security & SSO (owners read, the primary owner changes): require two-factor, the OpenID Connect provider, SCIM
+tokens; audited and emailed to the primary owner, one query budget, 404 for members and other organizations."""
 
 import pytest
 from django.core.management import call_command
@@ -7,7 +7,10 @@ from django.urls import reverse
 
 from apps.identity.models import OrganizationIdentity, ScimToken, SsoDomain
 from apps.identity.selectors import scim_token_authenticate
+from apps.identity.services import scim_token_create
+from apps.notices.models import EmailOutbox
 from apps.organizations.models import AuditEntry, PlanKind, Role
+from tests.dns_server import verify_domain
 from tests.factories import OrganizationFactory, login_verified, member
 
 pytestmark = pytest.mark.django_db
@@ -23,40 +26,60 @@ def _as(client, membership):
     return client
 
 
-def test_owner_sets_sso_and_it_is_audited_without_the_secret(client, org):
-    owner = _as(client, member(org, email="owner@acme.example", role=Role.OWNER))
-    assert owner
+def test_primary_owner_sets_sso_and_it_is_audited_without_the_secret_and_emailed(client, org, dns_zone):
+    primary = member(org, email="owner@acme.example", role=Role.PRIMARY_OWNER)
+    verify_domain(organization=org, domain="acme.example", zone=dns_zone, actor=primary.user)
+    _as(client, primary)
     response = client.post(reverse("identity:sso", args=["acme"]), {
         "sso_issuer_url": "https://idp.acme.example", "sso_client_id": "portal", "sso_client_secret": "s3cret",
-        "sso_email_domains": "Acme.example, @acme.co.uk", "sso_default_tier_code": "chat_code",
-        "sso_required": "on"})
+        "sso_default_tier_code": "chat_code", "sso_required": "on"})
     assert response.status_code == 302
     identity = OrganizationIdentity.objects.get(organization=org)
     assert identity.sso_required and identity.sso_client_secret == "s3cret"
-    assert sorted(SsoDomain.objects.values_list("domain", flat=True)) == ["acme.co.uk", "acme.example"]
     entry = AuditEntry.objects.get(organization=org, action="identity.sso")
     assert "s3cret" not in str(entry.new_value) and entry.new_value["client_secret_changed"] is True
     page = client.get(reverse("identity:settings", args=["acme"]))
     assert b"https://idp.acme.example" in page.content and b"s3cret" not in page.content
+    mail = EmailOutbox.objects.filter(kind="identity_changed", to_email="owner@acme.example").first()
+    assert mail is not None and "https://idp.acme.example" in mail.text_body and "s3cret" not in mail.text_body
 
 
-def test_a_domain_of_another_organization_is_refused_with_a_message(client, org):
-    other = OrganizationFactory(slug="globex")
-    other_owner = member(other, email="o@globex.example", role=Role.OWNER)
-    from apps.identity.services import sso_settings_set
-    sso_settings_set(organization=other, issuer_url="https://idp.globex.example", client_id="x", client_secret="y",
-                     email_domains=["shared.example"], default_tier_code="", required=False, actor=other_owner.user)
-    _as(client, member(org, email="owner@acme.example", role=Role.OWNER))
-    response = client.post(reverse("identity:sso", args=["acme"]), {
-        "sso_issuer_url": "https://idp.acme.example", "sso_client_id": "portal", "sso_email_domains": "shared.example"})
-    assert response.status_code == 400 and b"already used by another organization" in response.content
-    assert not SsoDomain.objects.filter(organization=org).exists()
+def test_another_owner_reads_the_settings_but_every_change_is_a_403(client, org, dns_zone):
+    primary = member(org, email="owner@acme.example", role=Role.PRIMARY_OWNER)
+    claim = verify_domain(organization=org, domain="acme.example", zone=dns_zone, actor=primary.user)
+    token, _raw = scim_token_create(organization=org, name="Okta", actor=primary.user)
+    _as(client, member(org, email="owner2@acme.example", role=Role.OWNER))
+    page = client.get(reverse("identity:settings", args=["acme"]))
+    assert page.status_code == 200 and b"acme.example" in page.content
+    assert b"Only the primary owner can" in page.content and b"Claim domain" not in page.content
+    before = AuditEntry.objects.count()
+    for name, args, data in [
+        ("identity:sso", ["acme"], {"sso_issuer_url": "https://evil.example", "sso_client_id": "x"}),
+        ("identity:domain_claim", ["acme"], {"domain": "globex.example"}),
+        ("identity:domain_verify", ["acme", claim.pk], {}),
+        ("identity:domain_remove", ["acme", claim.pk], {}),
+        ("identity:scim_token_create", ["acme"], {"name": "mine"}),
+        ("identity:scim_token_revoke", ["acme", token.public_id], {}),
+    ]:
+        assert client.post(reverse(name, args=args), data).status_code == 403, name
+    assert AuditEntry.objects.count() == before
+    assert OrganizationIdentity.objects.filter(organization=org, sso_issuer_url="https://evil.example").count() == 0
+    assert SsoDomain.objects.get(pk=claim.pk).is_verified and ScimToken.objects.filter(organization=org).count() == 1
 
 
 def test_require_sso_needs_a_provider(client, org):
-    _as(client, member(org, email="owner@acme.example", role=Role.OWNER))
+    _as(client, member(org, email="owner@acme.example", role=Role.PRIMARY_OWNER))
     response = client.post(reverse("identity:sso", args=["acme"]), {"sso_required": "on"})
     assert response.status_code == 400 and b"before requiring single sign-on" in response.content
+
+
+def test_require_sso_needs_a_verified_domain(client, org):
+    _as(client, member(org, email="owner@acme.example", role=Role.PRIMARY_OWNER))
+    client.post(reverse("identity:domain_claim", args=["acme"]), {"domain": "acme.example"})
+    response = client.post(reverse("identity:sso", args=["acme"]), {
+        "sso_issuer_url": "https://idp.acme.example", "sso_client_id": "portal", "sso_required": "on"})
+    assert response.status_code == 400 and b"verify at least one domain" in response.content
+    assert not OrganizationIdentity.objects.filter(organization=org, sso_required=True).exists()
 
 
 def test_scim_token_is_shown_once_works_and_revoking_refuses_it(client, org):
@@ -117,8 +140,6 @@ def test_staff_reset_two_factor_from_django_admin_is_audited(client, org):
 
 def test_scim_requests_record_when_the_token_was_last_used(org):
     from django.test import Client
-
-    from apps.identity.services import scim_token_create
 
     token, raw = scim_token_create(organization=org, name="Okta")
     assert Client().get("/scim/v2/ServiceProviderConfig", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200

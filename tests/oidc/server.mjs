@@ -1,7 +1,8 @@
 // A small OpenID Connect provider for the SSO tests (npm oidc-provider). Started by tests/identity fixtures:
 //   ISSUER=http://127.0.0.1:PORT PORT=… REDIRECT_URI=… node server.mjs
-// Two users: "ada" (ada@acme.example) and "bob" (bob@elsewhere.example). The login form is oidc-provider's
-// development interaction (any password), followed by its consent screen.
+// Two users: "ada" (ada@acme.example) and "bob" (bob@elsewhere.example); a login that is an address signs in as
+// that address (an identity provider whoever controls it can make say anything: tests/security). The login form
+// is oidc-provider's development interaction (any password), followed by its consent screen.
 import Provider from 'oidc-provider';
 
 const { ISSUER, PORT, REDIRECT_URI, CLIENT_ID = 'billing-portal', CLIENT_SECRET = 'test-client-secret' } = process.env;
@@ -22,7 +23,7 @@ const provider = new Provider(ISSUER, {
   }],
   claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
   async findAccount(ctx, id) {
-    const account = accounts[id];
+    const account = accounts[id] || (id.includes('@') ? { email: id, name: id } : undefined);
     if (!account) return undefined;
     return {
       accountId: id,

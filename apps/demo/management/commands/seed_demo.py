@@ -42,6 +42,7 @@ from apps.extra_usage.services.auto_reload import auto_reload_configure
 from apps.extra_usage.services.prepaid import prepaid_purchase
 from apps.extra_usage.services.switches import extra_usage_enable
 from apps.extra_usage.services.usage_requests import extra_usage_request_create
+from apps.identity.services import sso_domain_mark_verified
 from apps.invoicing.services import invoice_issue_for_period
 from apps.organizations.models import ApiKey, Membership, Organization, PlanKind, Role
 from apps.organizations.services import api_key_create, organization_create
@@ -105,6 +106,7 @@ class Seed:
     new_keys: dict[str, str] = field(default_factory=dict)
     new_admin_keys: dict[str, str] = field(default_factory=dict)
     events_recorded: dict[str, int] = field(default_factory=dict)
+    verified_domains: list[str] = field(default_factory=list)
     # email -> when the machine API first answered `blocked` this month, for organizations recorded in this run
     stopped_at: dict[str, dt.datetime] = field(default_factory=dict)
 
@@ -451,6 +453,15 @@ def step_admin_api_keys(seed: Seed) -> None:
             seed.new_admin_keys[slug] = raw
 
 
+def step_verified_domains(seed: Seed) -> None:
+    """Each organization's own `<slug>.example` domain, marked verified without a DNS lookup (the .example names
+    cannot carry a TXT record), so Security & SSO shows a working state. Said so in the report."""
+    for spec in ORGS:
+        if sso_domain_mark_verified(organization=seed.orgs[spec.slug], domain=f"{spec.slug}.example",
+                                    actor_label="seed_demo", now=seed.now):
+            seed.verified_domains.append(f"{spec.slug}.example")
+
+
 STEPS: list[Callable[[Seed], None]] = [
     step_staff,
     step_organizations,
@@ -463,6 +474,7 @@ STEPS: list[Callable[[Seed], None]] = [
     step_auto_reload,
     step_api_keys,
     step_admin_api_keys,
+    step_verified_domains,
 ]
 
 
@@ -487,6 +499,8 @@ def report(seed: Seed, site_url: str) -> list[str]:
         recorded = seed.events_recorded.get(spec.slug)
         if recorded:
             lines.append(f"  {spec.slug}: {recorded} usage events recorded")
+    lines.append("Verified domains: " + ", ".join(f"{spec.slug}.example" for spec in ORGS)
+                 + " (marked verified by seed_demo without a DNS lookup; SSO and SCIM act only on verified domains)")
     return lines + report_keys(seed)
 
 
