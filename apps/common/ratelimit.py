@@ -94,6 +94,9 @@ class FixedWindowLimiter:
         seconds = int(self._window_seconds())
         window = int(now // seconds)
         batch = max(1, limit // EXACT_BELOW)
+        # Local counts are kept per namespace too: a namespace that changes (each test has its own) starts at zero.
+        namespace = self._namespace()
+        subject = f"{namespace}:{subject}"
         with self._lock:
             if window != self._local_window:  # a new minute: forget every subject's count
                 self._local, self._local_window, self._reported_at = {}, window, now
@@ -109,11 +112,10 @@ class FixedWindowLimiter:
             for count in reports.values():
                 count.unreported = 0
             self._reported_at = now
-        namespace = self._namespace()
         try:
             pipe = self._redis().pipeline(transaction=False)
             for name, amount in amounts.items():
-                counter = f"{namespace}:{name}:{window}"
+                counter = f"{name}:{window}"
                 pipe.incrby(counter, amount)
                 pipe.expire(counter, seconds * 2)
             totals = pipe.execute()[::2]
