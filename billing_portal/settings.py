@@ -206,7 +206,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Daily at 08:00 UTC: one digest of pending extra-usage requests to each admin (claimed per admin per day).
     "extra-usage-daily-digest": {
-        "task": "apps.extra_usage.tasks.digest_send_daily",
+        "task": "apps.spending.tasks.digest_send_daily",
         "schedule": crontab(hour=8, minute=0),
     },
     # Every 5 minutes: emails whose enqueue was lost or whose worker died are enqueued again (apps/notices).
@@ -316,8 +316,8 @@ CELERY_TASK_ROUTES = {
     "apps.invoicing.tasks.*": {"queue": "invoicing"},
     "apps.usage.tasks.*": {"queue": "invoicing"},
     # Digests: the daily batch of summaries to admins.
-    "apps.extra_usage.tasks.digest_send_daily": {"queue": "digests"},
-    "apps.extra_usage.tasks.digest_send_organization_task": {"queue": "digests"},
+    "apps.spending.tasks.digest_send_daily": {"queue": "digests"},
+    "apps.spending.tasks.digest_send_organization_task": {"queue": "digests"},
 }
 # A worker started without -Q consumes every queue; `-Q followups,notices` gives one its own share (README).
 CELERY_TASK_QUEUES = {name: {"exchange": name, "routing_key": name}
@@ -411,6 +411,31 @@ THROTTLE_LIMITS = {
     "scim": {"window": 60, "account": 600, "address": 1200},
     "oidc_callback": {"window": 60, "account": 300, "address": 30},
 }
+# Invoices as documents (issue 23): the seller printed on every invoice and credit note (copied onto each one
+# when it is issued), from the environment; the defaults are the demo's believable ones. Address lines are
+# separated by ";". Bank transfers quote the invoice number as their reference.
+INVOICE_ISSUER = {
+    "legal_name": env.str("INVOICE_ISSUER_NAME", default="Billing Portal Demo Ltd."),
+    "address": [line.strip() for line in env.str(
+        "INVOICE_ISSUER_ADDRESS", default="4 Grand Canal Quay; Dublin 2, D02 X285; Ireland").split(";")
+        if line.strip()],
+    "country": env.str("INVOICE_ISSUER_COUNTRY", default="IE").upper(),
+    "tax_id": env.str("INVOICE_ISSUER_TAX_ID", default="IE1000000H"),
+    "email": env.str("INVOICE_ISSUER_EMAIL", default="billing@billing-portal.example"),
+    "phone": env.str("INVOICE_ISSUER_PHONE", default="+353 1 555 0100"),
+    "website": env.str("INVOICE_ISSUER_WEBSITE", default="https://billing-portal.example"),
+    "bank_name": env.str("INVOICE_ISSUER_BANK", default="Allied Irish Banks"),
+    "iban": env.str("INVOICE_ISSUER_IBAN", default="IE29AIBK93115212345678"),
+    "bic": env.str("INVOICE_ISSUER_BIC", default="AIBKIE2D"),
+}
+# Payment reminders: this many days before the due date, and this many days after it (beat, hourly).
+INVOICE_REMINDER_DAYS_BEFORE = env.int("INVOICE_REMINDER_DAYS_BEFORE", default=3)
+INVOICE_REMINDER_DAYS_AFTER = env.int("INVOICE_REMINDER_DAYS_AFTER", default=1)
+CELERY_BEAT_SCHEDULE["invoicing-payment-reminders"] = {
+    "task": "apps.invoicing.tasks.invoice_reminders_send",
+    "schedule": crontab(minute=5),
+}
+
 # --- Operations (issue 24; apps/ops, docs/deploy.md): health, metrics, logs, errors, start-up checks, brand ----
 from apps.ops.errors import sentry_init  # noqa: E402
 from apps.ops.logs import configure_structlog, logging_config  # noqa: E402

@@ -22,7 +22,7 @@ urlpatterns = [
     path("", include("apps.organizations.urls")),
     path("orgs/<slug:slug>/invoices/", include("apps.invoicing.urls")),
     path("", include("apps.console.urls")),
-    path("", include("apps.extra_usage.urls")),
+    path("", include("apps.console.extra_usage_urls")),
     path("", include("apps.monitoring.urls")),
     path("", include("apps.webhooks.urls")),
     path("stripe/webhook/", stripe_webhook, name="stripe_webhook"),

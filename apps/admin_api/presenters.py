@@ -99,10 +99,16 @@ def increase_request_json(request: ExtraUsageRequest, *, summary: dict | None) -
         "type": "spend_limit_increase_request",
         "id": request.public_id,
         "created_at": rfc3339(request.created_at),
-        "status": request.status,
+        # The API knows three statuses: a request closed as no longer needed is "approved" (its member can
+        # spend again), with `resolution` saying why. `note` and `requested_amount` are what the member sent;
+        # the SDK ignores fields it does not model.
+        "status": RequestStatus.APPROVED if request.status == RequestStatus.CLOSED else request.status,
         "period": PERIOD,
         "resolved_at": rfc3339(request.resolved_at),
         "resolved_by": resolved_by_json(request),
         "actor": user_actor(request.membership.user),
         "spend_summary": summary if request.status == RequestStatus.PENDING else None,
+        "note": request.note or None,
+        "requested_amount": cents(request.requested_amount) if request.requested_amount is not None else None,
+        "resolution": "no_longer_needed" if request.status == RequestStatus.CLOSED else None,
     }

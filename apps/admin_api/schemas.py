@@ -83,6 +83,10 @@ class SpendLimitIncreaseRequest(Schema):
     resolved_by: UserActor | ScopedApiKeyActor | None
     actor: UserActor
     spend_summary: SpendSummary | None
+    # Beyond the SDK's model (it ignores them): what the member sent, and why a request closed by itself.
+    note: str | None = None
+    requested_amount: str | None = Field(default=None, pattern=r"^[0-9]+$")
+    resolution: Literal["no_longer_needed"] | None = None
 
 
 class IncreaseRequestApproveResponse(SpendLimitIncreaseRequest):

@@ -144,7 +144,9 @@ def increase_requests_page(*, organization: Organization, statuses: list[str] | 
         "membership__user", "resolved_by"
     )
     if statuses is not None:
-        requests = requests.filter(status__in=statuses)
+        # A request closed as no longer needed reads as approved (its member can spend again).
+        wanted = set(statuses) | ({"closed"} if "approved" in statuses else set())
+        requests = requests.filter(status__in=sorted(wanted))
     if actor_ids is not None:
         requests = requests.filter(membership__user__public_id__in=actor_ids)
     if after is not None:

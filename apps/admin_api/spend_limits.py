@@ -26,6 +26,7 @@ from apps.common.ids import is_tagged_id
 from apps.common.json_body import JsonBodyRefused, json_loads_limited
 from apps.extra_usage.models import RequestStatus
 from apps.extra_usage.services import usage_requests as extra_usage_services
+from apps.spending import requests as spend_requests
 from apps.usage.models import CapScope
 from apps.usage.services import cap_delete, cap_set
 
@@ -47,7 +48,7 @@ from .services import actor_label_for, organization_cap_ensure
 READ, WRITE = AdminScope.READ_SPEND_LIMITS.value, AdminScope.WRITE_SPEND_LIMITS.value
 PERIODS = ("daily", "weekly", "monthly")
 SUPPORTED_PERIOD = "monthly"
-STATUSES = tuple(RequestStatus.values)
+STATUSES = ("pending", "approved", "denied")  # a request closed as no longer needed reads "approved"
 SCOPE_TYPES = {"organization": CapScope.ORGANIZATION, "seat_tier": CapScope.SEAT_TIER, "user": CapScope.MEMBER,
                "rbac_group": None, "organization_service": None}
 CONSOLE_SCOPE_TYPES = ("workspace", "usage_tier")
@@ -368,10 +369,11 @@ def increase_request_approve(request: HttpRequest, call: Call, request_id: str) 
     if found.status != RequestStatus.PENDING:
         raise bad_request(ALREADY_RESOLVED)
     try:
-        approved, cap = extra_usage_services.extra_usage_request_approve(
+        approval = spend_requests.extra_usage_request_approve(
             request=found, amount=amount, actor=None, api_key_public_id=call.key.public_id,
             suppress_notification=suppress, now=call.now,
         )
+        approved, cap = approval.request, approval.cap
     except ValidationError as error:
         if "already_resolved" in _validation_codes(error):
             raise bad_request(ALREADY_RESOLVED) from None
@@ -392,7 +394,7 @@ def increase_request_deny(request: HttpRequest, call: Call, request_id: str) -> 
     found = _increase_request(call, request_id)
     data = _body(request)
     suppress = _suppress(data)
-    if found.status == RequestStatus.APPROVED:
+    if found.status in (RequestStatus.APPROVED, RequestStatus.CLOSED):
         raise bad_request(ALREADY_APPROVED)
     if found.status == RequestStatus.DENIED:
         return presenters.increase_request_json(found, summary=None)

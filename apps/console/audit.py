@@ -270,6 +270,8 @@ SENTENCES: dict[str, Callable[[AuditEntry], str]] = {
                                     "requests_enabled"),
     "extra_usage.auto_reload": _auto_reload,
     "extra_usage_request.approve": _approve,
+    "extra_usage_request.close": lambda e: _("Closed the extra usage request of %(member)s as no longer needed: "
+                                             "they can spend again.") % {"member": e.target},
     "extra_usage_request.deny": lambda e: _("Declined the extra usage request of %(member)s.") % {
         "member": e.target},
     "prepaid.purchase": _prepaid,

@@ -6,6 +6,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from apps.common.tasks import registered_task
+
 from .models import (
     DigestDelivery,
     ExtraUsageRequest,
@@ -15,7 +17,6 @@ from .models import (
     PrepaidLedgerEntry,
 )
 from .selectors import organizations_with_pending_requests
-from .tasks import digest_send_daily as digest_send_daily_task
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -86,7 +87,7 @@ class ExtraUsageRequestAdmin(ReadOnlyAdmin):
         if not request.user.has_perm("extra_usage.view_extrausagerequest"):
             raise PermissionDenied
         organizations = len(organizations_with_pending_requests())
-        digest_send_daily_task()
+        registered_task("apps.spending.tasks.digest_send_daily")()  # spending's: it closes what is no longer needed
         if organizations:
             self.message_user(request, ngettext(
                 "Sending the digest to the admins of %(count)d organization with pending requests (once a day "

@@ -41,3 +41,14 @@ class AutoReloadForm(forms.Form):
 
 class ApproveForm(forms.Form):
     amount = _money_field(gettext_lazy("Individual monthly limit"), required=False)
+    # The owner's choice to move a Standard seat to Premium (charged), and the plan they confirmed.
+    upgrade = forms.BooleanField(required=False)
+    confirm = forms.CharField(required=False, max_length=500)
+
+
+class RequestForm(forms.Form):
+    """What a member may add to "Request extra usage": a note for the reviewer, the monthly limit they need."""
+
+    note = forms.CharField(label=gettext_lazy("Note for your admin (optional)"), required=False, max_length=500,
+                           widget=forms.Textarea(attrs={"rows": 2}))
+    amount = _money_field(gettext_lazy("Monthly limit you need (optional)"), required=False)

@@ -87,6 +87,8 @@ class RequestStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     APPROVED = "approved", "Approved"
     DENIED = "denied", "Denied"
+    # Closed by the admission decision: the member could spend again (a limit raised elsewhere, a new period).
+    CLOSED = "closed", _("No longer needed")
 
 
 def new_increase_request_id() -> str:
@@ -109,6 +111,14 @@ class ExtraUsageRequest(models.Model):
     # Set when an Admin API key decided the request (the API reports it as a scoped_api_key_actor).
     resolved_by_api_key_id = models.CharField(max_length=40, blank=True)
     approved_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    # What the member may add when asking: a note for the reviewer and the monthly limit they would like.
+    note = models.CharField(max_length=500, blank=True)
+    requested_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    # The admission decision asked again right after the approval: "" when the member can keep working, else
+    # the refusal reason that still stops them (what their email tells them). See apps/spending/requests.py.
+    stopped_reason = models.CharField(max_length=40, blank=True)
+    # What the approval did: limit_set, extra_usage_enabled or moved_to_premium (the email says it).
+    outcome = models.CharField(max_length=30, blank=True)
     # Set by the conditional UPDATE that claims the decision email, so a retried task sends it once.
     notified_at = models.DateTimeField(null=True, blank=True)
 

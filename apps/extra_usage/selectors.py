@@ -8,16 +8,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import F, Q, Sum
+from django.db.models import F, Sum
 
 from apps.common.money import ZERO, money_format
-from apps.common.periods import period_containing
 from apps.organizations.models import Membership, Organization, PlanKind
 from apps.organizations.permissions import Capability, can
-from apps.seats.models import SeatAssignment, SeatTier, TierCode
-from apps.seats.selectors import Proration, seat_change_proration
-from apps.usage.models import MemberPeriodUsage
-from apps.usage.selectors import Counters, org_caps, org_counters, spend_status_compute
+from apps.seats.models import SeatAssignment
 
 from .models import (
     ExtraUsageRequest,
@@ -144,96 +140,6 @@ def organizations_with_pending_requests() -> list[int]:
 
 
 @dataclass(frozen=True)
-class MemberExtraUsageSummary:
-    """What a member's usage page shows about extra usage this period, and whether they may ask for more."""
-
-    period_start: dt.date
-    period_ends_at: dt.datetime
-    tier: SeatTier | None
-    included_allowance: Decimal | None
-    included_spend: Decimal
-    extra_cost: Decimal
-    extra_usage_started_at: dt.datetime | None
-    included_exhausted: bool
-    blocked_reason: str | None
-    requests_enabled: bool
-    pending_request: ExtraUsageRequest | None
-    denied_until: dt.datetime | None
-    can_request: bool
-
-
-def member_extra_usage_summary(*, membership: Membership, now: dt.datetime) -> MemberExtraUsageSummary:
-    """The member's extra usage this period (when they crossed into it, what it has cost) and whether the
-    "Request extra usage" link shows: Enterprise only, requests on, none pending, none denied in the last 30
-    days, and the member is stopped for a reason an admin can lift (seat-based: past their included usage with
-    extra usage off for them or a member/tier cap reached; usage-based: their own or their tier's cap reached).
-    This mirrors gateway admission's can_request_extra_usage from the layers below it."""
-    organization = membership.organization
-    period = period_containing(now, organization.billing_timezone)
-    seat = (SeatAssignment.objects.select_related("tier")
-            .filter(membership=membership, ended_at__isnull=True).first())
-    tier = seat.tier if seat else None
-    usage = (MemberPeriodUsage.objects.filter(membership=membership, period_start=period.start)
-             .values_list("spend", "included_spend", "extra_usage_started_at").first())
-    spend, included_spend, started_at = usage or (ZERO, ZERO, None)
-    settings = extra_usage_settings(organization=organization)
-
-    def cap_reason() -> str | None:
-        caps = org_caps(organization=organization, membership_ids=[membership.pk])
-        org = (org_counters(organization_id=organization.pk, period_start=period.start)
-               if caps.organization is not None and caps.organization.amount is not None else Counters())
-        return spend_status_compute(membership_id=membership.pk, tier_id=tier.pk, caps=caps,
-                                    member=Counters(spend, included_spend), org=org).reason
-
-    allowance = tier.included_usage.amount if (tier and organization.is_seat_based) else None
-    exhausted = allowance is not None and included_spend >= allowance
-    reason = None
-    if tier is None:
-        reason = "no_seat"
-    elif organization.plan_kind == PlanKind.ENTERPRISE_USAGE:
-        reason = cap_reason()
-    elif exhausted:
-        if not settings.enabled:
-            reason = "included_usage_exhausted"
-        elif not settings.all_members and not MemberExtraUsage.objects.filter(
-                membership=membership, enabled=True).exists():
-            reason = "extra_usage_disabled"
-        else:
-            reason = cap_reason()
-
-    pending = denied = None
-    if organization.is_enterprise:
-        # One query for both: the pending request, and a denial still inside the cooldown.
-        for row in ExtraUsageRequest.objects.filter(membership=membership).filter(
-                Q(status=RequestStatus.PENDING)
-                | Q(status=RequestStatus.DENIED, resolved_at__gt=now - REQUEST_COOLDOWN)).order_by("-resolved_at"):
-            if row.status == RequestStatus.PENDING:
-                pending = row
-            elif denied is None:
-                denied = row
-    requestable = {"included_usage_exhausted", "extra_usage_disabled", "member_cap", "tier_cap"}
-    can_request = (
-        organization.is_enterprise and settings.requests_enabled and pending is None and denied is None
-        and reason in requestable
-    )
-    return MemberExtraUsageSummary(
-        period_start=period.start,
-        period_ends_at=period.ends_at,
-        tier=tier,
-        included_allowance=allowance,
-        included_spend=included_spend,
-        extra_cost=spend - included_spend if organization.is_seat_based else ZERO,
-        extra_usage_started_at=started_at,
-        included_exhausted=exhausted,
-        blocked_reason=reason,
-        requests_enabled=settings.requests_enabled,
-        pending_request=pending,
-        denied_until=denied.resolved_at + REQUEST_COOLDOWN if denied else None,
-        can_request=can_request,
-    )
-
-
-@dataclass(frozen=True)
 class MemberSwitch:
     membership: Membership
     enabled: bool
@@ -280,17 +186,3 @@ def extra_usage_sections(*, membership: Membership) -> dict:
         if context["is_team"]:
             context["charges"] = reload_history(organization=organization, limit=20)
     return context
-
-
-def premium_upgrade_quote(*, organization: Organization, now: dt.datetime) -> Proration | None:
-    """What approving a Standard seat's request costs on a seat-based plan ("Increase limit" moves it to
-    Premium): the prorated charge due now and the monthly fee difference (seats.selectors.seat_change_proration,
-    the same figure the upgrade charges). None on usage-based plans or when a tier is missing."""
-    if not organization.is_seat_based:
-        return None
-    tiers = {t.code: t for t in SeatTier.objects.filter(organization=organization,
-                                                         code__in=[TierCode.STANDARD, TierCode.PREMIUM])}
-    if TierCode.STANDARD not in tiers or TierCode.PREMIUM not in tiers:
-        return None
-    return seat_change_proration(organization=organization, from_tier=tiers[TierCode.STANDARD],
-                                 to_tier=tiers[TierCode.PREMIUM], now=now)

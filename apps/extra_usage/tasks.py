@@ -1,4 +1,5 @@
-"""Extra-usage tasks. Each takes ids, loads its rows (returning quietly when they are gone), calls one service,
+"""Extra-usage tasks (the daily digest of requests is spending's: it first closes what is no longer needed).
+Each takes ids, loads its rows (returning quietly when they are gone), calls one service,
 and is safe to run twice: the services claim their work with unique rows."""
 
 from celery import shared_task
@@ -6,9 +7,8 @@ from django.utils import timezone
 
 from apps.organizations.models import Organization
 
-from .selectors import organizations_due_for_reload, organizations_with_pending_requests
+from .selectors import organizations_due_for_reload
 from .services.auto_reload import auto_reload_check, auto_reload_resume_stale
-from .services.digest import digest_send_for_organization
 from .services.usage_requests import request_decision_notify
 
 
@@ -33,18 +33,3 @@ def auto_reload_sweep() -> None:
 def request_decision_notify_task(request_id: int) -> None:
     """Email a member the decision on their request (once, whatever the number of runs)."""
     request_decision_notify(request_id=request_id, now=timezone.now())
-
-
-@shared_task(acks_late=True)
-def digest_send_daily() -> None:
-    """Once a day (beat): one digest task per organization with pending requests."""
-    for organization_id in organizations_with_pending_requests():
-        digest_send_organization_task.delay(organization_id)
-
-
-@shared_task(acks_late=True)
-def digest_send_organization_task(organization_id: int) -> None:
-    """The digest of one organization's pending requests to each of its admins, once per local day."""
-    organization = Organization.objects.filter(pk=organization_id).first()
-    if organization is not None:
-        digest_send_for_organization(organization=organization, now=timezone.now())

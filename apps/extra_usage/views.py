@@ -1,4 +1,5 @@
-"""Extra-usage pages: the owners' settings sections, the admins' review modal, and the member's request.
+"""Extra-usage pages: the owners' settings sections and modals. The review modal and the member's request read
+the admission decision, so they are console pages (apps/console/request_views.py), under the same URL names.
 
 Access: owners edit the settings; admins and above review requests; a member asks only for themself;
 someone outside the organization gets a 404. Modals follow the console pattern: fetched with HTMX into
@@ -28,9 +29,8 @@ from apps.organizations.models import Membership, PlanKind
 from apps.organizations.permissions import Capability, require
 
 from . import selectors
-from .forms import ApproveForm, AutoReloadForm, PurchaseForm
-from .models import ExtraUsageRequest
-from .services import auto_reload, prepaid, switches, usage_requests
+from .forms import AutoReloadForm, PurchaseForm
+from .services import auto_reload, prepaid, switches
 
 # --- Helpers ------------------------------------------------------------------------------------------------
 
@@ -109,56 +109,6 @@ def review(request, slug):
     """The digest's link: the settings page with the review modal open."""
     require(request.user, slug, Capability.REVIEW_REQUESTS)
     return redirect(_settings_url(slug) + "#review-requests")
-
-
-@login_required
-@require_GET
-def review_modal(request, slug):
-    membership = require(request.user, slug, Capability.REVIEW_REQUESTS)
-    organization = membership.organization
-    return render(request, "extra_usage/review_modal.html", {
-        "organization": organization,
-        "pending": selectors.pending_requests(organization=organization),
-        "seat_based": organization.is_seat_based,
-        # What "Increase limit" costs for a Standard seat (moved to Premium): shown before the admin confirms.
-        "upgrade": selectors.premium_upgrade_quote(organization=organization, now=timezone.now()),
-        "next": _next_value(request),
-    })
-
-
-@login_required
-@require_POST
-def request_approve(request, slug, public_id):
-    membership = require(request.user, slug, Capability.REVIEW_REQUESTS)
-    item = get_object_or_404(ExtraUsageRequest, organization=membership.organization, public_id=public_id)
-    form = ApproveForm(request.POST)
-    email = item.membership.user.email
-    if not form.is_valid():
-        messages.error(request, f"{email}: " + " ".join(e for errs in form.errors.values() for e in errs))
-        return _back(request, slug, fragment="review-requests")
-    try:
-        usage_requests.extra_usage_request_approve(request=item, amount=form.cleaned_data["amount"], actor=request.user,
-                                             now=timezone.now())
-    except ValidationError as error:
-        messages.error(request, f"{email}: {_error_text(error)}")
-        return _back(request, slug, fragment="review-requests")
-    messages.success(request, _("Increased the limit for %(email)s; they will be emailed.") % {"email": email})
-    return _back(request, slug)
-
-
-@login_required
-@require_POST
-def request_deny(request, slug, public_id):
-    membership = require(request.user, slug, Capability.REVIEW_REQUESTS)
-    item = get_object_or_404(ExtraUsageRequest, organization=membership.organization, public_id=public_id)
-    try:
-        usage_requests.extra_usage_request_deny(request=item, actor=request.user, now=timezone.now())
-    except ValidationError as error:
-        messages.error(request, _error_text(error))
-        return _back(request, slug)
-    messages.success(request, _("Declined the request of %(email)s; they will be emailed.") % {
-        "email": item.membership.user.email})
-    return _back(request, slug)
 
 
 @login_required
@@ -296,39 +246,3 @@ def auto_reload_modal(request, slug):
         })
     return render(request, "extra_usage/auto_reload_modal.html",
                   {"organization": organization, "form": form, "next": _next_value(request)})
-
-
-# --- The member's own request ---------------------------------------------------------------------------------
-
-
-@login_required
-@require_GET
-def my_extra_usage(request, slug):
-    """A member's extra usage this period and their "Request extra usage" link."""
-    membership = require(request.user, slug, Capability.VIEW_OWN_USAGE)
-    summary = selectors.member_extra_usage_summary(membership=membership, now=timezone.now())
-    return render(request, "extra_usage/my_extra_usage.html",
-                  {"organization": membership.organization, "membership": membership, "summary": summary})
-
-
-@login_required
-@require_POST
-def request_create(request, slug):
-    """"Request extra usage": one pending request per member; a second click creates nothing."""
-    membership = require(request.user, slug, Capability.VIEW_OWN_USAGE)
-    error = None
-    try:
-        usage_requests.extra_usage_request_create(membership=membership, now=timezone.now())
-    except ValidationError as exc:
-        error = _error_text(exc)
-    if _is_htmx(request):
-        summary = selectors.member_extra_usage_summary(membership=membership, now=timezone.now())
-        return render(request, "extra_usage/_member_request_body.html",
-                      {"organization": membership.organization, "summary": summary, "error": error,
-                       "next": _next_value(request)})
-    if error:
-        messages.error(request, error)
-    else:
-        messages.success(request, _("Request sent to admin."))
-    target = _next_value(request) or reverse("extra_usage:my", kwargs={"slug": slug})
-    return redirect(target)

@@ -6,7 +6,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from apps.accounts.admin import UserAdmin
 from apps.accounts.models import User
 
-from .models import OrganizationIdentity, ScimToken
+from .models import OrganizationIdentity, ScimToken, SsoDomain
 from .services import two_factor_reset_by_staff
 
 # Second factors are removed only through the audited "Reset two-factor" action below.
@@ -48,4 +48,23 @@ class ScimTokenAdmin(admin.ModelAdmin):
                        "last_used_at")
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(SsoDomain)
+class SsoDomainAdmin(admin.ModelAdmin):
+    """Domain claims, read-only: the primary owner claims, verifies (DNS TXT) and removes them on Security & SSO."""
+
+    list_display = ("domain", "organization", "verified_at", "created_at")
+    list_filter = (("verified_at", admin.EmptyFieldListFilter),)
+    search_fields = ("domain", "organization__slug")
+    readonly_fields = ("organization", "domain", "verification_token", "created_at", "verified_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

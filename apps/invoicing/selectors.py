@@ -43,9 +43,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.core.paginator import Paginator
 from django.db.models import Count, Max, QuerySet, Sum
 from django.http import Http404
+from django.utils import timezone
 
 from apps.common.money import MONEY_PLACES, ZERO, round_to_cents
-from apps.common.periods import Period
+from apps.common.periods import Period, local_date
 from apps.extra_usage.models import LedgerKind, PrepaidLedgerEntry
 from apps.organizations.models import Membership, Organization, PlanKind, Role
 from apps.seats.defaults import HIPAA_FEE_PER_SEAT
@@ -53,7 +54,7 @@ from apps.seats.models import Product, SeatCharge, SeatTier, TierCode
 from apps.seats.selectors import seat_history
 from apps.usage.models import AIModel, UsageEvent
 
-from .models import Invoice, InvoiceLine, InvoiceStatus, LineKind
+from .models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, InvoicePayment, InvoiceStatus, LineKind
 
 FULL_PRECISION = Decimal(1).scaleb(-MONEY_PLACES)
 # The order of a member's lines on the document.
@@ -446,3 +447,66 @@ def owner_emails(*, organization: Organization) -> list[str]:
         Membership.objects.filter(organization=organization, role__in=[Role.PRIMARY_OWNER, Role.OWNER])
         .values_list("user__email", flat=True).order_by("user__email")
     )
+
+
+# --- The document: amount due, credit notes, payment ---------------------------------------------------------
+
+
+def invoice_amount_due(*, invoice: Invoice) -> Decimal:
+    """What is left to pay: the total less its credit notes, for an invoice awaiting payment; zero otherwise."""
+    if invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE):
+        return ZERO
+    credited = CreditNote.objects.filter(invoice=invoice).aggregate(total=Sum("total"))["total"] or ZERO
+    return max(invoice.total - credited, ZERO)
+
+
+def invoice_credit_notes(*, invoice: Invoice) -> list[CreditNote]:
+    return list(CreditNote.objects.filter(invoice=invoice).defer("pdf").order_by("sequence"))
+
+
+def credit_note_by_number(*, organization: Organization, number: str) -> CreditNote:
+    """A credit note of this organization, or 404 (another organization's number is a 404)."""
+    note = (CreditNote.objects.filter(organization=organization, number=number).defer("pdf")
+            .select_related("invoice", "organization").first())
+    if note is None:
+        raise Http404
+    return note
+
+
+def credit_note_lines(*, credit_note: CreditNote) -> list[CreditNoteLine]:
+    return list(CreditNoteLine.objects.filter(credit_note=credit_note).order_by("position", "id"))
+
+
+def invoice_last_payment(*, invoice: Invoice) -> InvoicePayment | None:
+    return InvoicePayment.objects.filter(invoice=invoice).order_by("-created_at", "-id").first()
+
+
+
+
+@dataclass
+class Document:
+    """What the head and the totals of an invoice show, on the page, in the PDF and in the emails."""
+
+    invoice: Invoice
+    status: str  # includes the computed "overdue"
+    credit_notes: list
+    credited: Decimal
+    amount_due: Decimal
+    payable: bool  # open (or uncollectible) with something left to pay
+    paid_amount: Decimal  # a paid invoice: its total less its credit notes
+    paid_on: dt.date | None  # the local date it was paid
+
+
+def invoice_document(*, invoice: Invoice, today: dt.date | None = None) -> Document:
+    """The invoice's status on `today` (default: today in the billing time zone), its credit notes and what is
+    left to pay. Two queries."""
+    if today is None:
+        today = local_date(timezone.now(), invoice.organization.billing_timezone)
+    notes = invoice_credit_notes(invoice=invoice)
+    credited = sum((note.total for note in notes), ZERO)
+    awaiting = invoice.status in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE)
+    due = max(invoice.total - credited, ZERO) if awaiting else ZERO
+    tz = invoice.organization.billing_timezone
+    return Document(invoice=invoice, status=invoice.status_on(today), credit_notes=notes, credited=credited,
+                    amount_due=due, payable=awaiting and due > 0, paid_amount=max(invoice.total - credited, ZERO),
+                    paid_on=local_date(invoice.paid_at, tz) if invoice.paid_at else None)

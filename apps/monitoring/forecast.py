@@ -8,7 +8,9 @@ The method (stated on every page that shows a forecast):
 3. Projected month-end spend = month-to-date spend (today so far included)
    + the rate of today's day type × the fraction of today still to come
    + for each later day of the period, the rate of its day type.
-4. The cap is reached on the first day whose running total (built the same way, day by day) is at least the
+4. A member's projection stops at their binding limit (spending.ceiling: the limit admission enforces, in
+   total-spend terms): "projected $767; capped at $165 by your limit".
+5. The cap is reached on the first day whose running total (built the same way, day by day) is at least the
    cap; "not this period" if the total stays below it; "already" if month-to-date spend has reached it.
 
 Amounts stay exact Decimals; only display rounds.
@@ -48,10 +50,23 @@ class Forecast:
     cap: Decimal | None
     cap_reached_on: dt.date | None  # the day the cap would be reached at this rate, within the period
     cap_already_reached: bool
+    # The member's binding limit in total-spend terms and what it is (spending.ceiling), when one binds.
+    ceiling: Decimal | None = None
+    ceiling_reason: str | None = None
 
     @property
     def projected_over_cap(self) -> bool:
         return self.cap is not None and self.projected >= self.cap
+
+    @property
+    def capped(self) -> bool:
+        """The run-rate would pass the binding limit: spend stops there."""
+        return self.ceiling is not None and self.projected > self.ceiling
+
+    @property
+    def expected(self) -> Decimal:
+        """What the member can actually spend by month-end: the projection, stopped at the binding limit."""
+        return min(self.projected, self.ceiling) if self.capped else self.projected
 
 
 def window_days(today: dt.date) -> list[dt.date]:
@@ -60,11 +75,13 @@ def window_days(today: dt.date) -> list[dt.date]:
 
 
 def forecast_month_end(*, month_to_date: Decimal, daily_spend: Mapping[dt.date, Decimal], today: dt.date,
-                       period_end: dt.date, today_remaining: Decimal, cap: Decimal | None = None) -> Forecast:
+                       period_end: dt.date, today_remaining: Decimal, cap: Decimal | None = None,
+                       ceiling=None) -> Forecast:
     """Project month-end spend by the method in this module's docstring.
 
     `daily_spend` maps local days to spend (days outside the 7-day window are ignored); `period_end` is the
-    first local day after the period; `today_remaining` the fraction of today still to come (0–1).
+    first local day after the period; `today_remaining` the fraction of today still to come (0–1). `ceiling`
+    (a spending.ceiling.Ceiling) is the member's binding limit: the forecast says where it stops the spend.
     """
     weekday_total = weekend_total = ZERO
     for day in window_days(today):
@@ -98,6 +115,8 @@ def forecast_month_end(*, month_to_date: Decimal, daily_spend: Mapping[dt.date, 
         cap=cap,
         cap_reached_on=reached_on,
         cap_already_reached=already,
+        ceiling=ceiling.amount if ceiling is not None else None,
+        ceiling_reason=ceiling.reason if ceiling is not None else None,
     )
 
 

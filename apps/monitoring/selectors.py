@@ -35,6 +35,7 @@ from apps.common.periods import (
 )
 from apps.organizations.models import Membership, Organization, Role
 from apps.seats.models import Product, SeatAssignment, SeatTier
+from apps.spending.ceiling import spend_ceiling
 from apps.spending.models import DEFAULT_THRESHOLDS, NotificationSettings
 from apps.spending.selectors import spend_contexts_load
 from apps.usage.models import AIModel, CapScope, MemberPeriodUsage, OrgUsageSlot, SpendCap, UsageDailyRollup
@@ -424,7 +425,8 @@ def member_table(*, organization: Organization, now: dt.datetime, query: str = "
             status=statuses[m.pk],
             forecast=None if ranged else forecast_month_end(
                 month_to_date=m.mtd, daily_spend=recent.get(m.pk, {}), today=clock.today,
-                period_end=clock.period.end, today_remaining=clock.today_remaining),
+                period_end=clock.period.end, today_remaining=clock.today_remaining,
+                ceiling=spend_ceiling(found=found[m.pk])),
         ))
     return MemberTable(clock, page, rows, org_total, query, sort, date_range)
 
@@ -505,7 +507,8 @@ def member_usage(*, organization: Organization, membership: Membership, now: dt.
         daily=_daily_chart(clock, current, previous),
         by_model=_shares(dict(by_model)), by_product=_shares(dict(by_product)),
         forecast=forecast_month_end(month_to_date=status.total_spend, daily_spend=recent, today=clock.today,
-                                    period_end=clock.period.end, today_remaining=clock.today_remaining),
+                                    period_end=clock.period.end, today_remaining=clock.today_remaining,
+                                    ceiling=spend_ceiling(found=mine)),
         included_usage=tier.included_usage.amount if tier and organization.is_seat_based else None,
         extra_usage_started_at=started if organization.is_seat_based else None,
         notices=notices, date_range=date_range, range_daily=range_daily, range_spend=range_spend,

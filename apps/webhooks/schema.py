@@ -103,7 +103,9 @@ class InvoiceData(_Data):
 
 class InvoicePaidData(InvoiceData):
     paid_at: str = _time("When the payment was recorded.")
-    source: Literal["stripe", "admin"] = Field(description="Where the payment was recorded.")
+    source: Literal["stripe", "admin", "card", "credit_note"] = Field(
+        description="Where the payment was recorded: a Stripe invoice, staff, a card payment on the invoice page, or a "
+                    "credit note that settled it.")
 
 
 class TestEventData(_Data):

@@ -80,8 +80,8 @@ def test_seeded_in_the_first_minutes_of_a_month_the_demo_still_tells_the_truth()
     from django.utils import timezone
 
     from apps.extra_usage.models import ExtraUsageRequest, RequestStatus
-    from apps.extra_usage.selectors import member_extra_usage_summary
     from apps.invoicing.models import Invoice, LineKind
+    from apps.spending.requests import member_extra_usage_summary
 
     with time_machine.travel(dt.datetime(2027, 1, 1, 0, 20, tzinfo=dt.UTC), tick=True):
         call_command("seed_demo", stdout=StringIO())

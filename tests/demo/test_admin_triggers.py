@@ -8,6 +8,7 @@ from django.utils import timezone
 from apps.extra_usage.services.usage_requests import extra_usage_request_create
 from apps.invoicing.models import Invoice
 from apps.organizations.models import Organization, PlanKind, Role
+from tests.extra_usage.conftest import spend
 from tests.factories import OrganizationFactory, UserFactory, login_verified, member
 
 pytestmark = pytest.mark.django_db
@@ -46,6 +47,7 @@ def test_send_the_digest_now_emails_each_admin_the_pending_requests_once_a_day(s
     org = OrganizationFactory(plan_kind=PlanKind.ENTERPRISE_SEAT)
     member(org, email="admin@digest.example", role=Role.ADMIN)
     asker = member(org, email="asker@digest.example")
+    spend(org, "asker@digest.example", "200.00")  # past the seat's included usage: stopped, the request is needed
     extra_usage_request_create(membership=asker, now=timezone.now())
 
     listing = staff.get("/admin/extra_usage/extrausagerequest/")

@@ -30,9 +30,9 @@ from apps.extra_usage.models import (
     PrepaidLedgerEntry,
     RequestStatus,
 )
-from apps.extra_usage.selectors import member_extra_usage_summary
 from apps.invoicing.models import Invoice, LineKind
 from apps.organizations.models import Membership, Organization, PlanKind
+from apps.spending.requests import member_extra_usage_summary
 from apps.usage.models import UsageEvent
 from apps.usage.pricing import price_table
 from tests.conftest import login, screenshot

@@ -30,6 +30,7 @@ def test_member_clicks_request_extra_usage_and_sees_request_sent(page, seat_org)
 
 def test_admin_reviews_requests_and_increases_a_limit(page, seat_org):
     org, _, _, std, prem = seat_org
+    spend(org, "prem@ent.example", "160.00")  # past her included usage with extra usage off: stopped
     extra_usage_request_create(membership=std, now=timezone.now())
     request = extra_usage_request_create(membership=prem, now=timezone.now())
     login(page, "admin@ent.example")

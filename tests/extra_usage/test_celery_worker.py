@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from apps.extra_usage.models import ChargeStatus, DigestDelivery, PrepaidCharge
 from apps.extra_usage.services.usage_requests import extra_usage_request_create
-from apps.extra_usage.tasks import auto_reload_task, digest_send_daily
+from apps.extra_usage.tasks import auto_reload_task
+from apps.spending.tasks import digest_send_daily
 from billing_portal.celery import app
 from tests.conftest import celery_use_broker, wait_for, worker_env
 
@@ -57,6 +58,8 @@ def worker(tmp_path):
 
 def test_digest_and_auto_reload_run_once_on_a_real_worker(seat_org, team, worker):
     org, _, _, std, prem = seat_org
+    spend(org, "std@ent.example", "30.00")  # stopped at their included usage: the requests are still needed
+    spend(org, "prem@ent.example", "160.00")
     extra_usage_request_create(membership=std, now=timezone.now())
     extra_usage_request_create(membership=prem, now=timezone.now())
     digest_send_daily.delay()

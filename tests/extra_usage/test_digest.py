@@ -9,9 +9,11 @@ from django.utils import timezone
 from apps.extra_usage.models import DigestDelivery
 from apps.extra_usage.services.digest import digest_send_for_organization as _digest_send_for_organization
 from apps.extra_usage.services.usage_requests import extra_usage_request_create, extra_usage_request_deny
-from apps.extra_usage.tasks import digest_send_daily as _digest_send_daily
 from apps.organizations.models import Role
+from apps.spending.tasks import digest_send_daily as _digest_send_daily
 from tests.factories import member
+
+from .conftest import spend
 
 pytestmark = pytest.mark.django_db
 
@@ -37,6 +39,8 @@ digest_send_for_organization = _delivered(_digest_send_for_organization)
 def test_digest_goes_once_a_day_to_each_admin_and_above_listing_the_pending_requests(seat_org, outbox):
     org, _, _, std, prem = seat_org
     member(org, email="owner2@ent.example", role=Role.OWNER)
+    spend(org, "std@ent.example", "30.00")  # both past their included usage: still stopped, still pending
+    spend(org, "prem@ent.example", "160.00")
     extra_usage_request_create(membership=std, now=timezone.now())
     extra_usage_request_create(membership=prem, now=timezone.now())
     digest_send_daily()

@@ -5,11 +5,11 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from apps.extra_usage.selectors import member_extra_usage_summary
 from apps.extra_usage.services.auto_reload import auto_reload_configure
 from apps.extra_usage.services.prepaid import prepaid_purchase
 from apps.extra_usage.services.switches import extra_usage_enable, extra_usage_members_choose, member_extra_usage_set
 from apps.seats.selectors import seat_current
+from apps.spending.requests import member_extra_usage_summary
 from apps.spending.selectors import admission_check
 from apps.usage.models import CapScope, MemberPeriodUsage, UsageEvent
 from apps.usage.services import cap_set

@@ -8,10 +8,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from apps.extra_usage.models import ExtraUsageRequest, MemberExtraUsage, RequestStatus
-from apps.extra_usage.selectors import member_extra_usage_summary
 from apps.extra_usage.services.switches import extra_usage_requests_set
 from apps.extra_usage.services.usage_requests import (
-    extra_usage_request_approve,
     extra_usage_request_create,
     extra_usage_request_deny,
     request_decision_notify,
@@ -19,6 +17,8 @@ from apps.extra_usage.services.usage_requests import (
 from apps.organizations.models import AuditEntry, PlanKind
 from apps.seats.models import SeatCharge
 from apps.seats.selectors import seat_current
+from apps.spending.requests import ConfirmationNeeded, member_extra_usage_summary
+from apps.spending.requests import extra_usage_request_approve as _approve
 from apps.usage.models import SpendCap
 from tests.factories import OrganizationFactory, member
 
@@ -26,6 +26,12 @@ from .conftest import spend
 from .test_funding import admit
 
 pytestmark = pytest.mark.django_db
+
+
+def extra_usage_request_approve(**kwargs):
+    """The approval as the tests before the one decision called it: (request, the member's cap written)."""
+    approval = _approve(**kwargs)
+    return approval.request, approval.cap
 
 
 def test_a_member_at_their_limit_can_request_and_a_second_click_creates_nothing(seat_org):
@@ -46,6 +52,7 @@ def test_a_member_at_their_limit_can_request_and_a_second_click_creates_nothing(
 def test_requests_switched_off_are_refused_and_pending_ones_stay_reviewable(seat_org):
     org, owner, admin, std, prem = seat_org
     now = timezone.now()
+    spend(org, "prem@ent.example", "160.00")  # past her included usage: stopped
     pending = extra_usage_request_create(membership=prem, now=now)
     extra_usage_requests_set(organization=org, enabled=False, actor=owner.user, now=now)
     spend(org, "std@ent.example", "30.00")
@@ -77,21 +84,32 @@ def test_team_members_cannot_request(team):
     assert error.value.code == "not_offered"
 
 
-def test_approving_a_standard_seat_moves_the_member_to_premium(seat_org, outbox, django_capture_on_commit_callbacks):
-    org, _, admin, std, _ = seat_org
+def test_approving_a_standard_seat_moves_the_member_to_premium_only_for_an_owner_who_confirms_the_charge(
+        seat_org, outbox, django_capture_on_commit_callbacks):
+    org, owner, admin, std, _ = seat_org
     spend(org, "std@ent.example", "30.00")
     request = extra_usage_request_create(membership=std, now=timezone.now())
+    with pytest.raises(ValidationError) as refused:  # admins never trigger a charge
+        _approve(request=request, actor=admin.user, upgrade=True, now=timezone.now())
+    assert refused.value.code == "owner_needed"
+    with pytest.raises(ConfirmationNeeded) as needed:  # the owner sees the price first
+        _approve(request=request, actor=owner.user, owner=True, upgrade=True, now=timezone.now())
+    [step] = needed.value.plan.confirmations
+    assert step.kind == "seat_upgrade" and step.price.amount > 0
+    assert SeatCharge.objects.filter(membership=std).count() == 0
     with django_capture_on_commit_callbacks(execute=True):
-        approved, cap = extra_usage_request_approve(request=request, actor=admin.user, now=timezone.now())
+        approved, cap = extra_usage_request_approve(request=request, actor=owner.user, owner=True, upgrade=True,
+                                                    confirm=needed.value.plan.signature, now=timezone.now())
     assert cap is None
     assert seat_current(membership=std).tier.code == "premium"
-    assert SeatCharge.objects.filter(membership=std).count() == 1  # the prorated upgrade
-    assert (approved.status, approved.resolved_by, approved.approved_amount) == ("approved", admin.user, None)
+    assert SeatCharge.objects.get(membership=std).amount.amount == step.price.amount  # the prorated upgrade
+    assert (approved.status, approved.resolved_by, approved.approved_amount) == ("approved", owner.user, None)
     assert admit(std).allowed is True  # $160 included on Premium
     assert AuditEntry.objects.filter(organization=org, action="extra_usage_request.approve",
-                                     actor=admin.user).count() == 1
+                                     actor=owner.user).count() == 1
     assert [m.to for m in outbox] == [["std@ent.example"]]
     assert "approved" in outbox[0].subject and "Premium" in outbox[0].body
+    assert "You can keep working right away." in outbox[0].body
 
 
 def test_approving_a_premium_seat_with_an_amount_enables_extra_usage_with_that_limit(seat_org, outbox,

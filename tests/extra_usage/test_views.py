@@ -88,6 +88,7 @@ def test_owner_switches_extra_usage_on_and_off(seat_org):
 
 def test_review_modal_lists_requests_and_increase_limit_approves_with_the_amount(seat_org):
     org, _, admin, std, prem = seat_org
+    spend(org, "prem@ent.example", "160.00")  # past her included usage, extra usage off: stopped
     extra_usage_request_create(membership=std, now=timezone.now())
     request = extra_usage_request_create(membership=prem, now=timezone.now())
     client = client_for(admin)
@@ -152,28 +153,34 @@ def test_prepaid_pages_are_team_only(seat_org):
     assert client_for(owner).get(url("purchase", org)).status_code == 404
 
 
-def test_increase_limit_shows_its_price_for_a_standard_seat_before_the_admin_confirms(seat_org):
-    org, _, admin, std, prem = seat_org
+def test_increase_limit_shows_the_price_of_a_premium_seat_to_owners_only(seat_org):
+    org, owner, admin, std, prem = seat_org
+    spend(org, "std@ent.example", "30.00")
     extra_usage_request_create(membership=std, now=timezone.now())
     extra_usage_request_create(membership=prem, now=timezone.now())
 
     tiers = {t.code: t for t in SeatTier.objects.filter(organization=org)}
     quote = seat_change_proration(organization=org, from_tier=tiers["standard"], to_tier=tiers["premium"],
                                   now=timezone.now())
-    page = html.unescape(client_for(admin).get(url("review_modal", org)).content.decode())
+    page = html.unescape(client_for(owner).get(url("review_modal", org)).content.decode())
     std_row = page.split('data-request="')[1]
-    assert (f"moves this member to a Premium seat: ${quote.amount:,.2f} due now for the remaining "
-            f"{quote.remaining_days} of {quote.period_days} days, then ${quote.fee_difference:,.2f} more each month"
-            in std_row)
+    assert (f"Moving this member to a Premium seat costs ${quote.amount:,.2f} now for the remaining "
+            f"{quote.remaining_days} of {quote.period_days} days, then ${quote.fee_difference:,.2f} more each "
+            "month. You confirm the charge before it is made." in std_row)
     assert page.count('data-testid="upgrade-price"') == 1  # the Premium member's approval costs no seat change
+    # Admins never trigger a charge (as on Members): no price, no "Move to Premium".
+    page = client_for(admin).get(url("review_modal", org)).content.decode()
+    assert 'data-testid="upgrade-price"' not in page and "Move to Premium" not in page
 
 
 def test_review_modal_queries_do_not_grow_with_requests(seat_org, django_assert_max_num_queries):
     org, _, admin, _, _ = seat_org
     for _ in range(12):
-        extra_usage_request_create(membership=member(org, tier_code="standard"), now=timezone.now())
+        asker = member(org, tier_code="standard")
+        spend(org, asker.user.email, "30.00")  # stopped: each row shows its decision and plan
+        extra_usage_request_create(membership=asker, now=timezone.now())
     client = client_for(admin)
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(9):
         response = client.get(url("review_modal", org))
     assert response.content.count(b"data-request=") == 12
 

@@ -14,10 +14,11 @@ from apps.extra_usage.services.auto_reload import auto_reload_configure
 from apps.extra_usage.services.prepaid import prepaid_purchase
 from apps.extra_usage.services.switches import extra_usage_enable
 from apps.extra_usage.services.usage_requests import extra_usage_request_create
-from apps.extra_usage.tasks import auto_reload_sweep, digest_send_daily
+from apps.extra_usage.tasks import auto_reload_sweep
 from apps.monitoring.models import SpendNotice
 from apps.monitoring.tasks import monitoring_sweep
 from apps.organizations.models import PlanKind, Role
+from apps.spending.tasks import digest_send_daily
 from apps.usage.models import UsageEvent
 from billing_portal.celery import app
 from tests.conftest import ApiClient, celery_use_broker
@@ -107,4 +108,4 @@ def test_broker_outage_loses_no_reload_notice_or_digest(broker_down, settings):
 def test_the_sweeps_that_recover_lost_followups_are_on_the_beat_schedule(settings):
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert {"apps.extra_usage.tasks.auto_reload_sweep", "apps.monitoring.tasks.monitoring_sweep",
-            "apps.extra_usage.tasks.digest_send_daily", "apps.invoicing.tasks.invoice_run_due_periods"} <= scheduled
+            "apps.spending.tasks.digest_send_daily", "apps.invoicing.tasks.invoice_run_due_periods"} <= scheduled

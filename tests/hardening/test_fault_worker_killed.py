@@ -23,10 +23,10 @@ from apps.extra_usage.services.auto_reload import auto_reload_configure, auto_re
 from apps.extra_usage.services.prepaid import STALE_CHARGE_AFTER, prepaid_purchase
 from apps.extra_usage.services.switches import extra_usage_enable
 from apps.extra_usage.services.usage_requests import extra_usage_request_create
-from apps.extra_usage.tasks import digest_send_organization_task
 from apps.invoicing.models import Invoice, InvoiceLine, InvoiceRunClaim
 from apps.invoicing.tasks import invoice_issue
 from apps.organizations.models import PlanKind, Role
+from apps.spending.tasks import digest_send_organization_task
 from tests.conftest import start_pausing_worker, wait_for
 from tests.factories import OrganizationFactory, member
 

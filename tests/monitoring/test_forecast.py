@@ -3,6 +3,8 @@
 import datetime as dt
 from decimal import Decimal
 
+import pytest
+
 from apps.monitoring.forecast import forecast_month_end, today_remaining_fraction, window_days
 
 # Wednesday 18 November 2026; the window is Wed 11 … Tue 17 November (Sat 14 and Sun 15 are the weekend).
@@ -82,3 +84,38 @@ def test_remaining_fraction_of_a_day():
     assert today_remaining_fraction(now=start + dt.timedelta(hours=18), day_start=start, day_end=end) == Decimal(
         "0.25")
     assert today_remaining_fraction(now=end, day_start=start, day_end=end) == Decimal(0)
+
+
+@pytest.mark.django_db
+def test_the_forecast_stops_at_the_binding_limit_the_spend_decision_enforces(client, team):
+    """A member limited to $165 who runs at $20 a day sees "projected $400.00; capped at $165.00 by your limit",
+    owners see the same on the member's page and in the members table."""
+    import re
+
+    from django.urls import reverse
+
+    from apps.organizations.models import Role
+    from apps.usage.models import CapScope
+    from apps.usage.services import cap_set
+
+    from .conftest import NOW
+    from .helpers import record
+
+    org, people = team
+    cap_set(organization=org, scope=CapScope.MEMBER, membership=people[Role.MEMBER], amount=Decimal("165"), now=NOW)
+    for day in range(11, 19):  # $20 a day on 11–17 November, $10 so far on the 18th: $150 month to date
+        record(org, "member@acme.test", "20" if day < 18 else "10", now=NOW,
+               occurred_at=dt.datetime(2026, 11, day, 0, 30, tzinfo=dt.UTC))
+    # At $20 a day: 150 + 20 × ½ (the rest of today) + 12 × 20 = $400, stopped at the $165 limit.
+    client.force_login(people[Role.MEMBER].user)
+    page = client.get(reverse("monitoring:my_usage", kwargs={"slug": org.slug})).content.decode()
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    assert re.search(r'data-testid="projected">\$165\.00<', page)
+    assert "Projected $400.00 at this rate; capped at $165.00 by your limit." in text
+    client.force_login(people[Role.OWNER].user)
+    detail = client.get(reverse("monitoring:member_detail", kwargs={"slug": org.slug,
+                                                                    "membership_id": people[Role.MEMBER].pk}))
+    assert "capped at $165.00 by the member's own limit." in re.sub(r"<[^>]+>", "", detail.content.decode())
+    table = client.get(reverse("monitoring:dashboard_members", kwargs={"slug": org.slug})).content.decode()
+    assert re.search(r'data-testid="member-projection">\$165\.00<div class="muted small">capped by the limit '
+                     r'\(projected \$400\.00\)', table)

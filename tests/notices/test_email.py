@@ -43,7 +43,7 @@ def test_an_email_has_both_parts_and_one_click_unsubscribe_headers(org, outbox, 
     assert unsubscribe.startswith("http://127.0.0.1:8000/notifications/unsubscribe/")
     text, html = (part.get_payload(decode=True).decode() for part in parsed.walk()
                   if part.get_content_type() in ("text/plain", "text/html"))
-    assert "Ann invited you to join Acme on billing_portal as Member." in text
+    assert "Ann invited you to join Acme on Billing portal as Member." in text
     assert "http://testserver/invitations/abc/" in text and "<" not in text
     assert 'href="http://testserver/invitations/abc/"' in html and "<style" not in html  # CSS inlined
     assert 'style="' in html and unsubscribe in html
@@ -151,4 +151,4 @@ def test_preferences_page_queries_do_not_grow_with_organizations(client, django_
         Membership.objects.create(organization=OrganizationFactory(), user=owner.user, role=Role.ADMIN)
     with django_assert_max_num_queries(len(few.captured_queries)):
         page = client.get(reverse("notices:preferences")).content.decode()
-    assert page.count('type="checkbox"') == 7 + 5 * 5
+    assert page.count('type="checkbox"') == 8 + 5 * 5  # an owner: 8 kinds (with invoice payment reminders)

@@ -20,8 +20,8 @@ EXPECTED = {
     "apps.invoicing.tasks.invoice_issue": "invoicing",
     "apps.invoicing.tasks.invoice_issued_followups": "invoicing",
     "apps.usage.tasks.usage_partitions_ensure": "invoicing",
-    "apps.extra_usage.tasks.digest_send_daily": "digests",
-    "apps.extra_usage.tasks.digest_send_organization_task": "digests",
+    "apps.spending.tasks.digest_send_daily": "digests",
+    "apps.spending.tasks.digest_send_organization_task": "digests",
 }
 
 

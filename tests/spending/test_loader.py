@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from apps.common.periods import period_containing
 from apps.console.selectors import members_page, org_cap_summary
 from apps.extra_usage.models import ExtraUsageRequest, ExtraUsageSettings, MemberExtraUsage, RequestStatus
-from apps.extra_usage.selectors import member_extra_usage_summary
 from apps.organizations.models import PlanKind
 from apps.seats.models import SeatTier
 from apps.spending.models import DEFAULT_THRESHOLDS, NotificationSettings
+from apps.spending.requests import member_extra_usage_summary
 from apps.spending.selectors import (
     Reason,
     admission_check,

@@ -8,13 +8,13 @@ from django.utils import timezone
 
 from apps.extra_usage.services.auto_reload import auto_reload_check
 from apps.extra_usage.services.usage_requests import (
-    extra_usage_request_approve,
     extra_usage_request_create,
     extra_usage_request_deny,
 )
 from apps.invoicing.services import invoice_issue_for_period, invoice_mark_paid
 from apps.monitoring.services import spend_notifications_check
 from apps.organizations.models import AuditEntry, PlanKind, Role
+from apps.spending.requests import extra_usage_request_approve
 from apps.usage.models import CapScope
 from apps.usage.services import cap_set
 from apps.webhooks.models import WebhookDelivery, WebhookEvent
@@ -74,7 +74,8 @@ def test_extra_usage_requests_emit_created_and_decided():
     assert extra_usage_request_create(membership=asker, now=now) == first  # asking again: same request, no event
     extra_usage_request_deny(request=first, actor=admin.user, now=now)
     second = extra_usage_request_create(membership=other, now=now)
-    extra_usage_request_approve(request=second, amount=Decimal("50"), actor=admin.user, now=now)
+    extra_usage_request_approve(request=second, amount=Decimal("50"), actor=admin.user, api_key_public_id="apikey_01t",
+                                now=now)
     got = events(org)
     assert [(t, p["member"], p["status"]) for t, p in got] == [
         ("extra_usage.request_created", "std@ent.example", "pending"),

@@ -1,4 +1,6 @@
-"""Enterprise members' requests for extra usage, and their review ("Increase limit" / "Deny")."""
+"""Enterprise members' requests for extra usage: asking, "Deny", and the member's email about the decision.
+
+What "Increase limit" does is apps/spending/requests.py (it asks the admission decision, above this app)."""
 
 from __future__ import annotations
 
@@ -15,33 +17,38 @@ from apps.notices.models import NoticeKind
 from apps.notices.services import notice_send
 from apps.organizations.models import Membership, PlanKind
 from apps.organizations.services import audit_record
-from apps.seats.models import SeatTier, TierCode
 from apps.seats.selectors import seat_current
-from apps.seats.services import seat_assign
-from apps.usage.models import CapScope, SpendCap
-from apps.usage.services import cap_amount_validate, cap_set
+from apps.usage.services import cap_amount_validate
 from apps.webhooks import payloads
 from apps.webhooks.services import webhook_event_emit
 
 from ..models import ExtraUsageRequest, ExtraUsageSettings, RequestStatus
 from ..selectors import REQUEST_COOLDOWN
-from .switches import jsonable, member_switch, settings_change, settings_locked
+
+NOTE_MAX_LENGTH = 500
 
 
-def _actor_label(actor, api_key_public_id: str) -> str | None:
+def actor_label(actor, api_key_public_id: str) -> str | None:
     if actor is not None:
         return None
     return f"Admin API key {api_key_public_id}" if api_key_public_id else "system"
 
 
 @transaction.atomic
-def extra_usage_request_create(*, membership: Membership, now: dt.datetime) -> ExtraUsageRequest:
-    """A member asks the organization's admins for more usage. Idempotent: a member has at most one pending
-    request, and asking again returns it. Refused (ValidationError) when the organization switched requests
+def extra_usage_request_create(*, membership: Membership, now: dt.datetime, note: str = "",
+                               amount: Decimal | None = None) -> ExtraUsageRequest:
+    """A member asks the organization's admins for more usage, with an optional note and the monthly limit
+    they would like (optional). Idempotent: a member has at most one pending request, and asking again
+    returns it. Refused (ValidationError) when the organization switched requests
     off, or when the member's last request was denied less than 30 days ago. Enterprise plans only."""
     organization = membership.organization
     if not organization.is_enterprise:
         raise ValidationError("Requests for extra usage are offered on Enterprise plans.", code="not_offered")
+    note = (note or "").strip()
+    if len(note) > NOTE_MAX_LENGTH:
+        raise ValidationError({"note": f"Keep the note under {NOTE_MAX_LENGTH} characters."})
+    if amount is not None:
+        amount = cap_amount_validate(amount)
     existing = ExtraUsageRequest.objects.filter(membership=membership, status=RequestStatus.PENDING).first()
     if existing is not None:
         return existing
@@ -65,6 +72,7 @@ def extra_usage_request_create(*, membership: Membership, now: dt.datetime) -> E
             created = ExtraUsageRequest.objects.create(
                 organization=organization, membership=membership, created_at=now,
                 period_start=period_containing(now, organization.billing_timezone).start,
+                note=note, requested_amount=amount,
             )
     except IntegrityError:
         # A double click raced us: the other transaction's pending request is the one.
@@ -73,7 +81,7 @@ def extra_usage_request_create(*, membership: Membership, now: dt.datetime) -> E
     return created
 
 
-def _lock_request(request: ExtraUsageRequest) -> ExtraUsageRequest:
+def request_locked(request: ExtraUsageRequest) -> ExtraUsageRequest:
     return (
         ExtraUsageRequest.objects.select_for_update(of=("self",))
         .select_related("organization", "membership__user", "membership__organization")
@@ -81,68 +89,8 @@ def _lock_request(request: ExtraUsageRequest) -> ExtraUsageRequest:
     )
 
 
-def _notify_after_commit(request_id: int) -> None:
+def decision_notify_after_commit(request_id: int) -> None:
     enqueue_on_commit("apps.extra_usage.tasks.request_decision_notify_task", request_id)
-
-
-@transaction.atomic
-def extra_usage_request_approve(*, request: ExtraUsageRequest, amount: Decimal | None = None, actor=None,
-                                api_key_public_id: str = "", suppress_notification: bool = False,
-                                now: dt.datetime) -> tuple[ExtraUsageRequest, SpendCap | None]:
-    """"Increase limit": approve a pending request (anything else: ValidationError code "already_resolved").
-
-    - Seat-based plans, no amount, member on a Standard seat: moved to Premium (prorated upgrade charged).
-    - Seat-based plans otherwise: extra usage enabled for the member; with an amount, their own monthly limit
-      is set to it. If the organization had extra usage off, it is turned on for chosen members only, so the
-      approval lets this member continue without widening anyone else's access.
-    - Usage-based Enterprise: the member's own limit is set to the amount (required).
-    The member is emailed after commit unless `suppress_notification`. Returns the request and the cap written.
-    """
-    locked = _lock_request(request)
-    if locked.status != RequestStatus.PENDING:
-        raise ValidationError("spend limit increase request is already resolved", code="already_resolved")
-    organization = locked.organization
-    membership = locked.membership
-    label = _actor_label(actor, api_key_public_id)
-    if amount is not None:
-        amount = cap_amount_validate(amount)
-    cap = None
-    if organization.plan_kind == PlanKind.ENTERPRISE_USAGE:
-        if amount is None:
-            raise ValidationError({"amount": "Enter the member's new monthly limit."})
-        cap = cap_set(organization=organization, scope=CapScope.MEMBER, amount=amount, membership=membership,
-                      actor=actor, actor_label=label, now=now)
-        outcome = "limit_set"
-    else:
-        seat = seat_current(membership=membership)
-        if amount is None and seat is not None and seat.tier.code == TierCode.STANDARD:
-            premium = SeatTier.objects.get(organization=organization, code=TierCode.PREMIUM)
-            seat_assign(membership=membership, tier=premium, actor=actor, now=now)
-            outcome = "moved_to_premium"
-        else:
-            if amount is not None:
-                cap = cap_set(organization=organization, scope=CapScope.MEMBER, amount=amount,
-                              membership=membership, actor=actor, actor_label=label, now=now)
-            member_switch(membership=membership, enabled=True, actor=actor, actor_label=label, now=now)
-            row = settings_locked(organization)
-            if not row.enabled:
-                settings_change(organization=organization, changes={"enabled": True, "all_members": False},
-                                 action="extra_usage.enable", actor=actor, actor_label=label, now=now)
-            outcome = "extra_usage_enabled"
-    locked.status = RequestStatus.APPROVED
-    locked.resolved_at = now
-    locked.resolved_by = actor if getattr(actor, "pk", None) else None
-    locked.resolved_by_api_key_id = api_key_public_id or ""
-    locked.approved_amount = amount
-    locked.save(update_fields=["status", "resolved_at", "resolved_by", "resolved_by_api_key_id",
-                               "approved_amount"])
-    audit_record(organization=organization, actor=actor, actor_label=label, action="extra_usage_request.approve",
-                 target=membership.user.email, old={"status": "pending"},
-                 new={"status": "approved", "outcome": outcome, "amount": jsonable(amount)}, now=now)
-    webhook_event_emit(organization=organization, **payloads.extra_usage_request_decided(locked), now=now)
-    if not suppress_notification:
-        _notify_after_commit(locked.pk)
-    return locked, cap
 
 
 @transaction.atomic
@@ -151,12 +99,12 @@ def extra_usage_request_deny(*, request: ExtraUsageRequest, actor=None, api_key_
     """"Deny": a pending request is declined and the member emailed (unless suppressed); they may ask again
     after 30 days. Denying an already denied request returns it unchanged (no second email); an approved one
     raises ValidationError code "already_approved"."""
-    locked = _lock_request(request)
+    locked = request_locked(request)
     if locked.status == RequestStatus.DENIED:
         return locked
-    if locked.status == RequestStatus.APPROVED:
+    if locked.status in (RequestStatus.APPROVED, RequestStatus.CLOSED):
         raise ValidationError("This request was already approved.", code="already_approved")
-    label = _actor_label(actor, api_key_public_id)
+    label = actor_label(actor, api_key_public_id)
     locked.status = RequestStatus.DENIED
     locked.resolved_at = now
     locked.resolved_by = actor if getattr(actor, "pk", None) else None
@@ -167,7 +115,7 @@ def extra_usage_request_deny(*, request: ExtraUsageRequest, actor=None, api_key_
                  old={"status": "pending"}, new={"status": "denied"}, now=now)
     webhook_event_emit(organization=locked.organization, **payloads.extra_usage_request_decided(locked), now=now)
     if not suppress_notification:
-        _notify_after_commit(locked.pk)
+        decision_notify_after_commit(locked.pk)
     return locked
 
 
@@ -192,6 +140,10 @@ def request_decision_notify(*, request_id: int, now: dt.datetime) -> bool:
         "approved": request.status == RequestStatus.APPROVED,
         "amount": request.approved_amount,  # formatted by the email, in its recipient's language
         "tier": seat.tier if seat else None,
+        "outcome": request.outcome,
+        "usage_based": organization.plan_kind == PlanKind.ENTERPRISE_USAGE,
+        # "" when admission let the member continue right after the approval; else what still stops them.
+        "stopped_reason": request.stopped_reason,
         "usage_url": _site_url(f"/orgs/{organization.slug}/"),
     }
     notice_send(kind=NoticeKind.EXTRA_USAGE_DECIDED, organization=organization,

@@ -1,9 +1,8 @@
-"""Template tags other pages use to show extra usage: the owners' Settings > Usage sections and the member's
-"Request extra usage" partial."""
+"""Template tags other pages use to show extra usage: the owners' Settings > Usage sections (the member's
+"Request extra usage" partial reads the admission decision: apps/console/templatetags/spend_requests.py)."""
 
 from django import template
 from django.conf import settings
-from django.utils import timezone
 
 from apps.extra_usage import selectors
 from apps.usage.refusals import refusal_text
@@ -22,21 +21,6 @@ def extra_usage_sections(context, membership=None):
     data["csrf_token"] = context.get("csrf_token")
     data["next"] = request.get_full_path() if request is not None else ""
     return data
-
-
-@register.inclusion_tag("extra_usage/_member_request_body.html", takes_context=True)
-def extra_usage_member_request(context, membership=None):
-    """The member's extra usage this period and their "Request extra usage" link."""
-    membership = membership or context.get("membership")
-    if membership is None:
-        return {"summary": None}
-    request = context.get("request")
-    return {
-        "organization": membership.organization,
-        "summary": selectors.member_extra_usage_summary(membership=membership, now=timezone.now()),
-        "csrf_token": context.get("csrf_token"),
-        "next": request.get_full_path() if request is not None else "",
-    }
 
 
 @register.simple_tag
