@@ -19,6 +19,7 @@ from django.db.models import F
 from django.urls import reverse
 
 from apps.common.periods import Period, local_date, period_containing, period_for_start, previous_month_start
+from apps.common.tasks import enqueue_on_commit
 from apps.notices.models import NoticeKind
 from apps.notices.services import Attachment, notice_send
 from apps.organizations.models import Organization
@@ -27,7 +28,6 @@ from apps.seats.models import SeatAssignment
 from apps.webhooks import payloads
 from apps.webhooks.services import webhook_event_emit
 
-from . import tasks
 from .exports import invoice_pdf_bytes
 from .models import (
     BillingProfile,
@@ -128,7 +128,7 @@ def _period(organization: Organization, period_start: dt.date) -> Period:
 
 def _enqueue_followups(invoice: Invoice) -> None:
     """After commit: render the PDF (once) and email it (tasks.invoice_issued_followups)."""
-    transaction.on_commit(lambda: tasks.invoice_issued_followups.delay(invoice.pk), robust=True)
+    enqueue_on_commit("apps.invoicing.tasks.invoice_issued_followups", invoice.pk)
 
 
 def _invoice_build(*, organization: Organization, period: Period, usage_from, usage_cutoff, now: dt.datetime,
