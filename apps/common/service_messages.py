@@ -56,6 +56,11 @@ SERVICE_MESSAGES = (
     gettext_noop("Choose at least one scope."),
     gettext_noop("Enter a name to recognise the key by."),
     gettext_noop("The Admin API is offered on Enterprise plans only."),
+    # apps/invoicing/services.py (billing details, card payment of an invoice)
+    gettext_noop("Choose a country."),
+    gettext_noop("This invoice is not awaiting payment."),
+    gettext_noop("Nothing is due on this invoice."),
+    gettext_noop("Amounts under $0.50 cannot be paid by card; pay by bank transfer."),
 )
 
 

@@ -1,5 +1,8 @@
 """Django admin for invoices: read-only documents with their lines; staff void and re-issue them (audited)."""
 
+from decimal import Decimal
+
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
@@ -9,8 +12,20 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from .models import BillingProfile, Invoice, InvoiceLine, InvoiceRunClaim
+from .models import (
+    BillingProfile,
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    InvoiceLine,
+    InvoicePayment,
+    InvoiceReminder,
+    InvoiceRunClaim,
+    InvoiceStatus,
+    TaxRate,
+)
 from .services import (
+    credit_note_issue,
     invoice_mark_paid,
     invoice_mark_uncollectible,
     invoice_reissue,
@@ -99,7 +114,7 @@ def mark_uncollectible(modeladmin, request, queryset):
 
 @admin.register(Invoice)
 class InvoiceAdmin(admin.ModelAdmin):
-    list_display = ("number", "organization", "period_start", "status", "total", "issued_at", "due_date",
+    list_display = ("number", "organization", "period_start", "shown_status", "total", "issued_at", "due_date",
                     "paid_at", "replaces")
     list_filter = ("status", "period_start")
     search_fields = ("number", "organization__name", "organization__slug")
@@ -108,6 +123,11 @@ class InvoiceAdmin(admin.ModelAdmin):
     actions = (mark_paid, mark_uncollectible, void_invoices, reissue_invoices)
     inlines = (InvoiceLineInline,)
     readonly_fields = [*(f.name for f in Invoice._meta.fields), "line_count"]
+
+    @admin.display(description="Status", ordering="status")
+    def shown_status(self, obj):
+        """Overdue is computed (an open invoice past its due date in the billing time zone), never stored."""
+        return obj.shown_status_label
 
     @admin.display(description="Lines")
     def line_count(self, obj):
@@ -180,8 +200,10 @@ class BillingProfileAdmin(admin.ModelAdmin):
     list_display = ("organization", "legal_name", "billing_email", "payment_terms_days", "updated_at")
     search_fields = ("organization__name", "organization__slug", "legal_name", "billing_email")
     list_select_related = ("organization",)
-    fields = ("organization", "legal_name", "address", "tax_id", "billing_email", "payment_terms_days", "updated_at")
-    readonly_fields = ("organization", "legal_name", "address", "tax_id", "billing_email", "updated_at")
+    fields = ("organization", "legal_name", "address", "country", "tax_id", "po_number", "billing_email",
+              "payment_terms_days", "updated_at")
+    readonly_fields = ("organization", "legal_name", "address", "country", "tax_id", "po_number", "billing_email",
+                       "updated_at")
 
     def has_add_permission(self, request):
         return False
@@ -193,3 +215,116 @@ class BillingProfileAdmin(admin.ModelAdmin):
         # Through the service, so the change is audited (old → new) like every billing setting.
         payment_terms_set(organization=obj.organization, days=form.cleaned_data["payment_terms_days"],
                           actor=request.user, now=timezone.now())
+
+
+@admin.register(TaxRate)
+class TaxRateAdmin(admin.ModelAdmin):
+    """The tax rate per billing country. Invoices copy the rate when they are issued: editing a row changes
+    only invoices issued afterwards."""
+
+    list_display = ("country", "name", "rate", "updated_at")
+    search_fields = ("country", "name")
+
+
+class CreditNoteLineInline(admin.TabularInline):
+    model = CreditNoteLine
+    extra = 0
+    can_delete = False
+    fields = ("position", "description", "amount")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class CreditNoteForm(forms.ModelForm):
+    """Staff: one credited line (before tax; tax is added at the invoice's rate) and the reason."""
+
+    description = forms.CharField(max_length=300, help_text="What is credited, as printed on the credit note.")
+    amount = forms.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"),
+                                help_text="Credited before tax, in the invoice's currency.")
+
+    class Meta:
+        model = CreditNote
+        fields = ("invoice", "reason")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["invoice"].queryset = Invoice.objects.filter(
+            status__in=[InvoiceStatus.OPEN, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE]
+        ).select_related("organization")
+
+
+@admin.register(CreditNote)
+class CreditNoteAdmin(admin.ModelAdmin):
+    """Corrections of issued invoices: a credit note is issued here (numbered, audited) and never edited."""
+
+    list_display = ("number", "organization", "invoice", "issue_date", "total", "reason")
+    search_fields = ("number", "invoice__number", "organization__slug")
+    list_select_related = ("organization", "invoice")
+    inlines = (CreditNoteLineInline,)
+    raw_id_fields = ("invoice",)
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = CreditNoteForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("invoice", "description", "amount", "reason")
+        return ("number", "organization", "invoice", "issue_date", "issued_at", "reason", "subtotal",
+                "tax_amount", "total")
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.get_fields(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        # Through the service: numbered on its own gapless sequence, tax at the invoice's rate, audited.
+        data = form.cleaned_data
+        note = credit_note_issue(invoice=data["invoice"], lines=[(data["description"], data["amount"])],
+                                 reason=data["reason"], now=timezone.now(), actor=request.user)
+        obj.__dict__.update({k: v for k, v in note.__dict__.items() if not k.startswith("_")})
+        obj._state.adding = False
+
+    def save_related(self, request, form, formsets, change):
+        pass  # the service wrote the lines
+
+    def add_view(self, request, form_url="", extra_context=None):
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except ValidationError as error:
+            self.message_user(request, _errors(error), messages.ERROR)
+            return redirect("admin:invoicing_creditnote_add")
+
+
+@admin.register(InvoicePayment)
+class InvoicePaymentAdmin(admin.ModelAdmin):
+    list_display = ("invoice", "amount", "status", "reference", "created_at", "settled_at")
+    list_filter = ("status",)
+    search_fields = ("invoice__number", "reference")
+    readonly_fields = [f.name for f in InvoicePayment._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(InvoiceReminder)
+class InvoiceReminderAdmin(admin.ModelAdmin):
+    list_display = ("invoice", "kind", "sent_at")
+    readonly_fields = ("invoice", "kind", "sent_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

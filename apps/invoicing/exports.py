@@ -7,13 +7,22 @@ from itertools import groupby
 
 from django.db.models import Count, Q, Sum
 from django.template.loader import render_to_string
+from django.utils import translation
 from weasyprint import HTML
 
 from apps.common.csv_stream import csv_stream
 from apps.common.money import ZERO, decimal_str
+from apps.organizations.selectors import invoice_language_for
 
-from .models import Invoice
-from .selectors import invoice_kind_summary, invoice_lines_for_export, invoice_usage_summary, month_label
+from .models import CreditNote, Invoice
+from .selectors import (
+    credit_note_lines,
+    invoice_document,
+    invoice_kind_summary,
+    invoice_lines_for_export,
+    invoice_usage_summary,
+    month_label,
+)
 
 CSV_HEADER = [
     "invoice", "period", "member_name", "member", "kind", "description", "model", "product", "usage_period",
@@ -84,10 +93,25 @@ def invoice_pdf_html(*, invoice: Invoice) -> str:
         "invoice": invoice, "organization": invoice.organization, "month": month_label(invoice.period_start),
         "summary": invoice_kind_summary(invoice=invoice), "usage_summary": invoice_usage_summary(invoice=invoice),
         "members": members, "organization_lines": organization_lines, "detailed": detailed,
+        "doc": invoice_document(invoice=invoice), "LANGUAGE_CODE": translation.get_language(),
     })
 
 
 def invoice_pdf_bytes(*, invoice: Invoice) -> bytes:
-    """The invoice as a PDF document (WeasyPrint; no network: the template embeds its own styles). Called once
-    per invoice, at issue (services.invoice_document_render); downloads serve the stored bytes."""
-    return HTML(string=invoice_pdf_html(invoice=invoice)).write_pdf()
+    """The invoice as a PDF document in the organization's invoice language (WeasyPrint; no network: the
+    template embeds its own styles). Called once per invoice, at issue (services.invoice_document_render);
+    downloads serve the stored bytes."""
+    with translation.override(invoice_language_for(invoice.organization)):
+        return HTML(string=invoice_pdf_html(invoice=invoice)).write_pdf()
+
+
+def credit_note_pdf_bytes(*, credit_note: CreditNote) -> bytes:
+    """A credit note as a PDF in the organization's invoice language: the seller, the customer as on the
+    invoice it corrects, its lines, tax at the invoice's rate and total."""
+    invoice = credit_note.invoice
+    with translation.override(invoice_language_for(invoice.organization)):
+        html = render_to_string("invoicing/credit_note_pdf.html", {
+            "note": credit_note, "invoice": invoice, "lines": credit_note_lines(credit_note=credit_note),
+            "LANGUAGE_CODE": translation.get_language(),
+        })
+        return HTML(string=html).write_pdf()

@@ -5,12 +5,16 @@ events of one member and one model it sums (with the usage window stored on the 
 the SeatCharge it repays.
 """
 
+import datetime as dt
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.common.money import MONEY_MAX_DIGITS, MONEY_PLACES
+from apps.common.periods import local_date
 from apps.organizations.models import Membership, Organization
 from apps.usage.models import AIModel
 
@@ -28,6 +32,10 @@ class InvoiceStatus(models.TextChoices):
     VOID = "void", _("Void")
     UNCOLLECTIBLE = "uncollectible", _("Uncollectible")
 
+
+# Computed, never stored: an open invoice past its due date (Invoice.status_on).
+OVERDUE = "overdue"
+STATUS_LABELS = {**dict(InvoiceStatus.choices), OVERDUE: _("Overdue")}
 
 DEFAULT_PAYMENT_TERMS_DAYS = 30
 
@@ -47,10 +55,33 @@ class BillingProfile(models.Model):
         validators=[MinValueValidator(0), MaxValueValidator(365)],
         help_text=_("Net days: an invoice is due this many days after it is issued."),
     )
+    country = models.CharField(_("billing country"), max_length=2, blank=True,
+                               help_text=_("ISO 3166 code; decides the tax rate and the VAT check."))
+    po_number = models.CharField(_("purchase order number"), max_length=100, blank=True)
     updated_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self):
         return f"Billing details of {self.organization}"
+
+
+class TaxRate(models.Model):
+    """The tax rate of one billing country (staff edit the table in Django admin). An invoice copies the rate
+    it applied when it is issued, so editing this table never changes an issued invoice. A country without a
+    row is billed without tax."""
+
+    country = models.CharField(_("country"), max_length=2, unique=True, help_text=_("ISO 3166 code, e.g. DE."))
+    name = models.CharField(_("tax name"), max_length=30, default="VAT", help_text=_("e.g. VAT, GST, Sales tax"))
+    rate = models.DecimalField(_("rate (%)"), max_digits=5, decimal_places=2,
+                               validators=[MinValueValidator(0), MaxValueValidator(100)])
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("country",)
+        verbose_name = _("tax rate")
+        verbose_name_plural = _("tax rates")
+
+    def __str__(self):
+        return f"{self.country}: {self.name} {self.rate}%"
 
 
 class InvoiceSequence(models.Model):
@@ -96,6 +127,18 @@ class Invoice(models.Model):
     bill_to_address = models.TextField(blank=True)
     bill_to_tax_id = models.CharField(max_length=50, blank=True)
     bill_to_email = models.EmailField(blank=True)
+    bill_to_country = models.CharField(max_length=2, blank=True)
+    bill_to_po_number = models.CharField(max_length=100, blank=True)
+    # The seller as it was when the invoice was issued (settings.INVOICE_ISSUER): legal name, address, tax ID,
+    # contact and bank details.
+    issuer = models.JSONField(default=dict, blank=True)
+    # The local date the period closed (the issue date printed on the document), in the billing time zone.
+    issue_date = models.DateField(null=True, blank=True)
+    # Tax as issued, never recomputed: `total = subtotal + tax_amount`; tax_amount = subtotal × rate, rounded once.
+    tax_name = models.CharField(max_length=30, blank=True)
+    tax_rate = models.DecimalField(max_digits=5, decimal_places=2, default=0)
+    tax_amount = models.DecimalField(**CENTS, default=0)
+    reverse_charge = models.BooleanField(default=False)
     voided_at = models.DateTimeField(null=True, blank=True)
     void_reason = models.CharField(max_length=300, blank=True)
     # Claimed by a conditional UPDATE before the owners' email is sent, so a retried task sends it once.
@@ -127,6 +170,29 @@ class Invoice(models.Model):
     def is_paid(self) -> bool:
         return self.status == InvoiceStatus.PAID
 
+    @property
+    def document_date(self) -> dt.date | None:
+        """The issue date printed (invoices issued before it was stored: the local date they were issued)."""
+        if self.issue_date is not None or self.issued_at is None:
+            return self.issue_date
+        return local_date(self.issued_at, self.organization.billing_timezone)
+
+    def status_on(self, today: dt.date) -> str:
+        """The status a reader sees on a local date: an open invoice past its due date is overdue (computed,
+        never stored)."""
+        if self.status == InvoiceStatus.OPEN and self.due_date is not None and today > self.due_date:
+            return OVERDUE
+        return self.status
+
+    @property
+    def shown_status(self) -> str:
+        """The status today in the organization's billing time zone (`status_on`)."""
+        return self.status_on(local_date(timezone.now(), self.organization.billing_timezone))
+
+    @property
+    def shown_status_label(self) -> str:
+        return STATUS_LABELS[self.shown_status]
+
 
 class InvoiceDocument(models.Model):
     """The invoice's PDF, rendered once when it is issued and served as stored from then on (its SHA-256
@@ -143,14 +209,14 @@ class InvoiceDocument(models.Model):
 
 
 class LineKind(models.TextChoices):
-    SEAT_FEE = "seat_fee", "Seat fee"
-    SEAT_UPGRADE_CHARGE = "seat_upgrade_charge", "Upgrade already charged"
-    HIPAA = "hipaa", "HIPAA-ready add-on"
-    USAGE = "usage", "Usage"
-    LATE_USAGE_ADJUSTMENT = "late_usage_adjustment", "Late usage adjustment"
-    PREPAID_PURCHASE = "prepaid_purchase", "Prepaid purchase"
-    AUTO_RELOAD = "auto_reload", "Auto-reload"
-    PREPAID_USAGE_INFO = "prepaid_usage_info", "Extra usage from prepaid balance"
+    SEAT_FEE = "seat_fee", _("Seat fee")
+    SEAT_UPGRADE_CHARGE = "seat_upgrade_charge", _("Upgrade already charged")
+    HIPAA = "hipaa", _("HIPAA-ready add-on")
+    USAGE = "usage", _("Usage")
+    LATE_USAGE_ADJUSTMENT = "late_usage_adjustment", _("Late usage adjustment")
+    PREPAID_PURCHASE = "prepaid_purchase", _("Prepaid purchase")
+    AUTO_RELOAD = "auto_reload", _("Auto-reload")
+    PREPAID_USAGE_INFO = "prepaid_usage_info", _("Extra usage from prepaid balance")
 
 
 class InvoiceLine(models.Model):
@@ -229,3 +295,104 @@ class InvoiceRunClaim(models.Model):
 
     def __str__(self):
         return f"{self.organization} {self.period_start:%Y-%m} ({self.status})"
+
+
+class CreditNoteSequence(models.Model):
+    """The last credit-note number allocated for an organization: gapless, like InvoiceSequence (incremented
+    under a row lock in the issuing transaction)."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE,
+                                        related_name="credit_note_sequence")
+    last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.organization}: {self.last_number}"
+
+
+class CreditNote(models.Model):
+    """A correction of an issued invoice: it credits amounts back and references the invoice, which is never
+    edited. Tax is credited at the invoice's rate (reverse charge stays reverse charge). Numbered
+    "<SLUG>-CN-0001" on its own gapless sequence. Its PDF is rendered once and stored."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="credit_notes")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    number = models.CharField(max_length=60, unique=True)
+    sequence = models.PositiveIntegerField()
+    issue_date = models.DateField()
+    issued_at = models.DateTimeField()
+    reason = models.CharField(max_length=300)
+    currency = models.CharField(max_length=3, default="USD")
+    subtotal = models.DecimalField(**CENTS)
+    tax_amount = models.DecimalField(**CENTS, default=0)
+    total = models.DecimalField(**CENTS)
+    pdf = models.BinaryField(null=True, blank=True, editable=False)
+    pdf_sha256 = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ("-issued_at", "-id")
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "sequence"], name="credit_note_sequence_unique_per_org"),
+        ]
+
+    def __str__(self):
+        return self.number
+
+
+class CreditNoteLine(models.Model):
+    credit_note = models.ForeignKey(CreditNote, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField(default=0)
+    description = models.CharField(max_length=300)
+    amount = models.DecimalField(**CENTS, help_text="Credited, before tax (positive).")
+
+    class Meta:
+        ordering = ("credit_note", "position", "id")
+
+    def __str__(self):
+        return f"{self.description}: {self.amount}"
+
+
+class PaymentStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+
+
+class InvoicePayment(models.Model):
+    """One card payment of an invoice through the payment provider. Claimed by this unique row (committed)
+    before the provider is called outside any transaction, with the row's key as the provider's idempotency
+    key, then settled: a retried click or task never charges twice."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    amount = models.DecimalField(**CENTS)
+    status = models.CharField(max_length=10, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
+    reference = models.CharField(max_length=100, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField()
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+
+    def __str__(self):
+        return f"{self.invoice} {self.amount} ({self.status})"
+
+
+class ReminderKind(models.TextChoices):
+    BEFORE_DUE = "before_due", "Before the due date"
+    AFTER_DUE = "after_due", "After the due date"
+
+
+class InvoiceReminder(models.Model):
+    """One reminder email (to owners and the billing email) per invoice and kind: the unique row is the claim,
+    so the beat task can run any number of times."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(max_length=20, choices=ReminderKind.choices)
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["invoice", "kind"], name="invoice_reminder_once")]
+
+    def __str__(self):
+        return f"{self.invoice} {self.kind}"

@@ -40,12 +40,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field, fields
 from decimal import ROUND_HALF_UP, Decimal
 
+from babel.dates import format_date, format_interval
 from django.core.paginator import Paginator
 from django.db.models import Count, Max, QuerySet, Sum
 from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from apps.common.money import MONEY_PLACES, ZERO, round_to_cents
-from apps.common.periods import Period
+from apps.common.money import MONEY_PLACES, ZERO, babel_locale, round_to_cents
+from apps.common.periods import Period, local_date
 from apps.extra_usage.models import LedgerKind, PrepaidLedgerEntry
 from apps.organizations.models import Membership, Organization, PlanKind, Role
 from apps.seats.defaults import HIPAA_FEE_PER_SEAT
@@ -53,7 +56,7 @@ from apps.seats.models import Product, SeatCharge, SeatTier, TierCode
 from apps.seats.selectors import seat_history
 from apps.usage.models import AIModel, UsageEvent
 
-from .models import Invoice, InvoiceLine, InvoiceStatus, LineKind
+from .models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, InvoicePayment, InvoiceStatus, LineKind
 
 FULL_PRECISION = Decimal(1).scaleb(-MONEY_PLACES)
 # The order of a member's lines on the document.
@@ -113,7 +116,13 @@ def _line(**kwargs) -> LineData:
 
 
 def month_label(day: dt.date) -> str:
-    return day.strftime("%B %Y")
+    """"November 2026" in the active language (Babel): lines are written in the invoice's language."""
+    return format_date(day, "MMMM y", locale=babel_locale())
+
+
+def _day(day: dt.date) -> str:
+    """"Nov 12" in the active language."""
+    return format_date(day, "MMM d", locale=babel_locale())
 
 
 _DIGITS = re.compile(r"(\d+)")
@@ -130,7 +139,8 @@ def _day_ranges(days: list[tuple[dt.date, dt.date]]) -> str:
     parts = []
     for start, end in days:
         last = end - dt.timedelta(days=1)
-        parts.append(f"{start:%b} {start.day}" + (f"–{last.day}" if last != start else ""))
+        parts.append(_day(start) if last == start else format_interval(
+            start, last, "MMMd", locale=babel_locale()).replace("\u2009–\u2009", "–"))
     return ", ".join(parts)
 
 
@@ -166,8 +176,9 @@ def _seat_lines(*, organization: Organization, period: Period, emails: dict[int,
         fee = tier.monthly_fee.amount
         lines.append(_line(
             kind=LineKind.SEAT_FEE, membership_id=membership_id,
-            description=f"{tier.get_code_display()} seat, {_day_ranges(entry.ranges)} "
-                        f"({entry.days} of {period.days} days)",
+            description=_("%(tier)s seat, %(ranges)s (%(days)s of %(period_days)s days)") % {
+                "tier": tier.get_code_display(), "ranges": _day_ranges(entry.ranges), "days": entry.days,
+                "period_days": period.days},
             days=entry.days, period_days=period.days, unit_price=fee,
             unrounded_amount=fee * entry.days / period.days,
         ))
@@ -175,7 +186,8 @@ def _seat_lines(*, organization: Organization, period: Period, emails: dict[int,
         for membership_id, days in member_days.items():
             lines.append(_line(
                 kind=LineKind.HIPAA, membership_id=membership_id,
-                description=f"HIPAA-ready add-on ({days} of {period.days} days)",
+                description=_("HIPAA-ready add-on (%(days)s of %(period_days)s days)") % {
+                    "days": days, "period_days": period.days},
                 days=days, period_days=period.days, unit_price=HIPAA_FEE_PER_SEAT,
                 unrounded_amount=HIPAA_FEE_PER_SEAT * days / period.days,
             ))
@@ -196,8 +208,9 @@ def _upgrade_credit_lines(*, organization: Organization, period: Period, emails:
         day = created_at.astimezone(period.tz).date()
         lines.append(_line(
             kind=LineKind.SEAT_UPGRADE_CHARGE, membership_id=membership_id,
-            description=f"{labels[from_code]} → {labels[to_code]} upgrade on {day:%b} {day.day}, already charged "
-                        f"({remaining} of {period_days} days)",
+            description=_("%(old)s → %(new)s upgrade on %(day)s, already charged (%(days)s of %(period_days)s "
+                          "days)") % {"old": labels[from_code], "new": labels[to_code], "day": _day(day),
+                                      "days": remaining, "period_days": period_days},
             days=remaining, period_days=period_days, unrounded_amount=-amount,
         ))
     return lines
@@ -252,15 +265,16 @@ def _usage_lines(*, organization: Organization, period: Period, usage_from, usag
         name = f"{model.display_name} · {products.get(row['product'], row['product'])}"
         if late_period is not None:
             kind = LineKind.LATE_USAGE_ADJUSTMENT
-            description = f"Late usage adjustment for {month_label(late_period)}: {name}"
+            description = _("Late usage adjustment for %(month)s: %(name)s") % {
+                "month": month_label(late_period), "name": name}
         elif team:
             kind = LineKind.PREPAID_USAGE_INFO
-            description = f"{name}: extra usage drawn from the prepaid balance"
+            description = _("%(name)s: extra usage drawn from the prepaid balance") % {"name": name}
         else:
             kind = LineKind.USAGE
-            description = name if bills_all else f"{name}: extra usage"
+            description = name if bills_all else _("%(name)s: extra usage") % {"name": name}
         if team and late_period is not None:
-            description += " (drawn from the prepaid balance)"
+            description += _(" (drawn from the prepaid balance)")
         lines.append(_line(
             kind=kind, membership_id=row["membership_id"], model_id=row["model_id"], product=row["product"],
             usage_period_start=late_period, description=description,
@@ -282,10 +296,10 @@ def _prepaid_lines(*, organization: Organization, period: Period) -> list[LineDa
     for kind, amount, created_at in entries:
         day = created_at.astimezone(period.tz).date()
         reload = kind == LedgerKind.AUTO_RELOAD
-        what = "Auto-reload of prepaid extra usage" if reload else "Prepaid extra usage purchased"
         lines.append(_line(
             kind=LineKind.AUTO_RELOAD if reload else LineKind.PREPAID_PURCHASE,
-            description=f"{what} on {day:%b} {day.day} (already paid)",
+            description=(_("Auto-reload of prepaid extra usage on %(day)s (already paid)") if reload else
+                         _("Prepaid extra usage purchased on %(day)s (already paid)")) % {"day": _day(day)},
             unrounded_amount=amount, informational=True,
         ))
     return lines
@@ -446,3 +460,66 @@ def owner_emails(*, organization: Organization) -> list[str]:
         Membership.objects.filter(organization=organization, role__in=[Role.PRIMARY_OWNER, Role.OWNER])
         .values_list("user__email", flat=True).order_by("user__email")
     )
+
+
+# --- The document: amount due, credit notes, payment ---------------------------------------------------------
+
+
+def invoice_amount_due(*, invoice: Invoice) -> Decimal:
+    """What is left to pay: the total less its credit notes, for an invoice awaiting payment; zero otherwise."""
+    if invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE):
+        return ZERO
+    credited = CreditNote.objects.filter(invoice=invoice).aggregate(total=Sum("total"))["total"] or ZERO
+    return max(invoice.total - credited, ZERO)
+
+
+def invoice_credit_notes(*, invoice: Invoice) -> list[CreditNote]:
+    return list(CreditNote.objects.filter(invoice=invoice).defer("pdf").order_by("sequence"))
+
+
+def credit_note_by_number(*, organization: Organization, number: str) -> CreditNote:
+    """A credit note of this organization, or 404 (another organization's number is a 404)."""
+    note = (CreditNote.objects.filter(organization=organization, number=number).defer("pdf")
+            .select_related("invoice", "organization").first())
+    if note is None:
+        raise Http404
+    return note
+
+
+def credit_note_lines(*, credit_note: CreditNote) -> list[CreditNoteLine]:
+    return list(CreditNoteLine.objects.filter(credit_note=credit_note).order_by("position", "id"))
+
+
+def invoice_last_payment(*, invoice: Invoice) -> InvoicePayment | None:
+    return InvoicePayment.objects.filter(invoice=invoice).order_by("-created_at", "-id").first()
+
+
+
+
+@dataclass
+class Document:
+    """What the head and the totals of an invoice show, on the page, in the PDF and in the emails."""
+
+    invoice: Invoice
+    status: str  # includes the computed "overdue"
+    credit_notes: list
+    credited: Decimal
+    amount_due: Decimal
+    payable: bool  # open (or uncollectible) with something left to pay
+    paid_amount: Decimal  # a paid invoice: its total less its credit notes
+    paid_on: dt.date | None  # the local date it was paid
+
+
+def invoice_document(*, invoice: Invoice, today: dt.date | None = None) -> Document:
+    """The invoice's status on `today` (default: today in the billing time zone), its credit notes and what is
+    left to pay. Two queries."""
+    if today is None:
+        today = local_date(timezone.now(), invoice.organization.billing_timezone)
+    notes = invoice_credit_notes(invoice=invoice)
+    credited = sum((note.total for note in notes), ZERO)
+    awaiting = invoice.status in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE)
+    due = max(invoice.total - credited, ZERO) if awaiting else ZERO
+    tz = invoice.organization.billing_timezone
+    return Document(invoice=invoice, status=invoice.status_on(today), credit_notes=notes, credited=credited,
+                    amount_due=due, payable=awaiting and due > 0, paid_amount=max(invoice.total - credited, ZERO),
+                    paid_on=local_date(invoice.paid_at, tz) if invoice.paid_at else None)

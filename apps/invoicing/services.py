@@ -10,44 +10,58 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from decimal import Decimal
 from operator import attrgetter
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Sum
 from django.urls import reverse
+from django.utils import translation
 
+from apps.common.money import ZERO, round_to_cents
 from apps.common.periods import Period, local_date, period_containing, period_for_start, previous_month_start
 from apps.common.tasks import enqueue_on_commit
+from apps.extra_usage.payments import PaymentPending, payment_provider
 from apps.notices.models import NoticeKind
 from apps.notices.services import Attachment, notice_send
 from apps.organizations.models import Organization
+from apps.organizations.selectors import invoice_language_for
 from apps.organizations.services import audit_record
 from apps.seats.models import SeatAssignment
 from apps.webhooks import payloads
 from apps.webhooks.services import webhook_event_emit
 
-from .exports import invoice_pdf_bytes
+from .exports import credit_note_pdf_bytes, invoice_pdf_bytes
 from .models import (
     BillingProfile,
     ClaimStatus,
+    CreditNote,
+    CreditNoteLine,
+    CreditNoteSequence,
     Invoice,
     InvoiceDocument,
     InvoiceLine,
+    InvoicePayment,
+    InvoiceReminder,
     InvoiceRunClaim,
     InvoiceSequence,
     InvoiceStatus,
+    PaymentStatus,
+    ReminderKind,
 )
 from .selectors import (
     LINE_COLUMNS,
     LineData,
+    invoice_amount_due,
     invoice_lines_compute,
     invoice_totals,
     month_label,
     owner_emails,
     previous_usage_cutoff,
 )
+from .tax import tax_amount, tax_decide, tax_id_normalize
 
 # Events are recorded in short transactions that stamp received_at before they commit. An invoice covers
 # the events received up to this long before it was built, so an event still committing is never skipped:
@@ -71,24 +85,38 @@ def _sequence_next(*, organization: Organization) -> int:
     return sequence.last_number
 
 
+def issuer_snapshot() -> dict:
+    """The seller's details to print (settings.INVOICE_ISSUER), copied onto each document when it is issued."""
+    return dict(settings.INVOICE_ISSUER)
+
+
 def billing_profile_get(*, organization: Organization) -> BillingProfile:
     """The organization's billing details (unsaved defaults when it has none yet)."""
     return BillingProfile.objects.filter(organization=organization).first() or BillingProfile(
         organization=organization)
 
 
-BILLING_DETAIL_FIELDS = ("legal_name", "address", "tax_id", "billing_email")
+BILLING_DETAIL_FIELDS = ("legal_name", "address", "country", "tax_id", "po_number", "billing_email")
 
 
 @transaction.atomic
 def billing_details_update(*, organization: Organization, actor, now: dt.datetime, legal_name: str, address: str,
-                           tax_id: str, billing_email: str) -> BillingProfile:
+                           tax_id: str, billing_email: str, country: str = "", po_number: str = "") -> BillingProfile:
     """Owners: save the billing details copied onto each invoice when it is issued (issued invoices keep the
-    details they were issued with). Audited (old → new); nothing is written when nothing changed."""
+    details they were issued with). The tax ID is checked for the billing country with python-stdnum and
+    stored compact (tax.tax_id_normalize; a bad one raises ValidationError and nothing is written). Audited
+    (old → new); nothing is written when nothing changed."""
+    country = country.strip().upper()
+    if country and (len(country) != 2 or not country.isalpha()):
+        raise ValidationError({"country": "Choose a country."})
+    try:
+        tax_id = tax_id_normalize(country=country, tax_id=tax_id)
+    except ValidationError as error:
+        raise ValidationError({"tax_id": error.messages}) from None
     BillingProfile.objects.bulk_create([BillingProfile(organization=organization)], ignore_conflicts=True)
     profile = BillingProfile.objects.select_for_update().get(organization=organization)
-    new = {"legal_name": legal_name.strip(), "address": address.strip(), "tax_id": tax_id.strip(),
-           "billing_email": billing_email.strip().lower()}
+    new = {"legal_name": legal_name.strip(), "address": address.strip(), "country": country, "tax_id": tax_id,
+           "po_number": po_number.strip(), "billing_email": billing_email.strip().lower()}
     old = {f: getattr(profile, f) for f in BILLING_DETAIL_FIELDS}
     if old == new:
         return profile
@@ -138,22 +166,38 @@ def _invoice_build(*, organization: Organization, period: Period, usage_from, us
         organization=organization, period_start=period.start, period_end=period.end, currency=organization.currency,
         usage_from=usage_from, usage_cutoff=usage_cutoff, created_at=now, replaces=replaces,
     )
-    lines = invoice_lines_compute(organization=organization, period=period, usage_from=usage_from,
-                                  usage_cutoff=usage_cutoff)
+    # The lines' words are written in the organization's invoice language (the document's language).
+    with translation.override(invoice_language_for(organization)):
+        lines = invoice_lines_compute(organization=organization, period=period, usage_from=usage_from,
+                                      usage_cutoff=usage_cutoff)
     _lines_write(invoice=invoice, lines=lines)
-    invoice.subtotal = invoice.total = invoice_totals(lines)
     profile = billing_profile_get(organization=organization)
     invoice.bill_to_name = profile.legal_name or organization.name
     invoice.bill_to_address = profile.address
     invoice.bill_to_tax_id = profile.tax_id
     invoice.bill_to_email = profile.billing_email
+    invoice.bill_to_country = profile.country
+    invoice.bill_to_po_number = profile.po_number
+    invoice.issuer = issuer_snapshot()
+    # Tax as issued (tax.py): stored, never recomputed.
+    tax = tax_decide(country=profile.country, tax_id=profile.tax_id)
+    invoice.subtotal = invoice_totals(lines)
+    invoice.tax_name, invoice.tax_rate, invoice.reverse_charge = tax.name, tax.rate, tax.reverse_charge
+    invoice.tax_amount = tax_amount(subtotal=invoice.subtotal, rate=tax.rate)
+    invoice.total = invoice.subtotal + invoice.tax_amount
     invoice.sequence = _sequence_next(organization=organization)
     invoice.number = invoice_number(organization=organization, sequence=invoice.sequence)
     invoice.status = InvoiceStatus.OPEN
     invoice.issued_at = now
-    invoice.due_date = local_date(now, organization.billing_timezone) + dt.timedelta(days=profile.payment_terms_days)
+    # The issue date is the local date the period closed (a re-issue: the local date it is re-issued); the due
+    # date counts the payment terms from it.
+    invoice.issue_date = (local_date(now, organization.billing_timezone) if replaces is not None
+                          else period.end)
+    invoice.due_date = invoice.issue_date + dt.timedelta(days=profile.payment_terms_days)
     invoice.save(update_fields=["subtotal", "total", "number", "sequence", "status", "issued_at", "due_date",
-                                "bill_to_name", "bill_to_address", "bill_to_tax_id", "bill_to_email"])
+                                "issue_date", "tax_name", "tax_rate", "tax_amount", "reverse_charge", "issuer",
+                                "bill_to_name", "bill_to_address", "bill_to_tax_id", "bill_to_email",
+                                "bill_to_country", "bill_to_po_number"])
     _enqueue_followups(invoice)
     webhook_event_emit(organization=organization, **payloads.invoice_issued(invoice), now=now)
     return invoice
@@ -391,7 +435,205 @@ def invoice_email_queue(*, invoice: Invoice, now: dt.datetime) -> int:
     queued = notice_send(
         kind=NoticeKind.INVOICE_ISSUED, organization=organization, recipients=owner_emails(organization=organization),
         mandatory_recipients=[invoice.bill_to_email] if invoice.bill_to_email else [],
-        template="invoice_issued", context={"invoice": invoice, "url": url, "month": month_label(invoice.period_start)},
+        template="invoice_issued", context={"invoice": invoice, "url": url, "month": month_label(invoice.period_start),
+                                            "pay_url": f"{url}#pay" if invoice.total > 0 else ""},
         attachments=[Attachment(f"{invoice.number}.pdf", bytes(document.pdf), "application/pdf")], now=now,
     )
     return len(queued)
+
+
+# --- Credit notes -----------------------------------------------------------------------------------------
+
+
+def credit_note_number(*, organization: Organization, sequence: int) -> str:
+    """"<ORGANIZATION SLUG>-CN-<sequence, 4+ digits>", e.g. GLOBEX-ENTERPRISE-CN-0001."""
+    return f"{organization.slug.upper()}-CN-{sequence:04d}"
+
+
+def _credit_note_sequence_next(*, organization: Organization) -> int:
+    """Gapless, like _sequence_next: allocated under a row lock in the issuing transaction."""
+    CreditNoteSequence.objects.bulk_create([CreditNoteSequence(organization=organization)], ignore_conflicts=True)
+    sequence = CreditNoteSequence.objects.select_for_update().get(organization=organization)
+    sequence.last_number += 1
+    sequence.save(update_fields=["last_number"])
+    return sequence.last_number
+
+
+@transaction.atomic
+def credit_note_issue(*, invoice: Invoice, lines: list[tuple[str, Decimal]], reason: str, now: dt.datetime,
+                      actor=None) -> CreditNote:
+    """Staff: correct an issued invoice with a credit note that references it (the invoice itself is never
+    edited). Each line credits a positive amount in cents; tax is credited at the invoice's stored rate, rounded
+    once. The credit notes of an invoice never exceed its total. An open invoice whose amount due reaches zero
+    is settled by the credit. Audited."""
+    invoice = Invoice.objects.select_for_update().select_related("organization").get(pk=invoice.pk)
+    if invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE):
+        raise ValidationError({"invoice": "Only an issued invoice that is not void can be credited."})
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the invoice is corrected."})
+    cleaned = []
+    for description, amount in lines:
+        description = (description or "").strip()
+        if not description:
+            raise ValidationError({"lines": "Describe each credited line."})
+        if amount is None or amount <= 0 or amount != round_to_cents(amount):
+            raise ValidationError({"lines": "Each credited amount is positive, in cents."})
+        cleaned.append((description[:300], amount))
+    if not cleaned:
+        raise ValidationError({"lines": "Credit at least one line."})
+    subtotal = sum((amount for _, amount in cleaned), ZERO)
+    tax = tax_amount(subtotal=subtotal, rate=invoice.tax_rate)
+    credited = invoice.credit_notes.aggregate(total=Sum("total"))["total"] or ZERO
+    if credited + subtotal + tax > invoice.total:
+        raise ValidationError({"lines": f"The credit exceeds what is left of the invoice "
+                                        f"({invoice.total - credited:.2f})."})
+    organization = invoice.organization
+    sequence = _credit_note_sequence_next(organization=organization)
+    note = CreditNote.objects.create(
+        organization=organization, invoice=invoice, sequence=sequence,
+        number=credit_note_number(organization=organization, sequence=sequence),
+        issue_date=local_date(now, organization.billing_timezone), issued_at=now, reason=reason[:300],
+        currency=invoice.currency, subtotal=subtotal, tax_amount=tax, total=subtotal + tax,
+    )
+    CreditNoteLine.objects.bulk_create([
+        CreditNoteLine(credit_note=note, position=i, description=d, amount=a) for i, (d, a) in enumerate(cleaned)
+    ])
+    audit_record(organization=organization, actor=actor, action="invoice.credit_note", target=note.number,
+                 old=invoice.number, new={"invoice": invoice.number, "total": str(note.total), "reason": note.reason},
+                 now=now)
+    if invoice.status in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE) and credited + note.total == invoice.total:
+        invoice_mark_paid(invoice=invoice, now=now, source="credit_note", actor=actor)
+    enqueue_on_commit("apps.invoicing.tasks.credit_note_render", note.pk)
+    return note
+
+
+def credit_note_document_render(*, credit_note: CreditNote) -> CreditNote:
+    """The credit note's PDF, rendered once (in the invoice's language) and stored; later calls read it."""
+    if credit_note.pdf:
+        return credit_note
+    pdf = credit_note_pdf_bytes(credit_note=credit_note)
+    CreditNote.objects.filter(pk=credit_note.pk, pdf__isnull=True).update(
+        pdf=pdf, pdf_sha256=hashlib.sha256(pdf).hexdigest())
+    return CreditNote.objects.select_related("invoice", "organization").get(pk=credit_note.pk)
+
+
+# --- Card payment of an invoice --------------------------------------------------------------------------
+
+PAYABLE = (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE)
+CARD_MINIMUM = Decimal("0.50")  # the smallest card charge card processors accept (Stripe: $0.50)
+
+
+@transaction.atomic
+def invoice_payment_claim(*, invoice: Invoice, now: dt.datetime) -> InvoicePayment:
+    """Claim a card payment of the invoice's amount due (committed before the provider is called). A payment
+    still pending is returned as is (a double click pays once); after a failed one a new attempt gets a new key."""
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if invoice.status not in PAYABLE:
+        raise ValidationError({"status": "This invoice is not awaiting payment."})
+    pending = invoice.payments.filter(status=PaymentStatus.PENDING).first()
+    if pending is not None:
+        return pending
+    due = invoice_amount_due(invoice=invoice)
+    if due <= 0:
+        raise ValidationError({"status": "Nothing is due on this invoice."})
+    if due < CARD_MINIMUM:
+        raise ValidationError({"status": "Amounts under $0.50 cannot be paid by card; pay by bank transfer."})
+    attempt = invoice.payments.count() + 1
+    return InvoicePayment.objects.create(invoice=invoice, idempotency_key=f"invoice-{invoice.pk}-{attempt}",
+                                         amount=due, created_at=now)
+
+
+@transaction.atomic
+def invoice_payment_settle(*, payment_id: int, ok: bool, reference: str, error: str,
+                           now: dt.datetime) -> InvoicePayment:
+    """Settle a pending card payment: succeeded → the invoice is marked paid (source "card"; the `invoice.paid`
+    webhook fires); failed → the reason is kept. A settled payment is never settled again (the provider's
+    webhook and the synchronous answer may both arrive)."""
+    payment = InvoicePayment.objects.select_for_update().select_related("invoice").get(pk=payment_id)
+    if payment.status != PaymentStatus.PENDING:
+        return payment
+    payment.status = PaymentStatus.SUCCEEDED if ok else PaymentStatus.FAILED
+    payment.reference, payment.error, payment.settled_at = reference[:100], ("" if ok else error)[:300], now
+    payment.save(update_fields=["status", "reference", "error", "settled_at"])
+    if ok and payment.invoice.status in PAYABLE:
+        invoice_mark_paid(invoice=payment.invoice, now=now, source="card")
+    return payment
+
+
+def invoice_pay_by_card(*, invoice: Invoice, now: dt.datetime) -> InvoicePayment:
+    """Owners: pay the invoice's amount due with the card on file, through the payment provider, once per
+    claim (the claim's key is the provider's idempotency key). Outside any transaction: claim (committed),
+    charge, settle. A provider that has not settled yet (PaymentPending) leaves it pending for its webhook."""
+    payment = invoice_payment_claim(invoice=invoice, now=now)
+    if payment.status != PaymentStatus.PENDING:
+        return payment
+    try:
+        result = payment_provider().charge(
+            organization=invoice.organization, amount=payment.amount,
+            description=f"Invoice {invoice.number}", idempotency_key=payment.idempotency_key)
+    except PaymentPending:
+        return payment
+    return invoice_payment_settle(payment_id=payment.pk, ok=result.ok, reference=result.reference,
+                                  error=result.error, now=now)
+
+
+def invoice_payment_from_provider(*, idempotency_key: str, ok: bool, reference: str, error: str,
+                                  now: dt.datetime) -> InvoicePayment | None:
+    """The provider's webhook about a card payment (Stripe: payment_intent.succeeded / payment_failed carrying
+    the claim's key in its metadata): settle it if it is still pending."""
+    payment = InvoicePayment.objects.filter(idempotency_key=idempotency_key).first()
+    if payment is None:
+        return None
+    return invoice_payment_settle(payment_id=payment.pk, ok=ok, reference=reference, error=error, now=now)
+
+
+# --- Payment reminders -------------------------------------------------------------------------------------
+
+
+def _reminder_due(invoice: Invoice, today: dt.date) -> str | None:
+    if today > invoice.due_date:
+        if today >= invoice.due_date + dt.timedelta(days=settings.INVOICE_REMINDER_DAYS_AFTER):
+            return ReminderKind.AFTER_DUE
+        return None
+    if today >= invoice.due_date - dt.timedelta(days=settings.INVOICE_REMINDER_DAYS_BEFORE):
+        return ReminderKind.BEFORE_DUE
+    return None
+
+
+@transaction.atomic
+def invoice_reminder_send(*, invoice: Invoice, kind: str, now: dt.datetime) -> int:
+    """Queue one reminder of this kind for the invoice (owners, who may switch reminders off, and the billing
+    email), once: the unique InvoiceReminder row is the claim. Each recipient reads it in their language
+    (notices). Returns how many emails were queued (0 when it was already sent)."""
+    _, created = InvoiceReminder.objects.get_or_create(invoice=invoice, kind=kind, defaults={"sent_at": now})
+    if not created:
+        return 0
+    organization = invoice.organization
+    url = settings.SITE_URL.rstrip("/") + reverse(
+        "invoicing:invoice_detail", kwargs={"slug": organization.slug, "number": invoice.number})
+    queued = notice_send(
+        kind=NoticeKind.INVOICE_REMINDER, organization=organization,
+        recipients=owner_emails(organization=organization),
+        mandatory_recipients=[invoice.bill_to_email] if invoice.bill_to_email else [],
+        template="invoice_reminder",
+        context={"invoice": invoice, "url": url, "overdue": kind == ReminderKind.AFTER_DUE,
+                 "amount_due": invoice_amount_due(invoice=invoice)},
+        now=now,
+    )
+    return len(queued)
+
+
+def invoice_reminders_send(*, now: dt.datetime) -> int:
+    """Beat: the reminders due now, each once (see invoice_reminder_send): before the due date
+    (INVOICE_REMINDER_DAYS_BEFORE) and after it (INVOICE_REMINDER_DAYS_AFTER), for open invoices, by the
+    organization's local date. An invoice already overdue gets no "due soon" reminder. Safe to run twice."""
+    horizon = now.date() + dt.timedelta(days=settings.INVOICE_REMINDER_DAYS_BEFORE + 1)
+    candidates = (Invoice.objects.filter(status=InvoiceStatus.OPEN, due_date__lte=horizon)
+                  .select_related("organization").order_by("id"))
+    sent = 0
+    for invoice in candidates:
+        kind = _reminder_due(invoice, local_date(now, invoice.organization.billing_timezone))
+        if kind is not None and not invoice.reminders.filter(kind=kind).exists():
+            sent += invoice_reminder_send(invoice=invoice, kind=kind, now=now)
+    return sent

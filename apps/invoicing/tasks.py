@@ -8,7 +8,7 @@ from django.utils import timezone
 from apps.organizations.models import Organization
 
 from . import services
-from .models import Invoice
+from .models import CreditNote, Invoice
 
 
 @shared_task(acks_late=True)
@@ -41,3 +41,19 @@ def invoice_issued_followups(invoice_id: int) -> int:
     now = timezone.now()
     services.invoice_document_render(invoice=invoice, now=now)
     return services.invoice_email_queue(invoice=invoice, now=now)
+
+
+@shared_task(acks_late=True)
+def credit_note_render(credit_note_id: int) -> bool:
+    """After a credit note is issued: render and store its PDF (once)."""
+    note = CreditNote.objects.select_related("invoice", "organization").filter(pk=credit_note_id).first()
+    if note is None:
+        return False
+    services.credit_note_document_render(credit_note=note)
+    return True
+
+
+@shared_task(acks_late=True)
+def invoice_reminders_send() -> int:
+    """Beat task (hourly): the payment reminders due now, each sent once. Returns how many emails were queued."""
+    return services.invoice_reminders_send(now=timezone.now())

@@ -21,6 +21,7 @@ class NoticeKind(models.TextChoices):
     EXTRA_USAGE_DECIDED = "extra_usage_decided", _("Decisions on my extra usage requests")
     EXTRA_USAGE_DIGEST = "extra_usage_digest", _("Daily digest of pending extra usage requests")
     INVOICE_ISSUED = "invoice_issued", _("Invoice issued")
+    INVOICE_REMINDER = "invoice_reminder", _("Invoice payment reminders")
     INVITATION = "invitation", _("Invitations")
     IDENTITY_CHANGED = "identity_changed", _("Changes to sign-in, single sign-on and SCIM")
 

@@ -19,6 +19,7 @@ KINDS_BY_MINIMUM_ROLE: list[tuple[str, str]] = [
     (NoticeKind.EXTRA_USAGE_DIGEST, Role.ADMIN),
     (NoticeKind.SPEND_ORG_CAP, Role.OWNER),
     (NoticeKind.INVOICE_ISSUED, Role.OWNER),
+    (NoticeKind.INVOICE_REMINDER, Role.OWNER),
 ]
 
 

@@ -14,6 +14,9 @@ class OpsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from . import admin_money  # after django.contrib.admin's autodiscovery: every ModelAdmin is registered
+
+        admin_money.money_columns_install()
         task_metrics.connect()
         # A worker refuses to start on a configuration error, as the web process does (billing_portal/wsgi.py).
         worker_init.connect(_refuse_misconfigured_worker, weak=False, dispatch_uid="ops_worker_init")

@@ -145,6 +145,12 @@ URLS: dict[str, list[tuple[str, dict]]] = {
     "invoicing:invoice_detail": [("GET", org_page("admin", lacking=404))],
     "invoicing:invoice_csv": [("GET", org_page("admin", lacking=404))],
     "invoicing:invoice_pdf": [("GET", org_page("admin", lacking=404))],
+    # Issue 23: owners pay an invoice by card (back to the invoice with a message), admins read (403); credit notes
+    # are read like invoices.
+    "invoicing:invoice_pay": [("GET", {**everyone(405), "anonymous": LOGIN}),
+                              ("POST", {**org_page("owner", lacking=404, allowed=302), "admin": 403})],
+    "invoicing:credit_note_detail": [("GET", org_page("admin", lacking=404))],
+    "invoicing:credit_note_pdf": [("GET", org_page("admin", lacking=404))],
     # Billing details: owners edit (an empty form is valid: every field is optional), admins read.
     "invoicing:billing_details": [("GET", org_page("admin", lacking=404)),
                                   ("POST", {**org_page("owner", lacking=404, allowed=302), "admin": 403})],
@@ -294,9 +300,27 @@ def _invoice_kwargs(w: World) -> dict:
     return {"slug": w.org.slug, "number": invoice.number}
 
 
-for _name in ("invoicing:invoice_detail", "invoicing:invoice_csv", "invoicing:invoice_pdf"):
+for _name in ("invoicing:invoice_detail", "invoicing:invoice_csv", "invoicing:invoice_pdf", "invoicing:invoice_pay"):
     KWARGS[_name] = _invoice_kwargs
 
+
+def _credit_note_kwargs(w: World) -> dict:
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from apps.invoicing.models import CreditNote, Invoice
+
+    invoice = Invoice.objects.get(organization=w.org, number=_invoice_kwargs(w)["number"])
+    note = w.once("credit_note", lambda: CreditNote.objects.create(
+        organization=w.org, invoice=invoice, number=f"{w.org.slug.upper()}-CN-0001", sequence=1,
+        issue_date=invoice.due_date, issued_at=timezone.now(), reason="Correction", subtotal=Decimal("1.00"),
+        total=Decimal("1.00")))
+    return {"slug": w.org.slug, "number": note.number}
+
+
+for _name in ("invoicing:credit_note_detail", "invoicing:credit_note_pdf"):
+    KWARGS[_name] = _credit_note_kwargs
 
 def _receipt_kwargs(w: World) -> dict:
     from django.utils import timezone

@@ -151,4 +151,4 @@ def test_preferences_page_queries_do_not_grow_with_organizations(client, django_
         Membership.objects.create(organization=OrganizationFactory(), user=owner.user, role=Role.ADMIN)
     with django_assert_max_num_queries(len(few.captured_queries)):
         page = client.get(reverse("notices:preferences")).content.decode()
-    assert page.count('type="checkbox"') == 7 + 5 * 5
+    assert page.count('type="checkbox"') == 8 + 5 * 5  # an owner: 8 kinds (with invoice payment reminders)

@@ -43,7 +43,7 @@ from apps.extra_usage.services.prepaid import prepaid_purchase
 from apps.extra_usage.services.switches import extra_usage_enable
 from apps.extra_usage.services.usage_requests import extra_usage_request_create
 from apps.identity.services import sso_domain_mark_verified
-from apps.invoicing.services import invoice_issue_for_period
+from apps.invoicing.services import billing_details_update, invoice_issue_for_period
 from apps.organizations.models import ApiKey, Membership, Organization, PlanKind, Role
 from apps.organizations.services import api_key_create, organization_create
 from apps.seats.models import SeatCharge, SeatTier, TierCode
@@ -414,6 +414,31 @@ def step_auto_reload(seed: Seed) -> None:
                           monthly_limit=Decimal("2000.00"), actor=seed.members["acme-team"][0].user, now=seed.now)
 
 
+# Billing details on the invoices: a US customer (no tax), a German business with a VAT ID (EU reverse charge)
+# and a UK one (UK VAT at the table's rate). The seller is settings.INVOICE_ISSUER (an Irish company).
+BILLING_DETAILS = {
+    "acme-team": {"legal_name": "Acme Team, Inc.", "address": "350 Fifth Avenue, Suite 4100\nNew York, NY 10118",
+                  "country": "US", "tax_id": "12-3456789", "po_number": "", "billing_email": "ap@acme-team.example"},
+    "globex-enterprise": {"legal_name": "Globex Deutschland GmbH", "address": "Friedrichstraße 68\n10117 Berlin",
+                          "country": "DE", "tax_id": "DE136695976", "po_number": "4500012345",
+                          "billing_email": "kreditoren@globex-enterprise.example"},
+    "initech-enterprise": {"legal_name": "Initech Ltd", "address": "1 Bishopsgate\nLondon EC2N 3AQ",
+                           "country": "GB", "tax_id": "GB980780684", "po_number": "PO-2026-118",
+                           "billing_email": "accounts@initech-enterprise.example"},
+}
+
+
+def step_billing_details(seed: Seed) -> None:
+    """Each organization's billing details, saved by its primary owner before its invoices were issued (saving
+    the same details again changes nothing)."""
+    for spec in ORGS:
+        org = seed.orgs[spec.slug]
+        periods = seed.closed_periods(org)
+        saved_at = periods[0].ends_at - dt.timedelta(days=1) if periods else seed.now
+        billing_details_update(organization=org, actor=seed.members[spec.slug][0].user, now=saved_at,
+                               **BILLING_DETAILS[spec.slug])
+
+
 INVOICE_RUN_DELAY = dt.timedelta(minutes=15)  # the beat's invoicing-close-periods cadence
 
 
@@ -470,6 +495,7 @@ STEPS: list[Callable[[Seed], None]] = [
     step_extra_usage,
     step_usage_history,
     step_extra_usage_requests,
+    step_billing_details,
     step_invoices,
     step_auto_reload,
     step_api_keys,
