@@ -8,7 +8,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.paginator import Page, Paginator
-from django.db.models import DecimalField, F, FilteredRelation, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    FilteredRelation,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 
 from apps.common.money import MONEY_MAX_DIGITS, MONEY_PLACES, ZERO
@@ -24,8 +34,10 @@ MEMBERS_PER_PAGE = 50
 SORTS = {
     "name": ("user__name", "user__email", "pk"),
     "-name": ("-user__name", "-user__email", "-pk"),
-    "mtd": ("mtd_spend", "user__email", "pk"),
-    "-mtd": ("-mtd_spend", "user__email", "pk"),
+    # By the spend the limits bound: extra usage on seat-based plans, all usage on usage-based ones (where
+    # included spend is always zero), as the limits table shows it.
+    "mtd": ("mtd_limited", "user__email", "pk"),
+    "-mtd": ("-mtd_limited", "user__email", "pk"),
 }
 _MONEY = DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_PLACES)
 
@@ -36,7 +48,8 @@ def current_period(*, organization: Organization, now: dt.datetime) -> Period:
 
 def members_queryset(*, organization: Organization, period_start: dt.date, search: str = "",
                      sort: str = "name") -> QuerySet[Membership]:
-    """Active members with `tier_id` (their open seat) and `mtd_spend` (this period's total spend) annotated
+    """Active members with `tier_id` (their open seat), `mtd_spend` (this period's total spend) and `mtd_limited`
+    (the part the limits bound: total less included usage) annotated
     by correlated subqueries on indexed columns, searchable by name or email, sorted in the database."""
     seat = SeatAssignment.objects.filter(membership=OuterRef("pk"), ended_at__isnull=True).values("tier_id")[:1]
     qs = (
@@ -51,6 +64,7 @@ def members_queryset(*, organization: Organization, period_start: dt.date, searc
             mtd_spend=Coalesce(F("current_usage__spend"), Value(ZERO), output_field=_MONEY),
             mtd_included=Coalesce(F("current_usage__included_spend"), Value(ZERO), output_field=_MONEY),
         )
+        .annotate(mtd_limited=ExpressionWrapper(F("mtd_spend") - F("mtd_included"), output_field=_MONEY))
     )
     search = (search or "").strip()
     if search:

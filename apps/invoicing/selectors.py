@@ -40,12 +40,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field, fields
 from decimal import ROUND_HALF_UP, Decimal
 
+from babel.dates import format_date, format_interval
 from django.core.paginator import Paginator
 from django.db.models import Count, Max, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from apps.common.money import MONEY_PLACES, ZERO, round_to_cents
+from apps.common.money import MONEY_PLACES, ZERO, babel_locale, round_to_cents
 from apps.common.periods import Period, local_date
 from apps.extra_usage.models import LedgerKind, PrepaidLedgerEntry
 from apps.organizations.models import Membership, Organization, PlanKind, Role
@@ -114,7 +116,13 @@ def _line(**kwargs) -> LineData:
 
 
 def month_label(day: dt.date) -> str:
-    return day.strftime("%B %Y")
+    """"November 2026" in the active language (Babel): lines are written in the invoice's language."""
+    return format_date(day, "MMMM y", locale=babel_locale())
+
+
+def _day(day: dt.date) -> str:
+    """"Nov 12" in the active language."""
+    return format_date(day, "MMM d", locale=babel_locale())
 
 
 _DIGITS = re.compile(r"(\d+)")
@@ -131,7 +139,8 @@ def _day_ranges(days: list[tuple[dt.date, dt.date]]) -> str:
     parts = []
     for start, end in days:
         last = end - dt.timedelta(days=1)
-        parts.append(f"{start:%b} {start.day}" + (f"–{last.day}" if last != start else ""))
+        parts.append(_day(start) if last == start else format_interval(
+            start, last, "MMMd", locale=babel_locale()).replace("\u2009–\u2009", "–"))
     return ", ".join(parts)
 
 
@@ -167,8 +176,9 @@ def _seat_lines(*, organization: Organization, period: Period, emails: dict[int,
         fee = tier.monthly_fee.amount
         lines.append(_line(
             kind=LineKind.SEAT_FEE, membership_id=membership_id,
-            description=f"{tier.get_code_display()} seat, {_day_ranges(entry.ranges)} "
-                        f"({entry.days} of {period.days} days)",
+            description=_("%(tier)s seat, %(ranges)s (%(days)s of %(period_days)s days)") % {
+                "tier": tier.get_code_display(), "ranges": _day_ranges(entry.ranges), "days": entry.days,
+                "period_days": period.days},
             days=entry.days, period_days=period.days, unit_price=fee,
             unrounded_amount=fee * entry.days / period.days,
         ))
@@ -176,7 +186,8 @@ def _seat_lines(*, organization: Organization, period: Period, emails: dict[int,
         for membership_id, days in member_days.items():
             lines.append(_line(
                 kind=LineKind.HIPAA, membership_id=membership_id,
-                description=f"HIPAA-ready add-on ({days} of {period.days} days)",
+                description=_("HIPAA-ready add-on (%(days)s of %(period_days)s days)") % {
+                    "days": days, "period_days": period.days},
                 days=days, period_days=period.days, unit_price=HIPAA_FEE_PER_SEAT,
                 unrounded_amount=HIPAA_FEE_PER_SEAT * days / period.days,
             ))
@@ -197,8 +208,9 @@ def _upgrade_credit_lines(*, organization: Organization, period: Period, emails:
         day = created_at.astimezone(period.tz).date()
         lines.append(_line(
             kind=LineKind.SEAT_UPGRADE_CHARGE, membership_id=membership_id,
-            description=f"{labels[from_code]} → {labels[to_code]} upgrade on {day:%b} {day.day}, already charged "
-                        f"({remaining} of {period_days} days)",
+            description=_("%(old)s → %(new)s upgrade on %(day)s, already charged (%(days)s of %(period_days)s "
+                          "days)") % {"old": labels[from_code], "new": labels[to_code], "day": _day(day),
+                                      "days": remaining, "period_days": period_days},
             days=remaining, period_days=period_days, unrounded_amount=-amount,
         ))
     return lines
@@ -253,15 +265,16 @@ def _usage_lines(*, organization: Organization, period: Period, usage_from, usag
         name = f"{model.display_name} · {products.get(row['product'], row['product'])}"
         if late_period is not None:
             kind = LineKind.LATE_USAGE_ADJUSTMENT
-            description = f"Late usage adjustment for {month_label(late_period)}: {name}"
+            description = _("Late usage adjustment for %(month)s: %(name)s") % {
+                "month": month_label(late_period), "name": name}
         elif team:
             kind = LineKind.PREPAID_USAGE_INFO
-            description = f"{name}: extra usage drawn from the prepaid balance"
+            description = _("%(name)s: extra usage drawn from the prepaid balance") % {"name": name}
         else:
             kind = LineKind.USAGE
-            description = name if bills_all else f"{name}: extra usage"
+            description = name if bills_all else _("%(name)s: extra usage") % {"name": name}
         if team and late_period is not None:
-            description += " (drawn from the prepaid balance)"
+            description += _(" (drawn from the prepaid balance)")
         lines.append(_line(
             kind=kind, membership_id=row["membership_id"], model_id=row["model_id"], product=row["product"],
             usage_period_start=late_period, description=description,
@@ -283,10 +296,10 @@ def _prepaid_lines(*, organization: Organization, period: Period) -> list[LineDa
     for kind, amount, created_at in entries:
         day = created_at.astimezone(period.tz).date()
         reload = kind == LedgerKind.AUTO_RELOAD
-        what = "Auto-reload of prepaid extra usage" if reload else "Prepaid extra usage purchased"
         lines.append(_line(
             kind=LineKind.AUTO_RELOAD if reload else LineKind.PREPAID_PURCHASE,
-            description=f"{what} on {day:%b} {day.day} (already paid)",
+            description=(_("Auto-reload of prepaid extra usage on %(day)s (already paid)") if reload else
+                         _("Prepaid extra usage purchased on %(day)s (already paid)")) % {"day": _day(day)},
             unrounded_amount=amount, informational=True,
         ))
     return lines

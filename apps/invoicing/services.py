@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Sum
 from django.urls import reverse
+from django.utils import translation
 
 from apps.common.money import ZERO, round_to_cents
 from apps.common.periods import Period, local_date, period_containing, period_for_start, previous_month_start
@@ -25,6 +26,7 @@ from apps.extra_usage.payments import PaymentPending, payment_provider
 from apps.notices.models import NoticeKind
 from apps.notices.services import Attachment, notice_send
 from apps.organizations.models import Organization
+from apps.organizations.selectors import invoice_language_for
 from apps.organizations.services import audit_record
 from apps.seats.models import SeatAssignment
 from apps.webhooks import payloads
@@ -164,8 +166,10 @@ def _invoice_build(*, organization: Organization, period: Period, usage_from, us
         organization=organization, period_start=period.start, period_end=period.end, currency=organization.currency,
         usage_from=usage_from, usage_cutoff=usage_cutoff, created_at=now, replaces=replaces,
     )
-    lines = invoice_lines_compute(organization=organization, period=period, usage_from=usage_from,
-                                  usage_cutoff=usage_cutoff)
+    # The lines' words are written in the organization's invoice language (the document's language).
+    with translation.override(invoice_language_for(organization)):
+        lines = invoice_lines_compute(organization=organization, period=period, usage_from=usage_from,
+                                      usage_cutoff=usage_cutoff)
     _lines_write(invoice=invoice, lines=lines)
     profile = billing_profile_get(organization=organization)
     invoice.bill_to_name = profile.legal_name or organization.name

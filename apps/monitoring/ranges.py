@@ -47,6 +47,12 @@ class DateRange:
     def is_current_period(self) -> bool:
         return self.preset == "period"
 
+    @property
+    def is_whole_month(self) -> bool:
+        """A whole local month (the previous period, or custom dates from the 1st to the month's last day):
+        headings name the month."""
+        return self.start.day == 1 and self.end == next_month_start(self.start)
+
     def query(self) -> str:
         """The URL query that selects this range again."""
         if self.preset == "custom":

@@ -134,11 +134,15 @@ def upgrade_offered(found: MemberContext) -> bool:
             and found.tier.code == TierCode.STANDARD)
 
 
-def upgrade_quote(*, organization: Organization, tier: SeatTier, now: dt.datetime) -> tuple[SeatTier, Proration] | None:
+def upgrade_quote(*, organization: Organization, tier: SeatTier, now: dt.datetime,
+                  membership: Membership | None = None) -> tuple[SeatTier, Proration] | None:
+    """Premium and what moving there costs now; with `membership`, by this period's seat history and charges
+    (the figure seat_assign charges: an upgrade back within the period pays no day twice)."""
     premium = _premium(organization)
     if premium is None:
         return None
-    return premium, seat_change_proration(organization=organization, from_tier=tier, to_tier=premium, now=now)
+    return premium, seat_change_proration(organization=organization, from_tier=tier, to_tier=premium, now=now,
+                                          membership=membership)
 
 
 def approval_plan(*, found: MemberContext, amount: Decimal | None, owner: bool, now: dt.datetime,
@@ -329,7 +333,7 @@ def extra_usage_request_approve(*, request: ExtraUsageRequest, amount: Decimal |
         if upgrade:
             if not upgrade_offered(found):
                 raise ValidationError("Only a Standard seat moves to Premium.", code="no_upgrade")
-            offer = upgrade_quote(organization=organization, tier=found.tier, now=now)
+            offer = upgrade_quote(organization=organization, tier=found.tier, now=now, membership=found.membership)
         plan = approval_plan(found=found, amount=amount, owner=owner, now=now, upgrade=offer,
                              tier_members=tier_member_counts(organization=organization))
         if not plan.allowed:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 from typing import Literal
 
+from django.conf import settings
 from django.utils import translation
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
@@ -173,7 +174,7 @@ def webhooks_openapi() -> dict:
         }}
     return {
         "openapi": "3.1.0",
-        "info": {"title": "billing_portal webhook events", "version": "2026-12-01",
+        "info": {"title": f"{settings.BRAND_NAME} webhook events", "version": "2026-12-01",
                  "description": "The events the portal POSTs to an organization's webhook endpoints. Every "
                                 "`data` names its `organization` (id and slug)."},
         "paths": {},

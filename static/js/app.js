@@ -38,6 +38,8 @@
     document.querySelectorAll("dialog.modal[open]").forEach(function (d) { d.close("done"); });
   }
 
+  var OPEN_MENUS = "details.menu[open], details.switcher[open], details.account-menu[open]";
+
   var toastTimer = null;
   function toast(message) {
     var el = document.getElementById("toast");
@@ -55,15 +57,25 @@
       if (dialog) { dialog.close("cancel"); }
       return;
     }
-    /* Row "…" menus: choosing an item or clicking elsewhere closes them. */
-    document.querySelectorAll("details.menu[open], details.switcher[open]").forEach(function (menu) {
+    /* Narrow screens: the menu button shows or hides the sidebar. */
+    var toggle = event.target.closest("[data-sidebar-toggle]");
+    if (toggle) {
+      var sidebar = document.getElementById(toggle.getAttribute("aria-controls"));
+      if (sidebar) {
+        var open = !sidebar.classList.contains("open");
+        sidebar.classList.toggle("open", open);
+        toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      }
+    }
+    /* Row "…" menus, the switcher and the account menu: choosing an item or clicking elsewhere closes them. */
+    document.querySelectorAll(OPEN_MENUS).forEach(function (menu) {
       if (!menu.contains(event.target) || event.target.closest(".menu-items button")) { menu.removeAttribute("open"); }
     });
   });
 
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") { return; }
-    document.querySelectorAll("details.menu[open], details.switcher[open]").forEach(function (menu) {
+    document.querySelectorAll(OPEN_MENUS).forEach(function (menu) {
       menu.removeAttribute("open");
       var summary = menu.querySelector("summary");
       if (summary) { summary.focus(); }

@@ -58,6 +58,7 @@ def test_required_two_factor_enrolment_then_login_with_code_and_recovery_code(pa
     page.click("text=I have saved my codes")
     page.wait_for_url(re.compile(r"/orgs/acme/"))
 
+    page.click("details.account-menu summary")  # the header's account menu holds "Log out"
     page.click("text=Log out")
     login(page, "pat@acme.example")
     page.wait_for_selector("text=Enter the 6-digit code")
@@ -67,6 +68,7 @@ def test_required_two_factor_enrolment_then_login_with_code_and_recovery_code(pa
     page.wait_for_url(re.compile(r"/orgs/acme/"))
     assert page.is_visible("text=pat@acme.example")
 
+    page.click("details.account-menu summary")  # the header's account menu holds "Log out"
     page.click("text=Log out")
     login(page, "pat@acme.example")
     page.fill("input[name=otp_token]", codes[0])  # each recovery code works once

@@ -6,12 +6,14 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from apps.admin_api.models import AdminScope
 from apps.extra_usage.services.usage_requests import extra_usage_request_create
 from apps.usage.models import CapScope
 from apps.usage.services import cap_set
+from apps.webhooks.services import endpoint_create
 from tests.factories import member
 
-from .conftest import Seeded, spend
+from .conftest import Seeded, admin_key, spend
 
 pytestmark = pytest.mark.django_db
 
@@ -38,3 +40,21 @@ def test_list_query_count_does_not_grow_with_the_page(path, django_assert_max_nu
     with django_assert_max_num_queries(len(small.captured_queries)):
         response = client.get(path)
     assert len(response.json()["data"]) >= 25
+
+
+def test_webhook_endpoint_list_query_count_does_not_grow_with_the_page(settings, django_assert_max_num_queries):
+    settings.WEBHOOKS_SSRF_GUARD = False
+    seeded = Seeded()
+    client = Client(headers={"x-api-key": admin_key(seeded.org, scopes=[AdminScope.READ_WEBHOOKS])})
+    path = "/v1/organizations/webhooks?limit=100"
+    endpoint_create(organization=seeded.org, url="https://hooks.example/0", events=["invoice.paid"],
+                    now=timezone.now())
+    client.get(path)
+    with django_assert_max_num_queries(12) as small:
+        assert client.get(path).status_code == 200
+    for n in range(1, 15):
+        endpoint_create(organization=seeded.org, url=f"https://hooks.example/{n}", events=["invoice.paid"],
+                        now=timezone.now())
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        response = client.get(path)
+    assert len(response.json()["data"]) == 15

@@ -289,3 +289,12 @@ def test_an_arrears_invoice_is_paid_by_card_once_and_fires_invoice_paid(globex, 
     plain = member(globex, email="m@globex.example", role=Role.MEMBER)
     assert _client(admin).post(pay_url).status_code == 403
     assert _client(plain).post(pay_url).status_code == 404
+
+
+def test_the_lines_are_written_in_the_organizations_invoice_language(globex):
+    globex.invoice_language = "de"
+    globex.save(update_fields=["invoice_language"])
+    invoice = invoice_issue_for_period(organization=globex, period_start=NOV, now=AFTER_NOV_BERLIN)
+    descriptions = list(invoice.lines.order_by("position").values_list("description", flat=True))
+    assert descriptions[0].startswith("Platz ") and "von 30 Tagen" in descriptions[0], descriptions
+    assert "Nov 1" not in descriptions[0] and "1.–30. Nov." in descriptions[0]

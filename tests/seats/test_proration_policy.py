@@ -7,6 +7,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 
 from apps.console.audit import audit_sentence
 from apps.invoicing.models import LineKind
@@ -98,7 +99,9 @@ def test_upgrade_charge_is_in_the_audit_trail_as_a_sentence_with_its_amount(team
     seat_assign(membership=pat, tier=tier(team, "premium"), now=tokyo(2026, 11, 16))
     entry = AuditEntry.objects.get(organization=team, action="seat.charge")
     charge = SeatCharge.objects.get(membership=pat)
-    assert audit_sentence(entry) == (
+    with translation.override("en"):
+        sentence = audit_sentence(entry)
+    assert sentence == (
         f"Charged $60.00 for moving pat@example.com from a Standard seat to a Premium seat (the remaining 15 of "
         f"30 days of the period; reference {charge.reference}).")
     # A downgrade or a free upgrade back writes no charge row.

@@ -63,3 +63,9 @@ def country_name(code: str) -> str:
     if not code:
         return ""
     return Locale.parse(babel_locale()).territories.get(code.upper(), code)
+
+
+@register.filter
+def month_year(day: dt.date | None) -> str:
+    """"November 2026", "November 2026", "novembre 2026" in the reader's language."""
+    return "" if day is None else format_date(day, "MMMM y", locale=babel_locale())
