@@ -1,6 +1,7 @@
 """Settings, all read from the environment (see .env.example). PostgreSQL only: `make demo` starts an embedded
 PostgreSQL (scripts/demo.py) and passes its DATABASE_URL; without one, the local server on 127.0.0.1:5432."""
 
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -321,9 +322,8 @@ CELERY_TASK_ROUTES = {
 # A worker started without -Q consumes every queue; `-Q followups,notices` gives one its own share (README).
 CELERY_TASK_QUEUES = {name: {"exchange": name, "routing_key": name}
                       for name in ("followups", "notices", "invoicing", "digests", "default")}
-# Outgoing webhooks (apps/webhooks). The SSRF guard refuses endpoint URLs that resolve to loopback, private or
-# other non-public addresses, and plain http:// is refused; tests turn both off to reach a server on 127.0.0.1.
-WEBHOOKS_SSRF_GUARD = read_bool("WEBHOOKS_SSRF_GUARD", default=True)
+# Outgoing webhooks (apps/webhooks). Plain http:// is refused; tests allow it to reach a server on 127.0.0.1.
+# Every address is checked by the outbound guard (OUTBOUND_ALLOWED_NETWORKS below).
 WEBHOOKS_REQUIRE_HTTPS = read_bool("WEBHOOKS_REQUIRE_HTTPS", default=True)
 WEBHOOKS_TIMEOUT_SECONDS = 10
 # How long a worker holds a delivery it is sending; a worker that dies leaves it to the sweep after this.
@@ -391,6 +391,26 @@ SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
 IDENTITY_DNS_NAMESERVERS = env.list("IDENTITY_DNS_NAMESERVERS", default=[])
 IDENTITY_DNS_TIMEOUT = env.float("IDENTITY_DNS_TIMEOUT", default=5.0)
 
+# --- Outbound guard (apps/common/outbound.py): webhooks, OIDC discovery/JWKS/token ------------------------------
+# Every server-side fetch resolves its host once and connects only to public addresses. Local testing opens exact
+# networks here (comma-separated CIDRs, e.g. 127.0.0.1/32); there is no off-switch. A deploy check refuses a list
+# that opens private, loopback or link-local ranges when DEBUG is off (apps/common/checks.py).
+INSTALLED_APPS.append("apps.common")  # registers the outbound guard's deploy check (apps/common/checks.py)
+OUTBOUND_ALLOWED_NETWORKS = read("OUTBOUND_ALLOWED_NETWORKS", lambda: [
+    str(ipaddress.ip_network(cidr.strip(), strict=False))
+    for cidr in env.list("OUTBOUND_ALLOWED_NETWORKS", default=[]) if cidr.strip()])
+# JSON request bodies (apps/common/json_body.py): nesting depth and size on every API.
+JSON_BODY_MAX_DEPTH = 32
+JSON_BODY_MAX_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
+# Floods (apps/common/ratelimit.py ClientThrottle): requests per account and per client address in a fixed window
+# of `window` seconds, counted in Redis; the next one gets a 429 with the wait. Logins also keep django-axes'
+# lockout after five failures. "account" is the email typed (login, reset), the SCIM token, the OIDC provider.
+THROTTLE_LIMITS = {
+    "login": {"window": 60, "account": 20, "address": 60},
+    "password_reset": {"window": 900, "account": 5, "address": 20},
+    "scim": {"window": 60, "account": 600, "address": 1200},
+    "oidc_callback": {"window": 60, "account": 300, "address": 30},
+}
 # Invoices as documents (issue 23): the seller printed on every invoice and credit note (copied onto each one
 # when it is issued), from the environment; the defaults are the demo's believable ones. Address lines are
 # separated by ";". Bank transfers quote the invoice number as their reference.

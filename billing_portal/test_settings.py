@@ -22,5 +22,8 @@ STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.s
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# The suite's peers (webhook receivers, npm oidc-provider) listen on 127.0.0.1: the outbound guard's allow-list
+# opens exactly that address (never an off-switch); the guard's own tests narrow it again.
+OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]
 # The suite runs production settings without a broker or SITE_URL: no refusal at the start of a worker it runs.
 OPS_REFUSE_AT_START = False

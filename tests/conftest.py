@@ -2,6 +2,7 @@ import importlib
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,13 @@ def _is_transactional(request) -> bool:
     if marker is None:
         return False
     return bool(marker.kwargs.get("transaction", marker.args[0] if marker.args else False))
+
+
+@pytest.fixture(autouse=True)
+def _own_throttle_counts(settings):
+    """Each test counts logins, resets, SCIM calls and OIDC callbacks (apps/common/ratelimit.py ClientThrottle)
+    in its own Redis namespace, so one test's requests never throttle another's."""
+    settings.THROTTLE_NAMESPACE = f"test-throttle:{uuid.uuid4().hex}"
 
 
 @pytest.fixture(autouse=True)

@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model, user_login_failed
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
@@ -26,6 +27,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from django.views.i18n import set_language
 from django_otp import login as otp_login
+
+from apps.common.ratelimit import ClientThrottle
 
 from .forms import EmailAuthenticationForm, LocalizedPasswordResetForm, OtpTokenForm, TotpConfirmForm
 from .selectors import recovery_codes_left, two_factor_enabled
@@ -40,6 +43,22 @@ from .services import (
 # The session key holding who passed the password step and still owes the second factor.
 PENDING_LOGIN = "accounts.pending_login"
 RECOVERY_CODES = "accounts.recovery_codes"
+# Floods: every login and every reset request counts per email typed and per client address (THROTTLE_LIMITS);
+# django-axes' lockout after five failed passwords or codes stays as it was.
+login_throttle = ClientThrottle("login")
+password_reset_throttle = ClientThrottle("password_reset")
+
+
+def throttled_response(view, request, decision):
+    """The view's page again, unbound, with a message saying how long to wait; 429 with Retry-After. Nothing was
+    checked or sent."""
+    messages.error(request, _("Too many attempts. Wait %(seconds)s seconds, then try again.")
+                   % {"seconds": decision.retry_after})
+    form_class = view.get_form_class()
+    form = form_class(request) if issubclass(form_class, AuthenticationForm) else form_class()
+    response = view.render_to_response(view.get_context_data(form=form), status=429)
+    response["Retry-After"] = str(decision.retry_after)
+    return response
 
 
 class PasswordLoginView(auth_views.LoginView):
@@ -51,6 +70,9 @@ class PasswordLoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def post(self, request, *args, **kwargs):
+        decision = login_throttle.hit(request=request, account=request.POST.get("username", ""))
+        if not decision.allowed:
+            return throttled_response(self, request, decision)
         policy = import_string(settings.PASSWORD_LOGIN_POLICY)
         sso_response = policy(request=request, email=request.POST.get("username", ""))
         if sso_response is not None:
@@ -111,6 +133,13 @@ class LocalizedPasswordResetView(auth_views.PasswordResetView):
     subject_template_name = "accounts/email/password_reset_subject.txt"
 
     form_class = LocalizedPasswordResetForm
+
+    def post(self, request, *args, **kwargs):
+        # Counted alike for known and unknown addresses, so the answer still says nothing about who has an account.
+        decision = password_reset_throttle.hit(request=request, account=request.POST.get("email", ""))
+        if not decision.allowed:
+            return throttled_response(self, request, decision)
+        return super().post(request, *args, **kwargs)
 
 
 @login_required

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
+from axes.helpers import get_client_ip_address
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
@@ -55,9 +56,11 @@ class FixedWindowLimiter:
     """At most `limit()` requests per subject per calendar minute (UTC); the next one is refused with the
     seconds to the next window. `limit()` ≤ 0 turns the limiter off."""
 
-    def __init__(self, *, namespace: Callable[[], str], limit: Callable[[], int]):
+    def __init__(self, *, namespace: Callable[[], str], limit: Callable[[], int],
+                 window_seconds: Callable[[], int] = lambda: WINDOW_SECONDS):
         self._namespace = namespace
         self._limit = limit
+        self._window_seconds = window_seconds
         self._lock = threading.Lock()
         self._client: redis.Redis | None = None
         self._client_url: str | None = None
@@ -88,8 +91,12 @@ class FixedWindowLimiter:
         now = time.time() if now is None else now
         if now < self._down_until:
             return RateDecision(True, limit)
-        window = int(now // WINDOW_SECONDS)
+        seconds = int(self._window_seconds())
+        window = int(now // seconds)
         batch = max(1, limit // EXACT_BELOW)
+        # Local counts are kept per namespace too: a namespace that changes (each test has its own) starts at zero.
+        namespace = self._namespace()
+        subject = f"{namespace}:{subject}"
         with self._lock:
             if window != self._local_window:  # a new minute: forget every subject's count
                 self._local, self._local_window, self._reported_at = {}, window, now
@@ -98,20 +105,19 @@ class FixedWindowLimiter:
                 local = self._local[subject] = _LocalCount(window)
             local.unreported += 1
             if local.unreported < batch and now - self._reported_at < REPORT_INTERVAL_SECONDS:
-                return self._decision(local.known + local.unreported, limit, window, now)
+                return self._decision(local.known + local.unreported, limit, window, now, seconds)
             # Report every subject's unreported count in one pipeline.
             reports = {name: count for name, count in self._local.items() if count.unreported}
             amounts = {name: count.unreported for name, count in reports.items()}
             for count in reports.values():
                 count.unreported = 0
             self._reported_at = now
-        namespace = self._namespace()
         try:
             pipe = self._redis().pipeline(transaction=False)
             for name, amount in amounts.items():
-                counter = f"{namespace}:{name}:{window}"
+                counter = f"{name}:{window}"
                 pipe.incrby(counter, amount)
-                pipe.expire(counter, WINDOW_SECONDS * 2)
+                pipe.expire(counter, seconds * 2)
             totals = pipe.execute()[::2]
         except redis.RedisError:
             self._down_until = now + BACKOFF_SECONDS
@@ -121,11 +127,43 @@ class FixedWindowLimiter:
         with self._lock:
             for count, total in zip(reports.values(), totals, strict=True):
                 count.known = max(count.known, total)
-        return self._decision(local.known, limit, window, now)
+        return self._decision(local.known, limit, window, now, seconds)
 
     @staticmethod
-    def _decision(count: int, limit: int, window: int, now: float) -> RateDecision:
+    def _decision(count: int, limit: int, window: int, now: float, seconds: int = WINDOW_SECONDS) -> RateDecision:
         if count > limit:
-            retry_after = max(1, int((window + 1) * WINDOW_SECONDS - now + 0.999))
+            retry_after = max(1, int((window + 1) * seconds - now + 0.999))
             return RateDecision(False, limit, retry_after)
         return RateDecision(True, limit)
+
+
+class ClientThrottle:
+    """One kind of request (a login, a password reset, a SCIM call, an OIDC callback), limited per account and per
+    client address: two fixed windows (the limiter above), with the limits and window of THROTTLE_LIMITS[scope],
+    e.g. {"window": 60, "account": 20, "address": 60}. The client address is django-axes' (the same one its
+    login lockout counts), so both mechanisms see one address."""
+
+    def __init__(self, scope: str):
+        self.scope = scope
+        self.per_account = self._limiter("account")
+        self.per_address = self._limiter("address")
+
+    def _limiter(self, kind: str) -> FixedWindowLimiter:
+        return FixedWindowLimiter(
+            namespace=lambda: f"{getattr(settings, 'THROTTLE_NAMESPACE', 'bp:throttle')}:{self.scope}:{kind}",
+            limit=lambda: settings.THROTTLE_LIMITS[self.scope][kind],
+            window_seconds=lambda: settings.THROTTLE_LIMITS[self.scope]["window"],
+        )
+
+    def hit(self, *, request, account: str | None) -> RateDecision:
+        """Count this request for its client address and (when known) its account; refused when either is over
+        its limit (then retry_after is the longer wait)."""
+        decisions = [self.per_address.hit(get_client_ip_address(request) or "unknown")]
+        if account:
+            decisions.append(self.per_account.hit(account.strip().lower()))
+        refused = [decision for decision in decisions if not decision.allowed]
+        return max(refused, key=lambda decision: decision.retry_after) if refused else decisions[0]
+
+    def reset(self) -> None:
+        self.per_account.reset()
+        self.per_address.reset()

@@ -10,6 +10,7 @@ module maps them onto memberships and seat-tier groups and calls the services:
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from typing import Annotated
 
@@ -52,6 +53,7 @@ from scim2_models import (
 from scim2_models import Error as ScimError
 
 from apps.common.json_body import JsonBodyRefused, request_json
+from apps.common.ratelimit import ClientThrottle
 from apps.organizations.models import Membership
 
 from .models import ScimGroup, ScimToken
@@ -72,6 +74,7 @@ CONTENT_TYPE = "application/scim+json"
 MAX_PAGE = 200
 # A SCIM User or Group, or a PATCH of one: 1 MB holds a group of several thousand members.
 BODY_MAX_BYTES = 1024 * 1024
+scim_throttle = ClientThrottle("scim")
 
 
 class PortalEmail(Email):
@@ -105,6 +108,13 @@ def scim_endpoint(view):
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
         header = request.headers.get("Authorization", "")
+        # Floods: per bearer token (its digest: counted before the look-up, so unknown tokens count too) and per
+        # client address (THROTTLE_LIMITS["scim"]).
+        decision = scim_throttle.hit(request=request, account=hashlib.sha256(header.encode()).hexdigest()[:32])
+        if not decision.allowed:
+            response = _error(429, f"Too many requests; retry after {decision.retry_after} seconds.")
+            response["Retry-After"] = str(decision.retry_after)
+            return response
         token = scim_token_authenticate(raw_token=header[7:].strip()) if header[:7].lower() == "bearer " else None
         if token is None:
             return _error(401, "A valid SCIM bearer token is required.")

@@ -7,18 +7,23 @@ audience, expiry, and the issuer, which we pin to the configured issuer URL)."""
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
+from allauth.core import context as allauth_context
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialApp
+from django.conf import settings
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from apps.common import outbound
 
 from .models import OrganizationIdentity
 from .selectors import (
@@ -34,6 +39,7 @@ from .selectors import (
 from .services import SsoJoinRefused, SsoRefusal, sso_member_join, sso_refusal_record
 
 SESSION_ORG = "identity.sso_org"
+logger = logging.getLogger(__name__)
 
 
 def social_app_for(identity: OrganizationIdentity) -> SocialApp:
@@ -86,6 +92,26 @@ def _refuse(request, identity: OrganizationIdentity, email: str, reason: str, me
 
 
 class OrganizationSsoAdapter(DefaultSocialAccountAdapter):
+    def get_requests_session(self):
+        """Every request allauth makes for OpenID Connect (discovery, JWKS, token, userinfo) goes through the
+        outbound guard (apps/common/outbound.py): an issuer on a private or local address is never fetched, and
+        the person trying to sign in is told why instead of getting an error page."""
+        session = outbound.requests_session(timeout=settings.SOCIALACCOUNT_REQUESTS_TIMEOUT)
+        send = session.request
+
+        def guarded(*args, **kwargs):
+            try:
+                return send(*args, **kwargs)
+            except outbound.OutboundRefused as refused:
+                logger.warning("OIDC fetch refused by the outbound guard: %s", refused.message)
+                raise ImmediateHttpResponse(sso_error(allauth_context.request, _(
+                    "Single sign-on cannot reach this organization's identity provider: %(host)s is not a public "
+                    "address. An owner must set the issuer URL to the provider's public address."
+                ) % {"host": refused.host})) from None
+
+        session.request = guarded
+        return session
+
     def list_apps(self, request, provider=None, client_id=None):
         if provider and provider.startswith("org-"):
             identity = sso_identity_for_provider_id(provider)

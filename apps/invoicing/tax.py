@@ -50,22 +50,31 @@ def tax_id_normalize(*, country: str, tax_id: str) -> str:
     if not tax_id:
         return ""
     country = (country or "").upper()
-    try:
-        if country in EU_COUNTRIES:
-            prefix = _VAT_PREFIX.get(country, country)
-            compact = eu_vat.compact(tax_id)
-            if not compact[:2].isalpha():
-                compact = prefix + compact
-            if compact[:2] != prefix:
-                raise ValidationError(_("This VAT ID belongs to another country than the billing country."))
-            return eu_vat.validate(compact)
-        for kind in ("vat", "tin", "ein", "gst", "abn", "bn"):
-            module = get_cc_module(country.lower(), kind) if country else None
-            if module is not None:
-                compact = module.validate(tax_id)
-                return module.format(compact) if hasattr(module, "format") else compact
-    except StdnumError:
-        raise ValidationError(_("This is not a valid tax ID for the billing country.")) from None
+    if country in EU_COUNTRIES:
+        prefix = _VAT_PREFIX.get(country, country)
+        raw = "".join(ch for ch in tax_id if ch.isalnum()).upper()
+        if not raw[:2].isalpha():
+            raw = prefix + raw
+        if raw[:2] != prefix:
+            raise ValidationError(_("This VAT ID belongs to another country than the billing country."))
+        try:
+            return eu_vat.validate(raw)
+        except StdnumError:
+            raise ValidationError(_("This is not a valid tax ID for the billing country.")) from None
+    modules = [get_cc_module(country.lower(), kind) for kind in ("vat", "ein", "tin", "gst", "abn", "bn")] \
+        if len(country) == 2 else []
+    modules = [(kind, module) for kind, module in zip(("vat", "ein", "tin", "gst", "abn", "bn"), modules,
+                                                      strict=False) if module is not None]
+    for kind, module in modules:  # the first of the country's numbers this one is
+        try:
+            compact = module.validate(tax_id)
+        except StdnumError:
+            continue
+        if kind == "vat":  # a VAT number is printed with its country prefix ("GB980780684")
+            return compact if compact[:2].isalpha() else country + compact
+        return module.format(compact) if hasattr(module, "format") else compact
+    if modules:
+        raise ValidationError(_("This is not a valid tax ID for the billing country."))
     return tax_id
 
 

@@ -5,20 +5,19 @@ time) and `webhook-signature` ("v1,<base64 HMAC-SHA256>" of "<id>.<timestamp>.<b
 `standardwebhooks` package. During a rotation's overlap both secrets sign and both signatures are sent,
 space-separated, so a receiver holding either verifies the message.
 
-SSRF guard: an endpoint's host must resolve only to public addresses (no loopback, private, link-local,
-multicast or reserved range), checked when the endpoint is saved and again before every request (the name may
-resolve elsewhere by then). WEBHOOKS_SSRF_GUARD turns it off (tests do, to reach a server on 127.0.0.1);
-WEBHOOKS_REQUIRE_HTTPS likewise allows plain http:// in tests only.
+SSRF guard: apps/common/outbound.py, the guard of every server-side fetch. An endpoint's host must resolve only to
+public addresses (no loopback, private, link-local, multicast, reserved or metadata address), checked when the
+endpoint is saved, and on every request by the connection itself, which connects to the address it checked (no
+second resolution, so no DNS-rebinding window). Tests reach a receiver on 127.0.0.1 through the guard's
+allow-list (OUTBOUND_ALLOWED_NETWORKS); WEBHOOKS_REQUIRE_HTTPS=false allows plain http:// in tests only.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import ipaddress
 import json
 import secrets
-import socket
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -28,6 +27,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from standardwebhooks.webhooks import Webhook
+
+from apps.common import outbound
 
 SECRET_PREFIX = "whsec_"
 RESPONSE_EXCERPT = 500
@@ -51,14 +52,7 @@ def body_encode(*, msg_id: str, event_type: str, created_at: dt.datetime, data: 
     return json.dumps(envelope, separators=(",", ":"), sort_keys=True).encode()
 
 
-def _address_is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not (ip.is_multicast or ip.is_reserved)
-
-
-def url_check(url: str) -> None:
+def url_check(url: str, *, resolve: bool = True) -> None:
     """Refuse (ValidationError on "url") a URL the portal must not call: not HTTPS (unless tests allow http),
     credentials in it, or a host that resolves to a loopback, private or otherwise non-public address."""
     allowed = ("https",) if settings.WEBHOOKS_REQUIRE_HTTPS else ("https", "http")
@@ -72,15 +66,15 @@ def url_check(url: str) -> None:
         raise ValidationError({"url": _("Enter an HTTPS URL, such as https://example.com/webhooks.")})
     if parts.username or parts.password:
         raise ValidationError({"url": _("Leave the user name and password out of the URL.")})
-    if not settings.WEBHOOKS_SSRF_GUARD:
+    if not resolve:
         return
     try:
-        infos = socket.getaddrinfo(parts.hostname, port or 443, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError, ValueError):
-        raise ValidationError({"url": _("This host name does not resolve.")})
-    if not infos or not all(_address_is_public(info[4][0]) for info in infos):
+        outbound.check_url_host(parts.hostname, port or (443 if parts.scheme == "https" else 80))
+    except outbound.OutboundRefused as refused:
+        if not refused.address:
+            raise ValidationError({"url": _("This host name does not resolve.")}) from None
         raise ValidationError({"url": _("This URL points to a private or local network address; webhooks are "
-                                        "only sent to public addresses.")})
+                                        "only sent to public addresses.")}) from None
 
 
 @dataclass(frozen=True)
@@ -96,11 +90,11 @@ _CLIENT: httpx.Client | None = None
 
 
 def _client() -> httpx.Client:
-    """One client per process (building one loads the CA bundle, ~0.3 s): thread-safe, no redirects followed,
-    no proxy settings taken from the environment."""
+    """One client per process (building one loads the CA bundle, ~0.3 s): thread-safe, every connection through
+    the outbound guard, no redirects followed, no proxy settings taken from the environment."""
     global _CLIENT
     if _CLIENT is None:
-        _CLIENT = httpx.Client(follow_redirects=False, trust_env=False)
+        _CLIENT = outbound.httpx_client(follow_redirects=False)
     return _CLIENT
 
 
@@ -109,7 +103,7 @@ def post(*, url: str, headers: dict, body: bytes) -> AttemptResult:
     failure with its reason. Redirects are not followed (the target could be anywhere)."""
     started = time.monotonic()
     try:
-        url_check(url)
+        url_check(url, resolve=False)  # the connection itself resolves once, checks and connects (outbound.py)
         # Streamed: only the excerpt's worth of the response is read, whatever the endpoint sends back.
         with _client().stream("POST", url, content=body, headers=headers,
                               timeout=settings.WEBHOOKS_TIMEOUT_SECONDS) as response:
@@ -121,6 +115,10 @@ def post(*, url: str, headers: dict, body: bytes) -> AttemptResult:
         excerpt = head.decode(response.encoding or "utf-8", errors="replace")[:RESPONSE_EXCERPT]
     except ValidationError as error:
         return AttemptResult(False, None, _elapsed(started), error=" ".join(error.messages)[:300])
+    except outbound.OutboundRefused as refused:  # the connection's own check
+        reason = _("This URL points to a private or local network address; webhooks are only sent to public "
+                   "addresses.") if refused.address else _("This host name does not resolve.")
+        return AttemptResult(False, None, _elapsed(started), error=f"{reason} ({refused.message})"[:300])
     except httpx.HTTPError as error:
         return AttemptResult(False, None, _elapsed(started), error=f"{type(error).__name__}: {error}"[:300])
     return AttemptResult(200 <= response.status_code < 300, response.status_code, _elapsed(started), excerpt)

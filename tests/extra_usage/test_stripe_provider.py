@@ -157,5 +157,5 @@ def test_payment_provider_stripe_without_a_key_stops_the_process_at_start():
     assert result.returncode != 0 and "started" not in result.stdout
     assert "STRIPE_SECRET_KEY is required when PAYMENT_PROVIDER=stripe" in result.stderr.strip().splitlines()[-1]
     assert "started" in start(PAYMENT_PROVIDER="stripe", STRIPE_SECRET_KEY="sk_test_x").stdout
-    assert "started" in start(WEBHOOKS_SSRF_GUARD="false").stdout
-    assert "WEBHOOKS_SSRF_GUARD" in start(WEBHOOKS_SSRF_GUARD="sometimes").stderr
+    assert "started" in start(WEBHOOKS_REQUIRE_HTTPS="false").stdout
+    assert "WEBHOOKS_REQUIRE_HTTPS" in start(WEBHOOKS_REQUIRE_HTTPS="sometimes").stderr

@@ -20,7 +20,7 @@ def production_env(**changes) -> dict:
     env = {k: v for k, v in os.environ.items()
            if k not in ("DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE", "SECURE_SSL_REDIRECT", "SITE_URL",
                         "CELERY_BROKER_URL", "PAYMENT_PROVIDER", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
-                        "OPS_REFUSE_AT_START")}
+                        "OPS_REFUSE_AT_START", "OUTBOUND_ALLOWED_NETWORKS")}
     env.update(DJANGO_SETTINGS_MODULE="billing_portal.settings", SECRET_KEY=secrets.token_urlsafe(50), **COMPLETE)
     for name, value in changes.items():
         if value is None:
@@ -69,6 +69,33 @@ def test_the_web_process_refuses_to_start_on_a_deployment_error():
     started = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=production_env(), capture_output=True,
                              text=True, timeout=60)
     assert started.returncode == 0, started.stderr[-2000:]
+
+
+def test_nothing_is_silenced_in_production_settings():
+    code = "import django;django.setup();from django.conf import settings as s;print(s.SILENCED_SYSTEM_CHECKS)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=production_env(), capture_output=True,
+                            text=True, timeout=60)
+    assert result.stdout.strip() == "[]", result.stderr
+
+
+@pytest.mark.parametrize("networks", ["127.0.0.1/32", "10.0.0.0/8", "192.168.1.0/24,8.8.8.0/24", "169.254.0.0/16",
+                                      "0.0.0.0/0", "::1/128", "fd00::/8"])
+def test_an_outbound_allow_list_opening_private_ranges_fails_the_deploy_check(networks):
+    result = check_deploy(OUTBOUND_ALLOWED_NETWORKS=networks)
+    assert result.returncode != 0
+    assert "(common.E001)" in result.stderr + result.stdout
+    assert "OUTBOUND_ALLOWED_NETWORKS opens non-public networks" in result.stderr + result.stdout
+
+
+def test_an_outbound_allow_list_of_public_networks_passes_the_deploy_check():
+    result = check_deploy(OUTBOUND_ALLOWED_NETWORKS="8.8.8.0/24")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_a_malformed_outbound_allow_list_stops_the_process():
+    result = check_deploy(OUTBOUND_ALLOWED_NETWORKS="localhost")
+    assert result.returncode != 0 and "OUTBOUND_ALLOWED_NETWORKS is malformed" in result.stderr
 
 
 def test_production_settings_refuse_to_start_without_a_secret_key():

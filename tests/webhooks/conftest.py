@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.utils import timezone
 
+from apps.common import outbound
 from apps.organizations.models import PlanKind, Role
 from apps.webhooks.models import EventType
 from apps.webhooks.services import endpoint_create
@@ -73,10 +74,20 @@ def receiver():
 
 @pytest.fixture(autouse=True)
 def _reach_loopback(settings):
-    """Tests deliver to a plain-HTTP server on 127.0.0.1: the SSRF guard and the HTTPS rule are off here (the
-    guard's own tests turn it back on)."""
-    settings.WEBHOOKS_SSRF_GUARD = False
+    """Tests deliver to a plain-HTTP server on 127.0.0.1: the outbound guard's allow-list opens exactly that
+    address (as test_settings does) and the HTTPS rule is off here (the guard's own tests close both again)."""
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]
     settings.WEBHOOKS_REQUIRE_HTTPS = False
+
+
+@pytest.fixture(autouse=True)
+def _example_hosts_pass_the_save_check(monkeypatch):
+    """Endpoints at the reserved example names (`*.example`, `*.example.com`; no network here to resolve them)
+    may be saved as if they were public; a delivery to one still fails, at the connection's own resolution
+    (apps/common/outbound.py)."""
+    check = outbound.check_url_host
+    monkeypatch.setattr(outbound, "check_url_host", lambda host, port: None if host.endswith(
+        (".example", "example.com")) else check(host, port))
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ events = st.lists(st.one_of(st.sampled_from(EventType.values), st.text(max_size=
 
 @pytest.fixture
 def guard(settings):
-    settings.WEBHOOKS_SSRF_GUARD = True
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
     settings.WEBHOOKS_REQUIRE_HTTPS = True
 
 

@@ -21,7 +21,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.celery_worker
 
 
 # Deliveries go to the receiver on 127.0.0.1 over plain HTTP; a short lease so the resend comes soon after the kill.
-WORKER_ENV = {"WEBHOOKS_SSRF_GUARD": "false", "WEBHOOKS_REQUIRE_HTTPS": "false", "WEBHOOKS_DELIVERY_LEASE_SECONDS": "3"}
+WORKER_ENV = {"OUTBOUND_ALLOWED_NETWORKS": "127.0.0.1/32", "WEBHOOKS_REQUIRE_HTTPS": "false",
+              "WEBHOOKS_DELIVERY_LEASE_SECONDS": "3"}
 
 
 def test_a_worker_killed_mid_send_loses_no_event_and_the_resend_keeps_its_webhook_id(tmp_path, pausing_broker, org,
