@@ -22,6 +22,7 @@ from django.utils import translation
 
 from apps.common.money import ZERO, round_to_cents
 from apps.common.periods import Period, local_date, period_containing, period_for_start, previous_month_start
+from apps.common.tasks import enqueue_on_commit
 from apps.extra_usage.payments import PaymentPending, payment_provider
 from apps.notices.models import NoticeKind
 from apps.notices.services import Attachment, notice_send
@@ -32,7 +33,6 @@ from apps.seats.models import SeatAssignment
 from apps.webhooks import payloads
 from apps.webhooks.services import webhook_event_emit
 
-from . import tasks
 from .exports import credit_note_pdf_bytes, invoice_pdf_bytes
 from .models import (
     BillingProfile,
@@ -156,7 +156,7 @@ def _period(organization: Organization, period_start: dt.date) -> Period:
 
 def _enqueue_followups(invoice: Invoice) -> None:
     """After commit: render the PDF (once) and email it (tasks.invoice_issued_followups)."""
-    transaction.on_commit(lambda: tasks.invoice_issued_followups.delay(invoice.pk), robust=True)
+    enqueue_on_commit("apps.invoicing.tasks.invoice_issued_followups", invoice.pk)
 
 
 def _invoice_build(*, organization: Organization, period: Period, usage_from, usage_cutoff, now: dt.datetime,
@@ -504,7 +504,7 @@ def credit_note_issue(*, invoice: Invoice, lines: list[tuple[str, Decimal]], rea
                  now=now)
     if invoice.status in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE) and credited + note.total == invoice.total:
         invoice_mark_paid(invoice=invoice, now=now, source="credit_note", actor=actor)
-    transaction.on_commit(lambda: tasks.credit_note_render.delay(note.pk), robust=True)
+    enqueue_on_commit("apps.invoicing.tasks.credit_note_render", note.pk)
     return note
 
 

@@ -33,14 +33,20 @@ from inscriptis import get_text
 from inscriptis.css_profiles import CSS_PROFILES
 from inscriptis.model.config import ParserConfig
 
+from apps.common.tasks import enqueue_on_commit
 from apps.organizations.models import Organization
 from apps.organizations.selectors import recipient_languages
 
-from . import tasks
 from .models import EmailAttachment, EmailOutbox, NoticeKind, NoticeOptOut, OutboxStatus
 
 UNSUBSCRIBE_SALT = "notices.unsubscribe"
 SENDING_LEASE = dt.timedelta(minutes=10)
+# The delivery task, queued by name after commit (apps.common.tasks): tasks import services, never the reverse.
+OUTBOX_DELIVER_TASK = "apps.notices.tasks.outbox_deliver"
+# Retry n waits about RETRY_BACKOFF × 2^n seconds (jittered), at most RETRY_BACKOFF_MAX (tasks.outbox_deliver).
+RETRY_BACKOFF = 30
+RETRY_BACKOFF_MAX = 3600
+MAX_RETRIES = 8
 
 _TITLE = re.compile(r"<title>(.*?)</title>", re.S | re.I)
 _LINK = re.compile(r"\[([^\]\n]*)\]\((\S+?)\)")
@@ -162,9 +168,10 @@ def notice_send(*, kind: str, organization: Organization | None, recipients: Seq
         queued.append(row)
     if queued:
         ids = [row.pk for row in queued]
-        # robust: a broker or mail failure after commit must not turn the caller's committed change into an
-        # error; the row stays queued and the sweep enqueues it again.
-        transaction.on_commit(lambda: [tasks.outbox_deliver.delay(pk) for pk in ids], robust=True)
+        # A broker failure after commit must not turn the caller's committed change into an error (the helper
+        # logs it); the row stays queued and the sweep enqueues it again.
+        for pk in ids:
+            enqueue_on_commit(OUTBOX_DELIVER_TASK, pk)
     return queued
 
 
@@ -192,7 +199,7 @@ def outbox_deliver(*, email_id: int, now: dt.datetime, final_attempt: bool = Fal
     try:
         _message(row).send(fail_silently=False)
     except Exception as exc:
-        wait = min(tasks.RETRY_BACKOFF * 2 ** max(row.attempts - 1, 0), tasks.RETRY_BACKOFF_MAX)
+        wait = min(RETRY_BACKOFF * 2 ** max(row.attempts - 1, 0), RETRY_BACKOFF_MAX)
         EmailOutbox.objects.filter(pk=email_id).update(
             status=OutboxStatus.FAILED if final_attempt else OutboxStatus.QUEUED,
             last_error=f"{type(exc).__name__}: {exc}"[:2000],
@@ -212,7 +219,8 @@ def outbox_requeue(*, email_ids: Iterable[int], now: dt.datetime) -> int:
         .values_list("pk", flat=True)
     )
     EmailOutbox.objects.filter(pk__in=ids).update(status=OutboxStatus.QUEUED, next_attempt_at=now)
-    transaction.on_commit(lambda: [tasks.outbox_deliver.delay(pk) for pk in ids], robust=True)
+    for pk in ids:
+        enqueue_on_commit(OUTBOX_DELIVER_TASK, pk)
     return len(ids)
 
 
@@ -228,7 +236,7 @@ def outbox_sweep(*, now: dt.datetime) -> int:
         .values_list("pk", flat=True)[:1000]
     )
     for pk in due:
-        tasks.outbox_deliver.delay(pk)
+        enqueue_on_commit(OUTBOX_DELIVER_TASK, pk)  # outside a transaction: sent at once
     return len(due)
 
 

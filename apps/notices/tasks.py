@@ -4,11 +4,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from . import services
-
-# Retry n waits about RETRY_BACKOFF × 2^n seconds (jittered), at most RETRY_BACKOFF_MAX.
-RETRY_BACKOFF = 30
-RETRY_BACKOFF_MAX = 3600
-MAX_RETRIES = 8
+from .services import MAX_RETRIES, RETRY_BACKOFF, RETRY_BACKOFF_MAX
 
 
 @shared_task(bind=True, acks_late=True, autoretry_for=(Exception,), retry_backoff=RETRY_BACKOFF,

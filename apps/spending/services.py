@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 
 from apps.common.money import decimal_str
 from apps.common.periods import Period, local_date, period_containing
+from apps.common.tasks import enqueue_on_commit
 from apps.extra_usage.services.prepaid import prepaid_draw
 from apps.organizations.models import ApiKey, Organization, PlanKind
 from apps.organizations.services import api_key_mark_used_if_stale
@@ -41,10 +42,11 @@ from .selectors import (
     spend_context_load,
     spend_contexts_load,
 )
-from .tasks import usage_followups as usage_followups_task
 from .thresholds import spend_thresholds_newly_reached
 
 logger = logging.getLogger(__name__)
+# Auto-reload and spend notices after recorded usage, queued by name after commit (apps.common.tasks).
+USAGE_FOLLOWUPS_TASK = "apps.spending.tasks.usage_followups"
 MAX_PAST = dt.timedelta(days=400)
 
 
@@ -338,7 +340,7 @@ def _store_in_transaction(*, organization: Organization, pending: list[_Pending]
         prepaid_draw(events=new_events, now=now)
     if followups_due:
         member_ids = sorted(notify_members)
-        transaction.on_commit(lambda: _enqueue_followups(organization.pk, member_ids))
+        enqueue_on_commit(USAGE_FOLLOWUPS_TASK, organization.pk, member_ids)
 
 
 _store = transaction.atomic(_store_in_transaction)
@@ -352,12 +354,3 @@ def _reload_due(context: OrgContext) -> bool:
     return (context.organization.plan_kind == PlanKind.TEAM and settings_now.auto_reload_enabled
             and settings_now.reload_threshold is not None
             and settings_now.prepaid_balance <= settings_now.reload_threshold)
-
-
-def _enqueue_followups(organization_id: int, membership_ids: list[int]) -> None:
-    """After commit: auto-reloads and notifications. A broker outage must not fail a request that is already
-    recorded; the periodic sweep finds whatever was due and not done."""
-    try:
-        usage_followups_task.delay(organization_id, membership_ids)
-    except Exception:  # broker down: the sweep catches up
-        logger.warning("could not enqueue usage follow-ups for organization %s", organization_id, exc_info=True)

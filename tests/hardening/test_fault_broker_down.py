@@ -9,6 +9,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from apps.common.periods import period_containing
 from apps.extra_usage.models import DigestDelivery, LedgerKind, PrepaidLedgerEntry
 from apps.extra_usage.services.auto_reload import auto_reload_configure
 from apps.extra_usage.services.prepaid import prepaid_purchase
@@ -19,7 +20,7 @@ from apps.monitoring.models import SpendNotice
 from apps.monitoring.tasks import monitoring_sweep
 from apps.organizations.models import PlanKind, Role
 from apps.spending.tasks import digest_send_daily
-from apps.usage.models import UsageEvent
+from apps.usage.models import MemberPeriodUsage, UsageEvent
 from billing_portal.celery import app
 from tests.conftest import ApiClient, celery_use_broker
 from tests.factories import OrganizationFactory, api_key, member
@@ -73,6 +74,11 @@ def test_broker_outage_loses_no_reload_notice_or_digest(broker_down, settings):
     assert admission.status_code == 200 and admission.json()["allowed"] is True
     assert client.post("/usage", haiku("a", 25)).status_code == 201  # the included $25, used up
     assert client.post("/usage", haiku("b", 15)).status_code == 201  # $15 from the prepaid $20: balance $5
+    # The asker is stopped (past the seat's included usage, extra usage off), so the request is still needed
+    # when the digest first closes requests whose member can spend again (apps/spending/requests.py).
+    MemberPeriodUsage.objects.create(organization=enterprise, membership=asker, spend=Decimal("1000"),
+                                     included_spend=Decimal("1000"),
+                                     period_start=period_containing(timezone.now(), enterprise.billing_timezone).start)
     extra_usage_request_create(membership=asker, now=timezone.now())  # a pending request for the digest
     assert time.monotonic() - started < 15
     assert UsageEvent.objects.count() == 2

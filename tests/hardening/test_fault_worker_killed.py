@@ -18,6 +18,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from apps.common.periods import period_containing
 from apps.extra_usage.models import ChargeStatus, DigestDelivery, LedgerKind, PrepaidCharge, PrepaidLedgerEntry
 from apps.extra_usage.services.auto_reload import auto_reload_configure, auto_reload_resume_stale
 from apps.extra_usage.services.prepaid import STALE_CHARGE_AFTER, prepaid_purchase
@@ -27,6 +28,7 @@ from apps.invoicing.models import Invoice, InvoiceLine, InvoiceRunClaim
 from apps.invoicing.tasks import invoice_issue
 from apps.organizations.models import PlanKind, Role
 from apps.spending.tasks import digest_send_organization_task
+from apps.usage.models import MemberPeriodUsage
 from tests.conftest import start_pausing_worker, wait_for
 from tests.factories import OrganizationFactory, member
 
@@ -54,6 +56,11 @@ def test_sigkill_mid_invoice_run_reload_and_digest_then_restart_completes_each_o
     member(reviewed, email="owner@reviewed.example", role=Role.PRIMARY_OWNER)
     member(reviewed, email="admin@reviewed.example", role=Role.ADMIN)
     asker = member(reviewed, email="dev@reviewed.example", tier_code="standard")
+    # The asker is stopped (past the seat's included usage, extra usage off), so the request is still needed
+    # when the digest first closes requests whose member can spend again (apps/spending/requests.py).
+    MemberPeriodUsage.objects.create(organization=reviewed, membership=asker, spend=Decimal("1000"),
+                                     included_spend=Decimal("1000"),
+                                     period_start=period_containing(now, reviewed.billing_timezone).start)
     extra_usage_request_create(membership=asker, now=now)
 
     worker = start_pausing_worker(tmp_path, "worker-1", HARDENING_PAUSE_AT=PAUSE_AT)

@@ -4,6 +4,7 @@ due; the periodic sweeps catch anything else."""
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from apps.extra_usage.services.auto_reload import auto_reload_configure
@@ -25,7 +26,8 @@ pytestmark = pytest.mark.django_db
 def queued(monkeypatch, django_capture_on_commit_callbacks):
     """The (organization id, member ids) of every follow-up task queued after commit."""
     calls = []
-    monkeypatch.setattr(spending_services, "_enqueue_followups", lambda org_id, ids: calls.append((org_id, ids)))
+    monkeypatch.setattr(spending_services, "enqueue_on_commit", lambda name, org_id, ids: transaction.on_commit(
+        lambda: calls.append((org_id, ids))) if name == spending_services.USAGE_FOLLOWUPS_TASK else None)
 
     def record(organization, email, dollars, key):
         item = UsageInput(idempotency_key=key, member=email, product="chat", model="claude-haiku-4-5",

@@ -217,4 +217,4 @@ def test_my_usage_on_a_seat_based_plan_shows_allowance_and_extra_usage(client, f
         Decimal("25"), Decimal("25"), Decimal("0"), Decimal("5"))
     html = response.content.decode()
     assert 'data-testid="included-left">$0.00<' in html
-    assert "Extra usage began on 17 November 2026, 15:30 UTC; it has cost $5.00 this period." in html
+    assert "Extra usage began on Nov 17, 2026, 3:30\u202fPM (UTC); it has cost $5.00 this period." in html

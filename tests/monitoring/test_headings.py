@@ -44,3 +44,21 @@ def test_headings_name_the_month_and_zone_for_this_period_past_months_and_custom
         assert "December 2026 · month to date · days in Europe/Berlin" in _text(client.get(base + page))
     client.cookies["django_language"] = "de"
     assert "November 2026 · Tage in Europe/Berlin" in _text(client.get(base + "?range=last_period"))
+
+
+@time_machine.travel(NOW, tick=False)
+def test_times_on_pages_use_one_babel_format_in_the_organizations_zone_named(client):
+    from decimal import Decimal
+
+    from apps.usage.models import CapScope
+    from apps.usage.services import cap_set
+
+    org = OrganizationFactory(plan_kind=PlanKind.ENTERPRISE_SEAT, slug="zoned", billing_timezone="Europe/Berlin")
+    owner = member(org, email="owner@zoned.test", role=Role.OWNER, since=NOW - dt.timedelta(days=80))
+    cap_set(organization=org, scope=CapScope.ORGANIZATION, amount=Decimal("500"), actor=owner.user, now=NOW)
+    client.force_login(owner.user)
+    # 12:00 UTC is 13:00 in Berlin, on the audit log and in Settings > Usage's recent changes alike.
+    for url in (f"/orgs/{org.slug}/settings/audit-log/", f"/orgs/{org.slug}/settings/usage/"):
+        assert "Dec 7, 2026, 1:00 PM (Europe/Berlin)" in _text(client.get(url))
+    client.cookies["django_language"] = "de"
+    assert "07.12.2026, 13:00 (Europe/Berlin)" in _text(client.get(f"/orgs/{org.slug}/settings/audit-log/"))
