@@ -292,6 +292,10 @@ SENTENCES: dict[str, Callable[[AuditEntry], str]] = {
     "invoice.paid": lambda e: _("Marked invoice %(number)s paid (%(source)s).") % {
         "number": e.target, "source": _field(e.new_value, "source", "")},
     "invoice.uncollectible": lambda e: _("Marked invoice %(number)s uncollectible.") % {"number": e.target},
+    "invoice.credit_note": lambda e: _("Issued credit note %(number)s of %(total)s against invoice %(invoice)s: "
+                                       "%(reason)s") % {
+        "number": e.target, "total": money(_field(e.new_value, "total", None)),
+        "invoice": _field(e.new_value, "invoice", e.old_value), "reason": _field(e.new_value, "reason", "")},
     "billing_details.update": lambda e: _("Updated the billing details: %(fields)s.") % {
         "fields": _changed_fields(e)},
     "billing_details.payment_terms": lambda e: _("Set the payment terms to net %(days)s days (was %(old)s).") % {
