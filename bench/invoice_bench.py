@@ -11,8 +11,8 @@ shape. It then issues both invoices through invoice_issue_for_period and reports
 - invoice_queries / invoice_queries_50_members: SQL queries for each (equal: they do not grow with members);
 - baseline_scan_seconds: one `SELECT sum(cost), count(*)` over the month's events, the irreducible read,
   and invoice_vs_scan, the ratio of the two;
-- usage_aggregate_seconds / lines_compute_seconds: the usage GROUP BY alone and the whole line computation
-  (run again after issuing, warm), to show where the time goes;
+- usage_aggregate_seconds / lines_compute_seconds: the usage aggregate alone (per member and per model ×
+  product) and the whole line computation (run again after issuing, warm), to show where the time goes;
 - events, lines, and reconciled (the unrounded usage lines add up to the events' costs exactly).
 
 The database is dropped at the end (BENCH_KEEP_DB=1 keeps it). Server: BENCH_PG_URL (default
@@ -202,15 +202,16 @@ def _bench() -> dict:
         seconds, queries, invoice = figures[1]
         # Where the time goes (warm caches): the usage GROUP BY alone, then the whole line computation.
         from apps.common.periods import period_for_start
-        from apps.invoicing.selectors import _USAGE_SUMS, invoice_lines_compute
+        from apps.invoicing.selectors import _usage_aggregate, invoice_lines_compute
 
         organization = Organization.objects.get(pk=1)
+        period = period_for_start(PERIOD, "UTC")
         t0 = time.monotonic()
-        list(UsageEvent.objects.filter(organization_id=1, period_start=PERIOD, received_at__lt=invoice.usage_cutoff)
-             .values("membership_id", "model_id").annotate(**_USAGE_SUMS).order_by())
+        _usage_aggregate(organization=organization, period=period, usage_from=invoice.usage_from,
+                         usage_cutoff=invoice.usage_cutoff, with_included=False)
         aggregate_seconds = time.monotonic() - t0
         t0 = time.monotonic()
-        invoice_lines_compute(organization=organization, period=period_for_start(PERIOD, "UTC"),
+        invoice_lines_compute(organization=organization, period=period,
                               usage_from=invoice.usage_from, usage_cutoff=invoice.usage_cutoff)
         compute_seconds = time.monotonic() - t0
         usage_sum = invoice.lines.filter(kind=LineKind.USAGE).aggregate(s=Sum("unrounded_amount"))["s"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import logging
 
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from ninja import NinjaAPI, Query, Schema
@@ -91,7 +92,7 @@ class AdminNinjaAPI(NinjaAPI):
 
 
 api = AdminNinjaAPI(
-    title="billing_portal Admin API",
+    title=f"{settings.BRAND_NAME} Admin API",
     version="2026-10-21",
     description="Compatible with `client.beta.organization.spend_limits` and `client.beta.organization.analytics` "
                 "of the official anthropic SDK. Keys in `x-api-key` or `Authorization: Bearer`. 60 requests per "

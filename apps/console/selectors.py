@@ -21,7 +21,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from apps.common.money import MONEY_MAX_DIGITS, MONEY_PLACES, ZERO
+from apps.common.money import MONEY_MAX_DIGITS, MONEY_PLACES, ZERO, percent_whole, share
 from apps.common.periods import Period, period_containing, period_for_start
 from apps.organizations.models import Membership, Organization
 from apps.seats.models import SeatAssignment, SeatTier
@@ -120,7 +120,7 @@ class OrgCapSummary:
     @property
     def meter_class(self) -> str:
         """A width class in steps of 5% (styles cannot be inline under the CSP)."""
-        return f"w{min(100, (self.percent or 0) // 5 * 5)}"
+        return f"w{max(0, min(100, (self.percent or 0) // 5 * 5))}"
 
 
 def org_cap_summary(*, organization: Organization, period_start: dt.date) -> OrgCapSummary:
@@ -131,7 +131,8 @@ def org_cap_summary(*, organization: Organization, period_start: dt.date) -> Org
     limit = caps.organization.amount if caps.organization is not None else None
     percent = None
     if limit is not None:
-        percent = 100 if limit <= 0 else int(min(Decimal(100), spend * 100 / limit))
+        # The one percentage helper (apps.common.money): 4.67% reads 5% here as on the dashboard.
+        percent = 100 if limit <= 0 else percent_whole(share(spend, limit))
     return OrgCapSummary(limit, spend, percent)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import groupby
 
 from django.db.models import Count, Q, Sum
 from django.template.loader import render_to_string
@@ -11,7 +10,7 @@ from django.utils import translation
 from weasyprint import HTML
 
 from apps.common.csv_stream import csv_stream
-from apps.common.money import ZERO, decimal_str
+from apps.common.money import ZERO, decimal_str, rounding_rule_text
 from apps.organizations.selectors import invoice_language_for
 
 from .models import CreditNote, Invoice
@@ -20,7 +19,9 @@ from .selectors import (
     invoice_document,
     invoice_kind_summary,
     invoice_lines_for_export,
+    invoice_usage_rows_for_export,
     invoice_usage_summary,
+    member_groups_of,
     month_label,
 )
 
@@ -39,8 +40,9 @@ def _optional(value) -> str:
 
 
 def invoice_csv_rows(*, invoice: Invoice) -> Iterator[str]:
-    """Every line of the invoice, one CSV row each, then a total row. Amounts are exact decimal strings; every
-    cell is neutralised against formula injection (apps/common/csv_stream.py)."""
+    """Every line of the invoice, one CSV row each (`unrounded_amount` exact, `amount` rounded once), the exact
+    usage breakdown by model and product (billed "included": it is in the member lines), a total row and the
+    rounding rule. Every cell is neutralised against formula injection (apps/common/csv_stream.py)."""
     return csv_stream(CSV_HEADER, _invoice_csv_cells(invoice=invoice))
 
 
@@ -58,6 +60,16 @@ def _invoice_csv_cells(*, invoice: Invoice) -> Iterator[list]:
             _optional(line.unit_price), decimal_str(line.unrounded_amount), f"{line.amount:.2f}",
             "no" if line.informational else "yes",
         ]
+    # The exact breakdown by model and product: included in the member lines above, never billed again.
+    for row in invoice_usage_rows_for_export(invoice=invoice):
+        yield [
+            invoice.number, period, "", "", "usage_breakdown",
+            "Usage by model and product, exact: included in the member lines above", row.model.api_id,
+            row.product, f"{row.usage_period_start:%Y-%m}" if row.usage_period_start else "",
+            row.input_tokens, row.output_tokens, row.cache_write_tokens, row.cache_read_tokens, row.event_count,
+            decimal_str(row.usage_cost), decimal_str(row.included_cost), "", "", "", decimal_str(row.billable), "",
+            "included",
+        ]
     total = [""] * len(CSV_HEADER)
     total[:2] = [invoice.number, period]
     total[CSV_HEADER.index("kind")] = "total"
@@ -65,6 +77,11 @@ def _invoice_csv_cells(*, invoice: Invoice) -> Iterator[list]:
     total[CSV_HEADER.index("amount")] = f"{invoice.total:.2f}"
     total[CSV_HEADER.index("billed")] = "yes"
     yield total
+    rule = [""] * len(CSV_HEADER)
+    rule[:2] = [invoice.number, period]
+    rule[CSV_HEADER.index("kind")] = "rounding_rule"
+    rule[CSV_HEADER.index("description")] = rounding_rule_text()
+    yield rule
 
 
 def invoice_pdf_html(*, invoice: Invoice) -> str:
@@ -73,14 +90,7 @@ def invoice_pdf_html(*, invoice: Invoice) -> str:
     detailed = lines_qs.count() <= PDF_DETAIL_MAX_LINES
     organization_lines = list(lines_qs.filter(membership__isnull=True))
     if detailed:
-        members = []
-        member_lines = [line for line in lines_qs if line.membership_id is not None]
-        for _, group in groupby(member_lines, key=lambda line: line.member_index):
-            group = list(group)
-            members.append({
-                "email": group[0].member_email, "name": group[0].member_name, "lines": group,
-                "line_count": len(group), "total": sum((line.amount for line in group if not line.informational), ZERO),
-            })
+        members = member_groups_of(line for line in lines_qs if line.membership_id is not None)
     else:
         members = [
             {"email": row["member_email"], "name": row["member_name"], "line_count": row["line_count"],
@@ -89,9 +99,12 @@ def invoice_pdf_html(*, invoice: Invoice) -> str:
             .values("member_index", "member_email", "member_name")
             .annotate(line_count=Count("id"), total=Sum("amount", filter=Q(informational=False)))
         ]
+    summary = invoice_kind_summary(invoice=invoice)
+    usage_summary = invoice_usage_summary(invoice=invoice, kind_summary=summary)
     return render_to_string("invoicing/invoice_pdf.html", {
         "invoice": invoice, "organization": invoice.organization, "month": month_label(invoice.period_start),
-        "summary": invoice_kind_summary(invoice=invoice), "usage_summary": invoice_usage_summary(invoice=invoice),
+        "summary": summary, "usage_summary": usage_summary,
+        "usage_tables": [usage_summary.by_model, usage_summary.by_product],
         "members": members, "organization_lines": organization_lines, "detailed": detailed,
         "doc": invoice_document(invoice=invoice), "LANGUAGE_CODE": translation.get_language(),
     })

@@ -209,9 +209,13 @@ class InvoiceDocument(models.Model):
 
 
 class LineKind(models.TextChoices):
+    """One line per member per kind (apps.common.money's rounding rule): seat fee, HIPAA add-on, upgrades
+    already charged, included usage, extra or pooled usage, late usage per earlier period."""
+
     SEAT_FEE = "seat_fee", _("Seat fee")
     SEAT_UPGRADE_CHARGE = "seat_upgrade_charge", _("Upgrade already charged")
     HIPAA = "hipaa", _("HIPAA-ready add-on")
+    INCLUDED_USAGE = "included_usage", _("Covered by included usage")
     USAGE = "usage", _("Usage")
     LATE_USAGE_ADJUSTMENT = "late_usage_adjustment", _("Late usage adjustment")
     PREPAID_PURCHASE = "prepaid_purchase", _("Prepaid purchase")
@@ -254,6 +258,9 @@ class InvoiceLine(models.Model):
     unrounded_amount = models.DecimalField(**MONEY)
     amount = models.DecimalField(**CENTS)
     informational = models.BooleanField(default=False)
+    # What the line is made of, to say it in the reader's language (seat tiers and their local day ranges,
+    # upgrades already charged): see selectors.line_label.
+    detail = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ("invoice", "position", "id")
@@ -265,8 +272,38 @@ class InvoiceLine(models.Model):
 
     @property
     def has_tokens(self) -> bool:
-        """Usage lines carry token counts; seat, credit and prepaid lines do not."""
-        return self.model_id is not None
+        """Usage lines carry token counts (and their events); seat, credit and prepaid lines do not."""
+        return self.model_id is not None or self.event_count > 0
+
+
+class InvoiceUsageRow(models.Model):
+    """The invoice's usage by model and product (and earlier period, for late usage), exact: the breakdown
+    behind the member lines. Its amounts are included in the member lines (each member's usage is billed as
+    one line, rounded once); they are never billed or rounded again. Written when the invoice is issued, from
+    the same single pass over the events as the member lines."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="usage_rows")
+    model = models.ForeignKey(AIModel, on_delete=models.PROTECT, related_name="+")
+    product = models.CharField(max_length=20)
+    usage_period_start = models.DateField(null=True, blank=True)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    event_count = models.BigIntegerField(default=0)
+    usage_cost = models.DecimalField(**MONEY)
+    included_cost = models.DecimalField(**MONEY)
+    # cost − included on seat-based plans, cost on usage-based Enterprise: billed (or drawn from the prepaid
+    # balance on Team) through the member lines.
+    billable = models.DecimalField(**MONEY)
+    informational = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ("invoice", "model", "product")
+        indexes = [models.Index(fields=["invoice"], name="invoiceusagerow_invoice")]
+
+    def __str__(self):
+        return f"{self.invoice}: {self.model_id} {self.product} {self.billable}"
 
 
 class ClaimStatus(models.TextChoices):

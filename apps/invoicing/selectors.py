@@ -18,18 +18,25 @@ once and is billed by days held as well.
 HIPAA. On usage-based Enterprise with the HIPAA-ready option, each member's seat days also carry
 HIPAA_FEE_PER_SEAT per month, prorated the same way.
 
-Usage, per member, per model and per product, with token counts by kind, from the usage ledger:
-- usage-based Enterprise bills all usage (cost);
-- seat-based Enterprise bills extra usage only (cost − included_cost), showing included usage on the line;
+Usage, ONE line per member per kind, from the usage ledger (apps.common.money's rounding rule: each member's
+amount of each kind is rounded once, from its exact sum):
+- usage-based Enterprise bills all usage (cost): one "Usage" line per member;
+- seat-based plans show the usage covered by the seat's included usage as one informational line per member
+  ("Covered by included usage", never billed), and bill the extra usage (cost − included_cost) as one line;
 - Team's extra usage was drawn from the prepaid balance: shown for information, not billed; the period's
   prepaid purchases and auto-reloads (already paid) are shown for information too.
+The same single pass over the events also sums them by model and product (InvoiceUsageRow, exact): that
+breakdown is included in the member lines and never billed or rounded again.
 
 Late usage. An invoice covers the events received before its usage cutoff. Events of an earlier, already
 invoiced period received after that invoice's cutoff are billed on the next invoice as "Late usage adjustment
-for <period>" lines: its window is [previous invoice's cutoff, this cutoff). No event is lost or billed twice.
+for <period>" lines, one per member per earlier period: its window is [previous invoice's cutoff, this cutoff).
+No event is lost or billed twice.
 
-Rounding. Each line keeps its unrounded amount (1e-10 dollars) and is rounded to cents half up
-(apps.common.money.round_to_cents); the total is the sum of the rounded billed lines, exactly.
+Rounding (apps.common.money, ROUNDING_RULE). Each line keeps its exact amount (1e-10 dollars) and is rounded
+to cents half up once (round_to_cents); the total is the sum of the rounded billed lines, exactly
+(rounded_total). A member's seat fee is one line whatever the number of tiers held, and their upgrades
+already charged one credit line.
 """
 
 from __future__ import annotations
@@ -42,21 +49,33 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from babel.dates import format_date, format_interval
 from django.core.paginator import Paginator
-from django.db.models import Count, Max, QuerySet, Sum
+from django.db import connection
+from django.db.models import Count, F, Max, QuerySet, Sum
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.common.money import MONEY_PLACES, ZERO, babel_locale, round_to_cents
+from apps.common.money import MONEY_PLACES, ZERO, babel_locale, round_to_cents, rounded_total
 from apps.common.periods import Period, local_date
 from apps.extra_usage.models import LedgerKind, PrepaidLedgerEntry
+from apps.monitoring.totals import BilledPeriod
 from apps.organizations.models import Membership, Organization, PlanKind, Role
 from apps.seats.defaults import HIPAA_FEE_PER_SEAT
 from apps.seats.models import Product, SeatCharge, SeatTier, TierCode
 from apps.seats.selectors import seat_history
 from apps.usage.models import AIModel, UsageEvent
 
-from .models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, InvoicePayment, InvoiceStatus, LineKind
+from .models import (
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    InvoiceLine,
+    InvoicePayment,
+    InvoiceStatus,
+    InvoiceUsageRow,
+    LineKind,
+)
 
 FULL_PRECISION = Decimal(1).scaleb(-MONEY_PLACES)
 # The order of a member's lines on the document.
@@ -64,11 +83,12 @@ KIND_ORDER = {
     LineKind.SEAT_FEE: 0,
     LineKind.HIPAA: 1,
     LineKind.SEAT_UPGRADE_CHARGE: 2,
-    LineKind.USAGE: 3,
-    LineKind.PREPAID_USAGE_INFO: 3,
-    LineKind.LATE_USAGE_ADJUSTMENT: 4,
-    LineKind.PREPAID_PURCHASE: 5,
-    LineKind.AUTO_RELOAD: 5,
+    LineKind.INCLUDED_USAGE: 3,
+    LineKind.USAGE: 4,
+    LineKind.PREPAID_USAGE_INFO: 4,
+    LineKind.LATE_USAGE_ADJUSTMENT: 5,
+    LineKind.PREPAID_PURCHASE: 6,
+    LineKind.AUTO_RELOAD: 6,
 }
 
 
@@ -105,12 +125,18 @@ class LineData:
     unit_price: Decimal | None = None
     informational: bool = False
     position: int = 0
+    detail: dict | None = None
 
 
 LINE_COLUMNS = [f.name for f in fields(LineData)]
 
 
+DESCRIPTION_MAX = 300  # InvoiceLine.description; the full detail of a long one is in `detail`
+
+
 def _line(**kwargs) -> LineData:
+    if len(kwargs["description"]) > DESCRIPTION_MAX:
+        kwargs["description"] = kwargs["description"][:DESCRIPTION_MAX - 1] + "…"
     unrounded = _exact(kwargs.pop("unrounded_amount"))
     return LineData(unrounded_amount=unrounded, amount=round_to_cents(unrounded), **kwargs)
 
@@ -170,17 +196,26 @@ def _seat_lines(*, organization: Organization, period: Period, emails: dict[int,
         entry.ranges.append((first, end))
         member_days[membership_id] += (end - first).days
 
+    per_member: dict[int, list[_SeatDays]] = defaultdict(list)
+    for (membership_id, _tier_id), entry in held.items():
+        per_member[membership_id].append(entry)
     lines = []
-    for (membership_id, tier_id), entry in held.items():
-        tier = tiers[tier_id]
-        fee = tier.monthly_fee.amount
+    for membership_id, entries in per_member.items():
+        # One seat-fee line per member, rounded once: the exact sum of each tier's days-held proration.
+        entries.sort(key=lambda entry: entry.ranges[0][0])
+        unrounded = sum((tiers[e.tier_id].monthly_fee.amount * e.days / period.days for e in entries), ZERO)
+        days = sum(e.days for e in entries)
+        parts = [_("%(tier)s seat, %(ranges)s (%(days)s of %(period_days)s days)") % {
+            "tier": tiers[e.tier_id].get_code_display(), "ranges": _day_ranges(e.ranges), "days": e.days,
+            "period_days": period.days} for e in entries]
         lines.append(_line(
-            kind=LineKind.SEAT_FEE, membership_id=membership_id,
-            description=_("%(tier)s seat, %(ranges)s (%(days)s of %(period_days)s days)") % {
-                "tier": tier.get_code_display(), "ranges": _day_ranges(entry.ranges), "days": entry.days,
-                "period_days": period.days},
-            days=entry.days, period_days=period.days, unit_price=fee,
-            unrounded_amount=fee * entry.days / period.days,
+            kind=LineKind.SEAT_FEE, membership_id=membership_id, description="; ".join(parts),
+            days=days, period_days=period.days,
+            unit_price=tiers[entries[0].tier_id].monthly_fee.amount if len(entries) == 1 else None,
+            unrounded_amount=unrounded,
+            detail={"tiers": [{"tier": tiers[e.tier_id].code, "days": e.days,
+                               "ranges": [[a.isoformat(), b.isoformat()] for a, b in e.ranges]}
+                              for e in entries]},
         ))
     if organization.plan_kind == PlanKind.ENTERPRISE_USAGE and organization.hipaa_ready:
         for membership_id, days in member_days.items():
@@ -195,93 +230,139 @@ def _seat_lines(*, organization: Organization, period: Period, emails: dict[int,
 
 
 def _upgrade_credit_lines(*, organization: Organization, period: Period, emails: dict[int, str]) -> list[LineData]:
+    """One credit line per member: the sum of their upgrades already charged this period (each charge was a
+    whole-cent amount, so the sum is exact)."""
     labels = dict(TierCode.choices)
-    lines = []
     charges = (
         SeatCharge.objects.filter(organization=organization, period_start=period.start)
         .order_by("created_at", "id")
         .values_list("membership_id", "membership__user__email", "from_tier__code", "to_tier__code", "created_at",
                      "amount", "remaining_days", "period_days")
     )
+    per_member: dict[int, list] = defaultdict(list)
     for membership_id, email, from_code, to_code, created_at, amount, remaining, period_days in charges:
         emails[membership_id] = email
-        day = created_at.astimezone(period.tz).date()
+        per_member[membership_id].append((from_code, to_code, created_at.astimezone(period.tz).date(), amount,
+                                          remaining, period_days))
+    lines = []
+    for membership_id, upgrades in per_member.items():
+        parts = [_("%(old)s → %(new)s upgrade on %(day)s, already charged (%(days)s of %(period_days)s days)") % {
+            "old": labels[f], "new": labels[t], "day": _day(day), "days": remaining, "period_days": days_in}
+            for f, t, day, _amount, remaining, days_in in upgrades]
         lines.append(_line(
-            kind=LineKind.SEAT_UPGRADE_CHARGE, membership_id=membership_id,
-            description=_("%(old)s → %(new)s upgrade on %(day)s, already charged (%(days)s of %(period_days)s "
-                          "days)") % {"old": labels[from_code], "new": labels[to_code], "day": _day(day),
-                                      "days": remaining, "period_days": period_days},
-            days=remaining, period_days=period_days, unrounded_amount=-amount,
+            kind=LineKind.SEAT_UPGRADE_CHARGE, membership_id=membership_id, description="; ".join(parts),
+            days=sum(u[4] for u in upgrades), period_days=upgrades[0][5],
+            unrounded_amount=-sum((u[3] for u in upgrades), ZERO),
+            detail={"upgrades": [{"from": f, "to": t, "day": day.isoformat(), "remaining": remaining,
+                                  "period_days": period_days} for f, t, day, _, remaining, period_days in upgrades]},
         ))
     return lines
 
 
-_USAGE_SUMS = {
-    "cost_sum": Sum("cost"),
-    "input_sum": Sum("input_tokens"),
-    "output_sum": Sum("output_tokens"),
-    "cache_write_sum": Sum("cache_write_tokens"),
-    "cache_read_sum": Sum("cache_read_tokens"),
-    "events": Count("*"),
-}
+@dataclass(slots=True)
+class UsageRowData:
+    """An exact breakdown row (model × product × earlier period), written as an InvoiceUsageRow."""
+
+    model_id: int
+    product: str
+    usage_period_start: dt.date | None
+    input_tokens: int
+    output_tokens: int
+    cache_write_tokens: int
+    cache_read_tokens: int
+    event_count: int
+    usage_cost: Decimal
+    included_cost: Decimal
+    billable: Decimal
+    informational: bool
 
 
-def usage_events_in_window(*, organization: Organization, period: Period, usage_from: dt.datetime | None,
-                           usage_cutoff: dt.datetime) -> tuple[QuerySet, QuerySet]:
-    """The events an invoice covers: (the period's own events received before the cutoff, late events of
-    earlier periods received in [usage_from, cutoff)). No late window on an organization's first invoice."""
-    events = UsageEvent.objects.filter(organization=organization)
-    current = events.filter(period_start=period.start, received_at__lt=usage_cutoff)
-    if usage_from is None:
-        late = events.none()
-    else:
-        late = events.filter(period_start__lt=period.start, received_at__gte=usage_from,
-                             received_at__lt=usage_cutoff)
-    return current, late
+USAGE_ROW_COLUMNS = [f.name for f in fields(UsageRowData)]
+
+
+def _usage_aggregate(*, organization: Organization, period: Period, usage_from, usage_cutoff,
+                     with_included: bool) -> list[tuple]:
+    """The invoice's events (the period's own, received before the cutoff, and the late ones of earlier periods
+    received in [usage_from, cutoff)), summed per member and per model × product. Three statements whatever
+    the number of members: the period's events per member and per model × product (each a plain GROUP BY the
+    planner runs in parallel with small partial states: one pass grouping by member × model × product, or by
+    GROUPING SETS, measured slower on 1.5M events, see bench/invoice_bench.py), and the late events with
+    GROUPING SETS (a small window). Rows: (by_member, membership_id, model_id, product, late_period, cost,
+    included, input, output, cache_write, cache_read, events)."""
+    table = connection.ops.quote_name(UsageEvent._meta.db_table)
+    # Usage-based Enterprise has no included usage: one numeric sum fewer over the month's events.
+    included = "sum(included_cost)" if with_included else "0::numeric"
+    sums = (f"sum(cost), {included}, sum(input_tokens), sum(output_tokens), sum(cache_write_tokens), "
+            f"sum(cache_read_tokens), count(*)")
+    current = "WHERE organization_id = %s AND period_start = %s AND received_at < %s"
+    params = [organization.pk, period.start, usage_cutoff]
+    rows: list[tuple] = []
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT membership_id, {sums} FROM {table} {current} GROUP BY membership_id", params)
+        rows += [(True, m, None, "", None, *rest) for m, *rest in cursor.fetchall()]
+        cursor.execute(f"SELECT model_id, product, {sums} FROM {table} {current} GROUP BY model_id, product", params)
+        rows += [(False, None, model, product, None, *rest) for model, product, *rest in cursor.fetchall()]
+        if usage_from is not None:
+            cursor.execute(
+                f"SELECT GROUPING(membership_id) = 0, membership_id, model_id, product, period_start, {sums} "
+                f"FROM {table} WHERE organization_id = %s AND period_start < %s AND received_at >= %s "
+                f"AND received_at < %s "
+                f"GROUP BY GROUPING SETS ((membership_id, period_start), (model_id, product, period_start))",
+                [organization.pk, period.start, usage_from, usage_cutoff])
+            rows += cursor.fetchall()
+    return rows
 
 
 def _usage_lines(*, organization: Organization, period: Period, usage_from, usage_cutoff,
-                 models: dict[int, AIModel]) -> list[LineData]:
-    current, late = usage_events_in_window(
-        organization=organization, period=period, usage_from=usage_from, usage_cutoff=usage_cutoff
-    )
+                 usage_rows: list[UsageRowData]) -> list[LineData]:
+    """The members' usage lines (one per member per kind, each rounded once) and, into `usage_rows`, the exact
+    breakdown by model and product, from one pass over the events."""
     team = organization.plan_kind == PlanKind.TEAM
     bills_all = organization.plan_kind == PlanKind.ENTERPRISE_USAGE
     # Usage-based Enterprise has no included usage: one numeric sum fewer over the month's events.
-    sums = _USAGE_SUMS if bills_all else {**_USAGE_SUMS, "included_sum": Sum("included_cost")}
-    rows = [
-        (row, None) for row in current.values("membership_id", "model_id", "product").annotate(**sums).order_by()
-    ]
-    rows += [
-        (row, row["period_start"])
-        for row in late.values("membership_id", "model_id", "product", "period_start").annotate(**sums).order_by()
-    ]
-    products = dict(Product.choices)
+    rows = _usage_aggregate(organization=organization, period=period, usage_from=usage_from,
+                            usage_cutoff=usage_cutoff, with_included=not bills_all)
     lines = []
-    for row, late_period in rows:
-        cost, included = row["cost_sum"], row.get("included_sum", ZERO)
+    for by_member, membership_id, model_id, product, late_period, cost, included, i, o, cw, cr, n in rows:
         billed = cost if bills_all else cost - included
-        model = models[row["model_id"]]
-        name = f"{model.display_name} · {products.get(row['product'], row['product'])}"
+        if not by_member:
+            usage_rows.append(UsageRowData(
+                model_id=model_id, product=product, usage_period_start=late_period, input_tokens=i,
+                output_tokens=o, cache_write_tokens=cw, cache_read_tokens=cr, event_count=n, usage_cost=cost,
+                included_cost=included, billable=billed, informational=team,
+            ))
+            continue
+        tokens = {"input_tokens": i, "output_tokens": o, "cache_write_tokens": cw, "cache_read_tokens": cr,
+                  "event_count": n}
         if late_period is not None:
-            kind = LineKind.LATE_USAGE_ADJUSTMENT
-            description = _("Late usage adjustment for %(month)s: %(name)s") % {
-                "month": month_label(late_period), "name": name}
+            if billed == 0:
+                continue  # all of it was included: nothing billed or drawn, nothing to adjust
+            description = (_("Late usage adjustment for %(month)s (drawn from the prepaid balance)") if team else
+                           _("Late usage adjustment for %(month)s")) % {"month": month_label(late_period)}
+            lines.append(_line(
+                kind=LineKind.LATE_USAGE_ADJUSTMENT, membership_id=membership_id, usage_period_start=late_period,
+                description=description, usage_cost=cost, included_cost=None if bills_all else included,
+                unrounded_amount=billed, informational=team, **tokens,
+            ))
+            continue
+        if not bills_all and included:
+            # The part the seat's included usage covered: shown, never billed (it is in the seat fee).
+            lines.append(_line(
+                kind=LineKind.INCLUDED_USAGE, membership_id=membership_id,
+                description=_("Covered by included usage"), included_cost=included,
+                unrounded_amount=included, informational=True, **({} if billed else tokens),
+            ))
+        if not billed:
+            continue  # nothing billed or drawn: no $0.00 line
+        if bills_all:
+            kind, description = LineKind.USAGE, _("Usage at API rates")
         elif team:
-            kind = LineKind.PREPAID_USAGE_INFO
-            description = _("%(name)s: extra usage drawn from the prepaid balance") % {"name": name}
+            kind, description = LineKind.PREPAID_USAGE_INFO, _("Extra usage drawn from the prepaid balance")
         else:
-            kind = LineKind.USAGE
-            description = name if bills_all else _("%(name)s: extra usage") % {"name": name}
-        if team and late_period is not None:
-            description += _(" (drawn from the prepaid balance)")
+            kind, description = LineKind.USAGE, _("Extra usage")
         lines.append(_line(
-            kind=kind, membership_id=row["membership_id"], model_id=row["model_id"], product=row["product"],
-            usage_period_start=late_period, description=description,
-            input_tokens=row["input_sum"], output_tokens=row["output_sum"],
-            cache_write_tokens=row["cache_write_sum"], cache_read_tokens=row["cache_read_sum"],
-            event_count=row["events"], usage_cost=cost, included_cost=None if bills_all else included,
-            unrounded_amount=billed, informational=team,
+            kind=kind, membership_id=membership_id, description=description, usage_cost=cost,
+            included_cost=None if bills_all else included, unrounded_amount=billed, informational=team, **tokens,
         ))
     return lines
 
@@ -300,23 +381,32 @@ def _prepaid_lines(*, organization: Organization, period: Period) -> list[LineDa
             kind=LineKind.AUTO_RELOAD if reload else LineKind.PREPAID_PURCHASE,
             description=(_("Auto-reload of prepaid extra usage on %(day)s (already paid)") if reload else
                          _("Prepaid extra usage purchased on %(day)s (already paid)")) % {"day": _day(day)},
-            unrounded_amount=amount, informational=True,
+            unrounded_amount=amount, informational=True, detail={"day": day.isoformat()},
         ))
     return lines
 
 
 def invoice_lines_compute(*, organization: Organization, period: Period, usage_from: dt.datetime | None,
                           usage_cutoff: dt.datetime) -> list[LineData]:
+    """The lines of an organization's invoice for a period (unsaved, in document order); see
+    invoice_document_compute for the breakdown by model and product too."""
+    return invoice_document_compute(organization=organization, period=period, usage_from=usage_from,
+                                    usage_cutoff=usage_cutoff)[0]
+
+
+def invoice_document_compute(*, organization: Organization, period: Period, usage_from: dt.datetime | None,
+                             usage_cutoff: dt.datetime) -> tuple[list[LineData], list[UsageRowData]]:
     """The lines of an organization's invoice for a period (unsaved, in document order), by the rules in
-    this module's docstring. A fixed number of queries, whatever the number of members: usage is aggregated
-    in SQL (GROUP BY member, model, product) and the seat history is read in one query. Members are numbered
-    in natural order of name, then email (`member_index`), and their lines follow that order."""
+    this module's docstring, and the exact usage breakdown by model and product. A fixed number of queries,
+    whatever the number of members: usage is aggregated in SQL in one pass over the events and the seat history
+    is read in one query. Members are numbered in natural order of name, then email (`member_index`), and
+    their lines follow that order."""
     emails: dict[int, str] = {}
-    models = {m.pk: m for m in AIModel.objects.all()}
+    usage_rows: list[UsageRowData] = []
     lines = _seat_lines(organization=organization, period=period, emails=emails)
     lines += _upgrade_credit_lines(organization=organization, period=period, emails=emails)
     lines += _usage_lines(organization=organization, period=period, usage_from=usage_from,
-                          usage_cutoff=usage_cutoff, models=models)
+                          usage_cutoff=usage_cutoff, usage_rows=usage_rows)
     people = {
         pk: (email, name) for pk, email, name in Membership.objects.filter(
             pk__in={line.membership_id for line in lines}
@@ -328,23 +418,20 @@ def invoice_lines_compute(*, organization: Organization, period: Period, usage_f
     for line in lines:
         line.member_email, line.member_name = people[line.membership_id]
         line.member_index = index[line.membership_id]
-
-    def order(line: LineData):
-        model = models.get(line.model_id)
-        return (line.member_index, KIND_ORDER[line.kind],
-                line.usage_period_start or dt.date.min, model.display_name if model else "", line.product,
-                line.description)
-
-    lines.sort(key=order)
+    lines.sort(key=lambda line: (line.member_index, KIND_ORDER[line.kind], line.usage_period_start or dt.date.min))
     lines += _prepaid_lines(organization=organization, period=period)
     for position, line in enumerate(lines):
         line.position = position
-    return lines
+    models = dict(AIModel.objects.values_list("pk", "display_name"))
+    usage_rows.sort(key=lambda row: (row.usage_period_start or dt.date.min, models.get(row.model_id, ""),
+                                     row.product))
+    return lines, usage_rows
 
 
 def invoice_totals(lines: list[LineData]) -> Decimal:
-    """The total: the sum of the rounded amounts of the billed (not informational) lines, exactly."""
-    return sum((line.amount for line in lines if not line.informational), ZERO)
+    """The total: the sum of the rounded amounts of the billed (not informational) lines, exactly (rule 3 of
+    apps.common.money: each line was rounded once from its exact amount)."""
+    return rounded_total(line.unrounded_amount for line in lines if not line.informational)
 
 
 def previous_usage_cutoff(*, organization: Organization, period_start: dt.date) -> dt.datetime | None:
@@ -384,15 +471,43 @@ class MemberGroup:
     index: int
     name: str
     email: str
-    lines: list
+    lines: list  # the lines shown (an amount other than $0.00, or informational with an amount)
     total: Decimal
+    folded: list = field(default_factory=list)  # $0.00 lines, folded into one "covered by included usage" row
+    included_cost: Decimal = ZERO  # usage covered by the seat's included usage (exact)
+
+    @property
+    def fully_included(self) -> bool:
+        """All of the member's usage was covered by included usage (nothing billed or drawn for usage)."""
+        return self.included_cost > 0 and not any(
+            line.kind in USAGE_KINDS and line.amount for line in self.lines)
+
+
+# The kinds that bill (or, on Team, draw from the prepaid balance) a member's usage, one line each.
+USAGE_KINDS = (LineKind.USAGE, LineKind.PREPAID_USAGE_INFO, LineKind.LATE_USAGE_ADJUSTMENT)
+
+
+def member_groups_of(lines) -> list[MemberGroup]:
+    groups: dict[int, MemberGroup] = {}
+    for line in lines:
+        group = groups.setdefault(line.member_index, MemberGroup(
+            index=line.member_index, name=line.member_name, email=line.member_email, lines=[], total=ZERO))
+        if line.kind == LineKind.INCLUDED_USAGE:
+            group.included_cost += line.included_cost or ZERO
+        if line.amount == 0:
+            group.folded.append(line)
+        else:
+            group.lines.append(line)
+        if not line.informational:
+            group.total += line.amount
+    return list(groups.values())
 
 
 def invoice_member_groups(*, invoice: Invoice, page_number, per_page: int = 100):
-    """One page of the invoice's members in the document's (natural) order, each with their lines (seats,
-    credits, then usage by model and product) and their billed total, plus the organization-level lines (not
-    tied to a member) on every page. Three queries, whatever the number of members: members are numbered
-    1…N on the document (`member_index`), so a page is one indexed range."""
+    """One page of the invoice's members in the document's (natural) order, each with their lines (seat fee,
+    credits, included usage, then usage: one line per kind) and their billed total, plus the
+    organization-level lines (not tied to a member) on every page. Three queries, whatever the number of
+    members: members are numbered 1…N on the document (`member_index`), so a page is one indexed range."""
     member_count = InvoiceLine.objects.filter(invoice=invoice).aggregate(n=Max("member_index"))["n"] or 0
     page = Paginator(range(1, member_count + 1), per_page).get_page(page_number)
     indexes = page.object_list
@@ -401,17 +516,10 @@ def invoice_member_groups(*, invoice: Invoice, page_number, per_page: int = 100)
         .select_related("model").order_by("position")
         if indexes else InvoiceLine.objects.none()
     )
-    groups: dict[int, MemberGroup] = {}
-    for line in lines:
-        group = groups.setdefault(line.member_index, MemberGroup(
-            index=line.member_index, name=line.member_name, email=line.member_email, lines=[], total=ZERO))
-        group.lines.append(line)
-        if not line.informational:
-            group.total += line.amount
     organization_lines = list(
         InvoiceLine.objects.filter(invoice=invoice, membership__isnull=True).order_by("position")
     )
-    return page, list(groups.values()), organization_lines
+    return page, member_groups_of(lines), organization_lines
 
 
 def invoice_kind_summary(*, invoice: Invoice) -> list[dict]:
@@ -427,28 +535,63 @@ def invoice_kind_summary(*, invoice: Invoice) -> list[dict]:
     return sorted(summary, key=lambda row: (KIND_ORDER.get(row["kind"], 9), row["kind"]))
 
 
-_TOKEN_SUMS = {
-    "input_tokens": Sum("input_tokens"), "output_tokens": Sum("output_tokens"),
-    "cache_write_tokens": Sum("cache_write_tokens"), "cache_read_tokens": Sum("cache_read_tokens"),
-    "usage_cost": Sum("usage_cost"), "amount": Sum("amount"), "lines": Count("id"),
-}
+_TOKEN_SUMS = ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens", "event_count",
+               "usage_cost", "included_cost", "billable")
 
 
-def invoice_usage_summary(*, invoice: Invoice) -> dict[str, list[dict]]:
-    """The usage lines summed by model and by product: tokens by kind, usage at API rates, and the amount
-    (billed and informational apart, so a Team invoice's prepaid draws never look billed). Two queries."""
-    usage = InvoiceLine.objects.filter(invoice=invoice, model__isnull=False)
-    by_model = [
-        {**row, "label": row.pop("model__display_name")}
-        for row in usage.values("model__display_name", "informational").annotate(**_TOKEN_SUMS)
-        .order_by("model__display_name", "informational")
-    ]
+@dataclass
+class UsageSummary:
+    """The invoice's usage by model and by product, EXACT (InvoiceUsageRow). Both breakdowns add up to
+    `exact_total`, the exact sum of the member usage lines; those lines bill it rounded once per member
+    (`in_member_lines`, the sum of their rounded amounts). The breakdown is included in the member lines and
+    never billed or rounded again."""
+
+    by_model: list[dict]
+    by_product: list[dict]
+    exact_total: Decimal
+    in_member_lines: Decimal
+    member_lines: int
+    informational: bool  # Team: drawn from the prepaid balance, not billed
+
+    @property
+    def rounding_difference(self) -> Decimal:
+        return self.in_member_lines - self.exact_total
+
+
+def invoice_usage_summary(*, invoice: Invoice, kind_summary: list[dict] | None = None) -> UsageSummary:
+    """The exact usage breakdowns and what they add up to (one query, given the page's `kind_summary`). An
+    invoice issued before breakdowns were stored is summed from its usage lines (then one per member, model
+    and product)."""
+    sums = list(_TOKEN_SUMS)
+    rows = list(InvoiceUsageRow.objects.filter(invoice=invoice).values("model__display_name", "product", *sums))
+    if not rows:  # issued before breakdowns were stored: its usage lines were per member, model and product
+        rows = list(InvoiceLine.objects.filter(invoice=invoice, model__isnull=False).annotate(
+            billable=F("unrounded_amount")).values("model__display_name", "product", *sums))
     products = dict(Product.choices)
-    by_product = [
-        {**row, "label": products.get(row["product"], row["product"])}
-        for row in usage.values("product", "informational").annotate(**_TOKEN_SUMS).order_by("product", "informational")
-    ]
-    return {"by_model": by_model, "by_product": by_product}
+
+    def grouped(label_of) -> list[dict]:
+        out: dict[str, dict] = {}
+        for row in rows:
+            label = label_of(row)
+            acc = out.setdefault(label, {"label": label, **dict.fromkeys(sums, 0)})
+            for name in sums:
+                acc[name] += row[name] or 0
+        return sorted(out.values(), key=lambda r: r["label"])
+
+    by_model = grouped(lambda row: row["model__display_name"])
+    by_product = grouped(lambda row: products.get(row["product"], row["product"]))
+    usage_kinds = [row for row in (kind_summary if kind_summary is not None else invoice_kind_summary(
+        invoice=invoice)) if row["kind"] in USAGE_KINDS]
+    return UsageSummary(by_model=by_model, by_product=by_product,
+                        exact_total=sum((row["billable"] or ZERO for row in rows), ZERO),
+                        in_member_lines=sum((row["amount"] for row in usage_kinds), ZERO),
+                        member_lines=sum(row["lines"] for row in usage_kinds),
+                        informational=any(row["informational"] for row in usage_kinds))
+
+
+def invoice_usage_rows_for_export(*, invoice: Invoice) -> QuerySet[InvoiceUsageRow]:
+    return InvoiceUsageRow.objects.filter(invoice=invoice).select_related("model").order_by(
+        "usage_period_start", "model__display_name", "product")
 
 
 def invoice_lines_for_export(*, invoice: Invoice) -> QuerySet[InvoiceLine]:
@@ -459,6 +602,28 @@ def owner_emails(*, organization: Organization) -> list[str]:
     return list(
         Membership.objects.filter(organization=organization, role__in=[Role.PRIMARY_OWNER, Role.OWNER])
         .values_list("user__email", flat=True).order_by("user__email")
+    )
+
+
+def invoice_billed_period(*, organization: Organization, period_start: dt.date,
+                          membership_id: int | None = None) -> BilledPeriod | None:
+    """For the dashboards (monitoring.totals.billed_period): what the period's live invoice billed for usage,
+    as the sum of its member usage lines (each rounded once; one member's with `membership_id`), and exactly.
+    Two queries; None before it is issued."""
+    invoice = (Invoice.objects.filter(organization=organization, period_start=period_start)
+               .exclude(status__in=[InvoiceStatus.VOID, InvoiceStatus.DRAFT]).only("number").first())
+    if invoice is None:
+        return None
+    lines = InvoiceLine.objects.filter(invoice=invoice, kind__in=USAGE_KINDS)
+    if membership_id is not None:
+        lines = lines.filter(membership_id=membership_id)
+    sums = lines.aggregate(
+        billed=Sum("amount", default=ZERO), exact=Sum("unrounded_amount", default=ZERO), n=Count("id"))
+    return BilledPeriod(
+        number=invoice.number,
+        url=reverse("invoicing:invoice_detail", kwargs={"slug": organization.slug, "number": invoice.number}),
+        billed=sums["billed"], exact=sums["exact"], member_lines=sums["n"],
+        prepaid=organization.plan_kind == PlanKind.TEAM,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from decimal import Decimal
 from operator import attrgetter
 
@@ -48,14 +49,16 @@ from .models import (
     InvoiceRunClaim,
     InvoiceSequence,
     InvoiceStatus,
+    InvoiceUsageRow,
     PaymentStatus,
     ReminderKind,
 )
 from .selectors import (
     LINE_COLUMNS,
+    USAGE_ROW_COLUMNS,
     LineData,
     invoice_amount_due,
-    invoice_lines_compute,
+    invoice_document_compute,
     invoice_totals,
     month_label,
     owner_emails,
@@ -168,9 +171,13 @@ def _invoice_build(*, organization: Organization, period: Period, usage_from, us
     )
     # The lines' words are written in the organization's invoice language (the document's language).
     with translation.override(invoice_language_for(organization)):
-        lines = invoice_lines_compute(organization=organization, period=period, usage_from=usage_from,
-                                      usage_cutoff=usage_cutoff)
+        lines, usage_rows = invoice_document_compute(organization=organization, period=period,
+                                                     usage_from=usage_from, usage_cutoff=usage_cutoff)
     _lines_write(invoice=invoice, lines=lines)
+    InvoiceUsageRow.objects.bulk_create(
+        [InvoiceUsageRow(invoice=invoice, **{c: getattr(row, c) for c in USAGE_ROW_COLUMNS}) for row in usage_rows],
+        batch_size=2000,
+    )
     profile = billing_profile_get(organization=organization)
     invoice.bill_to_name = profile.legal_name or organization.name
     invoice.bill_to_address = profile.address
@@ -210,10 +217,14 @@ def _lines_write(*, invoice: Invoice, lines: list[LineData]) -> None:
     qn = connection.ops.quote_name
     with connection.cursor() as cursor:
         copy_sql = f"COPY {qn(InvoiceLine._meta.db_table)} ({', '.join(qn(c) for c in columns)}) FROM STDIN"
+        detail_at = LINE_COLUMNS.index("detail")
         row_of = attrgetter(*LINE_COLUMNS)
         with cursor.copy(copy_sql) as copy:  # one COPY statement (not seen by the debug query log)
             for line in lines:
-                copy.write_row((invoice.pk, *row_of(line)))
+                row = list(row_of(line))
+                if row[detail_at] is not None:
+                    row[detail_at] = json.dumps(row[detail_at])  # jsonb from its text
+                copy.write_row((invoice.pk, *row))
 
 
 def _claim(*, organization: Organization, period_start: dt.date, now: dt.datetime) -> InvoiceRunClaim:

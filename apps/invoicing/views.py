@@ -70,11 +70,13 @@ def invoice_detail(request, slug, number):
     membership, organization = _viewer(request, slug)
     invoice = invoice_by_number(organization=organization, number=number)
     page, groups, organization_lines = invoice_member_groups(invoice=invoice, page_number=request.GET.get("page"))
+    summary = invoice_kind_summary(invoice=invoice)
     return render(request, "invoicing/invoice_detail.html", {
         "membership": membership, "organization": organization, "invoice": invoice,
         "doc": invoice_document(invoice=invoice), "last_payment": invoice_last_payment(invoice=invoice),
-        "month": month_label(invoice.period_start), "summary": invoice_kind_summary(invoice=invoice),
-        "usage_summary": invoice_usage_summary(invoice=invoice), "page": page, "groups": groups,
+        "month": month_label(invoice.period_start), "summary": summary,
+        "usage_summary": invoice_usage_summary(invoice=invoice, kind_summary=summary), "page": page,
+        "groups": groups,
         "organization_lines": organization_lines,
         "read_only": not can(membership, Capability.MANAGE_BILLING),
     })

@@ -88,7 +88,7 @@ class JsonOnlyParser(LimitedJsonParser):
 
 
 api = NinjaAPI(
-    title="billing_portal machine API",
+    title=f"{settings.BRAND_NAME} machine API",
     parser=JsonOnlyParser(),
     version="1",
     urls_namespace="machine_api",

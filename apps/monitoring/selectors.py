@@ -39,11 +39,12 @@ from apps.spending.ceiling import spend_ceiling
 from apps.spending.models import DEFAULT_THRESHOLDS, NotificationSettings
 from apps.spending.selectors import spend_contexts_load
 from apps.usage.models import AIModel, CapScope, MemberPeriodUsage, OrgUsageSlot, SpendCap, UsageDailyRollup
-from apps.usage.selectors import Counters, SpendStatus, org_counters
+from apps.usage.selectors import Counters, SpendStatus
 
 from .forecast import METHOD, Forecast, forecast_month_end, today_remaining_fraction, window_days
 from .models import OrgDailyUsage, SpendNotice
 from .ranges import DateRange
+from .totals import member_totals_for_days, member_totals_for_period
 
 logger = logging.getLogger(__name__)
 MONEY_FIELD = DecimalField(max_digits=24, decimal_places=10)
@@ -365,6 +366,7 @@ class MemberTable:
     sort: str
     date_range: DateRange | None = None
     method: str = METHOD
+    org_total_exact: Decimal = ZERO  # `org_total` is the sum of the members' spend each rounded once
 
 
 def member_table(*, organization: Organization, now: dt.datetime, query: str = "", sort: str = "-spend",
@@ -405,12 +407,14 @@ def member_table(*, organization: Organization, now: dt.datetime, query: str = "
     tiers = {mid: f.tier for mid, f in found.items()}
     statuses = {mid: f.status for mid, f in found.items()}
     recent: dict[int, dict[dt.date, Decimal]] = defaultdict(dict)
+    # The organization total by the one rounding rule: the sum of every member's spend, each rounded once
+    # (apps.monitoring.totals), so it equals the member figures added up; the exact total beside it.
     if ranged:
-        org_total = UsageDailyRollup.objects.filter(
-            organization=organization, day__gte=date_range.start, day__lt=date_range.end
-        ).aggregate(total=Coalesce(Sum("cost"), Value(ZERO), output_field=MONEY_FIELD))["total"]
+        totals = member_totals_for_days(organization=organization, start=date_range.start, end=date_range.end)
     else:
-        org_total = org_counters(organization_id=organization.pk, period_start=clock.period.start).spend
+        totals = member_totals_for_period(organization=organization, period_start=clock.period.start)
+    org_total = totals.spend_exact
+    if not ranged:
         window = window_days(clock.today)
         for mid, day, cost in (
             UsageDailyRollup.objects.filter(membership_id__in=ids, day__gte=window[0], day__lt=clock.today)
@@ -428,7 +432,7 @@ def member_table(*, organization: Organization, now: dt.datetime, query: str = "
                 period_end=clock.period.end, today_remaining=clock.today_remaining,
                 ceiling=spend_ceiling(found=found[m.pk])),
         ))
-    return MemberTable(clock, page, rows, org_total, query, sort, date_range)
+    return MemberTable(clock, page, rows, totals.spend, query, sort, date_range, org_total_exact=org_total)
 
 
 @dataclass

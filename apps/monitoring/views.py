@@ -27,6 +27,7 @@ from .selectors import (
     tier_dashboard,
 )
 from .services import notification_settings_set, org_daily_refresh_request
+from .totals import billed_period, closed_month_start, dashboard_totals
 
 
 def _base(membership, section: str, date_range: DateRange | None = None, range_error: str = "") -> dict:
@@ -62,7 +63,11 @@ def dashboard(request, slug):
         data = org_range_dashboard(organization=organization, date_range=date_range, now=timezone.now())
         chart_list = charts.range_charts(data)
     org_daily_refresh_request(organization=organization, period_starts=data.stale_periods)
-    context = _base(membership, "overview", date_range, range_error) | {"data": data, "charts": chart_list}
+    totals, billed = dashboard_totals(
+        organization=organization, start=date_range.start, end=date_range.end,
+        current_period_start=current_period_range(now=timezone.now(), tz_name=organization.billing_timezone).start)
+    context = _base(membership, "overview", date_range, range_error) | {
+        "data": data, "charts": chart_list, "totals": totals, "billed": billed}
     return render(request, "monitoring/dashboard.html", context)
 
 
@@ -98,7 +103,11 @@ def member_detail(request, slug, membership_id):
     date_range, range_error = _date_range(request, viewer.organization)
     data = member_usage(organization=viewer.organization, membership=target, now=timezone.now(),
                         date_range=date_range)
-    context = _base(viewer, "members", date_range, range_error) | {"data": data, "charts": charts.member_charts(data)}
+    closed = closed_month_start(start=date_range.start, end=date_range.end, current_period_start=current_period_range(
+        now=timezone.now(), tz_name=viewer.organization.billing_timezone).start)
+    billed = closed and billed_period(organization=viewer.organization, period_start=closed, membership_id=target.pk)
+    context = _base(viewer, "members", date_range, range_error) | {
+        "data": data, "charts": charts.member_charts(data), "billed": billed or None}
     return render(request, "monitoring/member_detail.html", context)
 
 

@@ -8,7 +8,6 @@ empties the tables and puts back the price table the migration seeded."""
 
 import importlib
 import re
-from collections import defaultdict
 from decimal import Decimal
 from io import StringIO
 
@@ -18,6 +17,7 @@ from django.core.management import call_command
 from django.db.models import F, Sum
 from django.test import Client
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from apps.accounts.models import User
 from apps.common.periods import period_containing
@@ -33,7 +33,7 @@ from apps.extra_usage.models import (
 from apps.invoicing.models import Invoice, LineKind
 from apps.organizations.models import Membership, Organization, PlanKind
 from apps.spending.requests import member_extra_usage_summary
-from apps.usage.models import UsageEvent
+from apps.usage.models import MemberPeriodUsage, UsageEvent
 from apps.usage.pricing import price_table
 from tests.conftest import login, screenshot
 
@@ -59,36 +59,90 @@ def _closed_invoices(org: Organization) -> list[Invoice]:
 
 
 @pytest.mark.django_db
-def test_each_closed_month_invoice_bills_the_months_events_per_member_model_and_product(demo):
+def test_each_closed_month_invoice_bills_the_months_events_once_per_member_with_an_exact_breakdown(demo):
     billed_usage = {}
     for org in Organization.objects.all():
         invoices = _closed_invoices(org)
         assert len(invoices) == 2, org.slug  # the month before last and last month
+        pooled = org.plan_kind == PlanKind.ENTERPRISE_USAGE
         for invoice in invoices:
-            events = defaultdict(lambda: [Decimal(0), Decimal(0), 0])
-            for row in (UsageEvent.objects.filter(organization=org, period_start=invoice.period_start)
-                        .values("membership_id", "model_id", "product")
-                        .annotate(cost=Sum("cost"), included=Sum("included_cost"), tokens=Sum("input_tokens"))):
-                events[(row["membership_id"], row["model_id"], row["product"])] = [
-                    row["cost"], row["included"], row["tokens"]]
+            events = UsageEvent.objects.filter(organization=org, period_start=invoice.period_start)
+            per_member = {row["membership_id"]: row for row in events.values("membership_id").annotate(
+                cost=Sum("cost"), included=Sum("included_cost"), tokens=Sum("input_tokens"))}
             lines = {}
             for line in invoice.lines.filter(kind__in=[LineKind.USAGE, LineKind.PREPAID_USAGE_INFO,
                                                        LineKind.LATE_USAGE_ADJUSTMENT]):
                 assert line.kind != LineKind.LATE_USAGE_ADJUSTMENT  # every event was received in its month
-                lines[(line.membership_id, line.model_id, line.product)] = line
-            assert set(lines) == set(events), f"{org.slug} {invoice.period_start}: a member/model/product is missing"
+                assert line.membership_id not in lines  # one usage line per member
+                lines[line.membership_id] = line
             total_billed = Decimal(0)
-            for key, (cost, included, input_tokens) in events.items():
-                line = lines[key]
-                assert line.usage_cost == cost
-                assert line.input_tokens == input_tokens
-                expected = cost if org.plan_kind == PlanKind.ENTERPRISE_USAGE else cost - included
-                assert line.unrounded_amount == expected
+            for membership_id, row in per_member.items():
+                expected = row["cost"] if pooled else row["cost"] - row["included"]
+                if not expected:
+                    assert membership_id not in lines  # all of it covered by included usage
+                    continue
+                line = lines.pop(membership_id)
+                assert (line.usage_cost, line.unrounded_amount) == (row["cost"], expected)
+                assert line.amount == expected.quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")  # rounded once
                 total_billed += expected
+            assert not lines, f"{org.slug} {invoice.period_start}: a usage line without events"
+            # The breakdown by model and product adds up to the same events, exactly.
+            by_mix = {(r["model_id"], r["product"]): r for r in events.values("model_id", "product").annotate(
+                cost=Sum("cost"), tokens=Sum("input_tokens"))}
+            rows = {(r.model_id, r.product): r for r in invoice.usage_rows.all()}
+            assert set(rows) == set(by_mix)
+            for key, row in rows.items():
+                assert (row.usage_cost, row.input_tokens) == (by_mix[key]["cost"], by_mix[key]["tokens"])
+            assert sum(r.billable for r in rows.values()) == total_billed
             billed_usage[(org.slug, invoice.period_start)] = total_billed
     # Pooled usage (Initech), extra usage (Globex) and prepaid draws (Acme) in both closed months.
     for (slug, month), amount in billed_usage.items():
         assert amount > 0, f"{slug} {month} bills no usage"
+
+
+@pytest.mark.django_db
+def test_the_figures_issue_23_found_apart_now_agree(demo):
+    """Initech's billed usage vs its dashboard, Globex's members on the dashboard vs the invoice, Acme's prepaid
+    draws vs its ledger, organization totals vs their members: one rounding rule (docs/billing.md)."""
+    from apps.common.money import round_to_cents
+    from apps.extra_usage.models import LedgerKind, PrepaidLedgerEntry
+    from apps.monitoring.totals import billed_period, member_totals_for_period
+
+    for org in Organization.objects.all():
+        owner = User.objects.get(email=f"owner@{org.slug}.example")
+        client = Client()
+        client.force_login(owner, backend="django.contrib.auth.backends.ModelBackend")
+        last = _closed_invoices(org)[-1]
+        usage_lines = list(last.lines.filter(kind__in=[LineKind.USAGE, LineKind.PREPAID_USAGE_INFO]))
+        # Each member's usage is one line: their exact usage of the month, rounded once; on the dashboard the
+        # same member's month reads the same amount.
+        counters = {row.membership_id: row for row in MemberPeriodUsage.objects.filter(
+            organization=org, period_start=last.period_start)}
+        for line in usage_lines:
+            row = counters[line.membership_id]
+            exact = row.spend if org.plan_kind == PlanKind.ENTERPRISE_USAGE else row.spend - row.included_spend
+            assert line.unrounded_amount == exact and line.amount == round_to_cents(exact)
+        # The dashboard's last month: the billed figure beside the exact one, with the invoice number; the
+        # organization total is the sum of its members as shown.
+        page = client.get(f"/orgs/{org.slug}/usage/dashboard/?range=last_period").content.decode()
+        billed = billed_period(organization=org, period_start=last.period_start)
+        assert billed.number == last.number and last.number in page
+        assert billed.billed == sum(line.amount for line in usage_lines)
+        totals = member_totals_for_period(organization=org, period_start=last.period_start)
+        assert totals.spend == sum((round_to_cents(r.spend) for r in counters.values()), Decimal(0))
+        assert totals.extra == sum((round_to_cents(r.spend - r.included_spend) for r in counters.values()),
+                                   Decimal(0))
+        # The breakdown by model is exact: no model row is rounded on its own.
+        detail = client.get(f"/orgs/{org.slug}/invoices/{last.number}/").content.decode()
+        assert "included in the member lines above" in detail
+        if org.plan_kind == PlanKind.TEAM:
+            # Acme: the prepaid ledger's draws for each month equal the invoice's drawn-from-prepaid lines.
+            for invoice in _closed_invoices(org):
+                drawn = -PrepaidLedgerEntry.objects.filter(
+                    organization=org, kind=LedgerKind.USAGE, period_start=invoice.period_start,
+                ).aggregate(s=Sum("amount"))["s"]
+                assert drawn == sum(line.unrounded_amount for line in invoice.lines.filter(
+                    kind=LineKind.PREPAID_USAGE_INFO))
 
 
 @pytest.mark.django_db
@@ -182,18 +236,19 @@ def test_a_member_opening_an_owner_page_sees_the_styled_not_found_page(demo, cli
 # Last: a live-server test empties the tables when it ends.
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_a_closed_months_invoice_shows_usage_lines_per_member_and_model(demo, page):
+def test_a_closed_months_invoice_shows_one_usage_line_per_member_and_the_exact_breakdown(demo, page):
     org = Organization.objects.get(slug="initech-enterprise")
     invoice = _closed_invoices(org)[-1]
     line = (invoice.lines.filter(kind=LineKind.USAGE, unrounded_amount__gt=0)
-            .select_related("model", "membership__user").order_by("-unrounded_amount").first())
+            .select_related("membership__user").order_by("-unrounded_amount").first())
     login(page, "owner@initech-enterprise.example", password="demo")
     page.goto(f"/orgs/{org.slug}/invoices/{invoice.number}/")
-    member_lines = page.locator(f'tbody[data-member="{line.membership.user.email}"]')
-    member_lines.wait_for()
-    row = member_lines.locator("tr", has_text=line.description)
-    assert row.count() >= 1
-    assert f"{line.input_tokens:,}" in row.first.inner_text()
+    section = page.locator(f'details[data-member="{line.membership.user.email}"]')
+    section.locator("summary").click()
+    row = section.locator("tr[data-line]", has_text="Usage at API rates")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text(f"${line.amount:,.2f}")
+    expect(page.get_by_test_id("breakdown-note")).to_contain_text("included in the member lines above")
     screenshot(page, "demo-closed-month-invoice")
 
 

@@ -92,25 +92,30 @@ def test_page_csv_and_pdf_show_the_same_lines_and_totals(page, team_invoice, tmp
     login(page, "owner@initech.example")
     page.goto(f"/orgs/initech/invoices/{invoice.number}/")
     expect(page.get_by_test_id("invoice-total")).to_have_text(f"${invoice.total:,.2f}")
-    members = page.locator("tbody[data-member]")
+    members = page.locator("details[data-member]")
     expect(members).to_have_count(4)
     assert [members.nth(i).get_attribute("data-member") for i in range(4)] == [  # by name, in natural order
         "member1@initech.example", "member2@initech.example", "member10@initech.example", "owner@initech.example"]
-    rows = page.locator("tbody[data-member] tr[data-line]")
-    page_lines = [(rows.nth(i).locator("td").first.inner_text().strip(), rows.nth(i).locator("td").last.inner_text())
-                  for i in range(rows.count())]
-    # Token columns only on usage lines: a seat line has one empty cell spanning them.
-    seat_row = rows.filter(has_text="seat").first
-    expect(seat_row.locator("td")).to_have_count(3)
+    # Each member's section is collapsed, its total on its summary; opening it shows one line per kind.
+    first = members.first
+    expect(first.locator("tr[data-line]").first).to_be_hidden()
+    first.locator("summary").click()
+    expect(first.locator("tr[data-line]")).to_have_count(2)  # seat fee, usage (both products, both models)
+    expect(first.locator("tr[data-line]").nth(1)).to_contain_text("Usage at API rates")
+    rows = page.locator("details[data-member] tr[data-line]")
+    page_lines = [(rows.nth(i).get_by_test_id("line-label").text_content().strip(),
+                   rows.nth(i).locator("td").last.text_content().strip()) for i in range(rows.count())]
+    assert len(page_lines) == 7  # three members with a seat fee and usage, the owner with a seat fee
     screenshot(page, "invoice-natural-order")
 
     with page.expect_download() as csv_download:
         page.get_by_role("link", name="Download CSV").click()
     with open(csv_download.value.path(), encoding="utf-8") as downloaded:
         csv_rows = list(csv.DictReader(io.StringIO(downloaded.read())))
-    csv_lines = [(r["description"], f"${Decimal(r['amount']):,.2f}") for r in csv_rows if r["kind"] != "total"]
+    csv_lines = [(r["description"], f"${Decimal(r['amount']):,.2f}") for r in csv_rows
+                 if r["kind"] not in ("total", "rounding_rule", "usage_breakdown")]
     assert csv_lines == page_lines
-    assert csv_rows[-1]["amount"] == f"{invoice.total:.2f}"
+    assert next(r for r in csv_rows if r["kind"] == "total")["amount"] == f"{invoice.total:.2f}"
 
     with page.expect_download() as pdf_download:
         page.get_by_role("link", name="Download PDF").click()

@@ -38,7 +38,7 @@ def test_late_usage_lands_on_the_next_invoice_once():
     october = invoice_issue_for_period(organization=org, period_start=OCT, now=at("UTC", 2026, 11, 1, 0, 20))
     assert october.usage_cutoff == at("UTC", 2026, 11, 1, 0, 15)
     assert _usage(october, LineKind.USAGE) == [
-        ("ann@acme.example", "Claude Sonnet 4.5 · Chat", Decimal("11.2500000001"), Decimal("11.25"))
+        ("ann@acme.example", "Usage at API rates", Decimal("11.2500000001"), Decimal("11.25"))
     ]
 
     # Reported after October was invoiced: an October event received on November 3 (and one for November).
@@ -47,10 +47,13 @@ def test_late_usage_lands_on_the_next_invoice_once():
     november = invoice_issue_for_period(organization=org, period_start=NOV, now=at("UTC", 2026, 12, 1, 0, 20))
     assert november.usage_from == october.usage_cutoff
     assert _usage(november, LineKind.USAGE) == [
-        ("ann@acme.example", "Claude Sonnet 4.5 · Chat", Decimal("4"), Decimal("4.00"))
+        ("ann@acme.example", "Usage at API rates", Decimal("4"), Decimal("4.00"))
     ]
     adjustment = november.lines.get(kind=LineKind.LATE_USAGE_ADJUSTMENT)
-    assert adjustment.description == "Late usage adjustment for October 2026: Claude Sonnet 4.5 · Chat"
+    assert adjustment.description == "Late usage adjustment for October 2026"
+    late_row = november.usage_rows.get(usage_period_start=OCT)
+    assert (late_row.model.alias, late_row.product, late_row.billable) == ("claude-sonnet-4-5", "chat",
+                                                                          Decimal("2.005"))
     assert (adjustment.usage_period_start, adjustment.amount, adjustment.informational) == (OCT, Decimal("2.01"), False)
     assert november.total == Decimal("4.00") + Decimal("2.01") + sum(
         line.amount for line in november.lines.filter(kind=LineKind.SEAT_FEE)
@@ -77,8 +80,8 @@ def test_team_invoice_shows_prepaid_purchases_reloads_and_drawn_usage_without_bi
     invoice = invoice_issue_for_period(organization=org, period_start=NOV, now=at("UTC", 2026, 12, 1, 0, 20))
     info = [(line.kind, line.description, line.amount) for line in invoice.lines.filter(informational=True)]
     assert info == [
-        (LineKind.PREPAID_USAGE_INFO, "Claude Sonnet 4.5 · Chat: extra usage drawn from the prepaid balance",
-         Decimal("7.50")),
+        (LineKind.INCLUDED_USAGE, "Covered by included usage", Decimal("25.00")),
+        (LineKind.PREPAID_USAGE_INFO, "Extra usage drawn from the prepaid balance", Decimal("7.50")),
         (LineKind.PREPAID_PURCHASE, "Prepaid extra usage purchased on Nov 2 (already paid)", Decimal("50.00")),
         (LineKind.AUTO_RELOAD, "Auto-reload of prepaid extra usage on Nov 21 (already paid)", Decimal("20.00")),
     ]

@@ -83,13 +83,35 @@ def test_detail_groups_lines_by_member_with_usage_by_model(world):
     invoice = world["invoice"]
     page = _client(world["people"][Role.OWNER]).get(_urls(invoice)[1]).content.decode()
     assert f"Invoice {invoice.number}" in page and "Nov 1\u2009–\u200930, 2026" in page
-    section = page[page.index("member@acme.example"):]
-    for text in ("Premium seat, Nov 12–30 (19 of 30 days)", "Standard → Premium upgrade on Nov 12",
-                 "Claude Opus 4.5 · Chat: extra usage drawn from the prepaid balance", "Claude Haiku 4.5", "1,234",
-                 "-$76.00", "Not billed"):
+    start = page.index('data-member="member@acme.example"')
+    section = page[start:page.index("</details>", start)]
+    # One collapsible section per member; one line per kind, each rounded once; rates to four decimals.
+    assert section.startswith('data-member="member@acme.example">') and "<summary>" in section
+    for text in ("Standard seat, Nov 1–11 (11 of 30 days); Premium seat, Nov 12–30 (19 of 30 days)",
+                 "Standard → Premium upgrade on Nov 12", "Covered by included usage",
+                 "Extra usage drawn from the prepaid balance", "$24.6914", "$4.69", "-$76.00", "Not billed"):
         assert text in section, text
+    assert "Claude Haiku 4.5" not in section and "12.3456789" not in section
+    assert section.count("data-line") == 4  # seat fee, upgrade credit, included usage, extra usage
+    # The exact breakdown by model, below: it adds up to the member lines and is not billed again.
+    breakdown = page[page.index('id="breakdown-title"'):]
+    for text in ("Claude Haiku 4.5", "Claude Opus 4.5", "1,234", "$2.3456789", "$4.6913578",
+                 "included in the member lines above", "$4.69 drawn from the prepaid balance"):
+        assert text in breakdown, text
+    assert "rounded once to the cent, half up" in page
     assert f"${invoice.total:,.2f}" in page
     assert "style=" not in page and "onclick" not in page and "<script>" not in page  # strict CSP
+
+
+def test_detail_reads_in_german(world):
+    user = world["people"][Role.OWNER].user
+    user.language = "de"
+    user.save()
+    page = _client(world["people"][Role.OWNER]).get(_urls(world["invoice"])[1]).content.decode()
+    section = page[page.index('data-member="member@acme.example"'):page.index('id="breakdown-title"')]
+    assert "Seat fee" not in page and "already charged" not in section and "Standard seat" not in section
+    assert "Covered by included usage" not in section and "prepaid balance" not in section
+    assert "rounded once" not in page
 
 
 def test_admins_see_invoices_read_only(world):
@@ -104,15 +126,21 @@ def test_csv_has_every_line_with_exact_and_rounded_amounts(world):
     assert response["Content-Type"].startswith("text/csv")
     assert f'filename="{invoice.number}.csv"' in response["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert len(rows) == invoice.lines.count() + 1
+    assert len(rows) == invoice.lines.count() + invoice.usage_rows.count() + 2
+    usage = next(r for r in rows if r["kind"] == LineKind.PREPAID_USAGE_INFO)
+    assert (usage["member"], usage["usage_cost"], usage["included_cost"], usage["unrounded_amount"],
+            usage["amount"], usage["billed"]) == (
+        "member@acme.example", "24.6913578", "20", "4.6913578", "4.69", "no")
     opus = next(r for r in rows if r["model"] == "claude-opus-4-5-20251101")
-    assert (opus["member"], opus["kind"], opus["input_tokens"], opus["usage_cost"], opus["included_cost"],
+    assert (opus["kind"], opus["input_tokens"], opus["usage_cost"], opus["included_cost"],
             opus["unrounded_amount"], opus["amount"], opus["billed"]) == (
-        "member@acme.example", LineKind.PREPAID_USAGE_INFO, "1234", "12.3456789", "10", "2.3456789", "2.35", "no")
+        "usage_breakdown", "1234", "12.3456789", "10", "2.3456789", "", "included")
     credit = next(r for r in rows if r["kind"] == LineKind.SEAT_UPGRADE_CHARGE)
     assert credit["amount"] == "-76.00"
-    assert rows[-1]["kind"] == "total" and Decimal(rows[-1]["amount"]) == invoice.total
-    billed = sum(Decimal(r["amount"]) for r in rows[:-1] if r["billed"] == "yes")
+    total, rule = rows[-2], rows[-1]
+    assert total["kind"] == "total" and Decimal(total["amount"]) == invoice.total
+    assert rule["kind"] == "rounding_rule" and "rounded once to the cent, half up" in rule["description"]
+    billed = sum(Decimal(r["amount"]) for r in rows[:-2] if r["billed"] == "yes")
     assert billed == invoice.total
 
 

@@ -54,10 +54,15 @@ def test_usage_based_lines_add_up_to_the_event_costs_exactly():
 
     assert usage.aggregate(s=Sum("unrounded_amount"))["s"] == events.aggregate(s=Sum("cost"))["s"]
     assert usage.aggregate(n=Sum("event_count"))["n"] == 4000
-    # Per member, model and product, with the tokens of each kind.
-    assert usage.count() == events.values("membership", "model", "product").distinct().count()
+    # One line per member (rounded once), with the tokens of each kind; the breakdown by model and product
+    # (exact) sums the same events.
+    assert usage.count() == events.values("membership").distinct().count() == 25
+    rows = invoice.usage_rows.all()
+    assert rows.count() == events.values("model", "product").distinct().count()
+    assert rows.aggregate(s=Sum("billable"))["s"] == usage.aggregate(s=Sum("unrounded_amount"))["s"]
     for field in ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens"):
         assert usage.aggregate(s=Sum(field))["s"] == events.aggregate(s=Sum(field))["s"]
+        assert rows.aggregate(s=Sum(field))["s"] == events.aggregate(s=Sum(field))["s"]
     _assert_rounding(invoice)
 
 
@@ -69,7 +74,10 @@ def test_seat_based_enterprise_bills_only_the_extra_usage_exactly():
     extra = events.aggregate(s=Sum(F("cost") - F("included_cost")))["s"]
     assert extra < events.aggregate(s=Sum("cost"))["s"]
     assert usage.aggregate(s=Sum("unrounded_amount"))["s"] == extra
-    assert usage.aggregate(s=Sum("usage_cost"))["s"] == events.aggregate(s=Sum("cost"))["s"]
+    fully_included = InvoiceLine.objects.filter(invoice=invoice, kind=LineKind.INCLUDED_USAGE).exclude(
+        membership__in=usage.values("membership"))
+    assert usage.aggregate(s=Sum("usage_cost"))["s"] + fully_included.aggregate(
+        s=Sum("included_cost", default=0))["s"] == events.aggregate(s=Sum("cost"))["s"]
     _assert_rounding(invoice)
 
 

@@ -35,7 +35,8 @@ def test_headings_name_the_month_and_zone_for_this_period_past_months_and_custom
     assert "November 2026 · days in Europe/Berlin" in past
     assert "Spend in November 2026" in past
     # Standard includes $30.00: $1.50 of November's $31.50 was extra usage.
-    assert "Spend $31.50 Included usage $30.00 Extra usage $1.50" in past
+    # Each figure rounded once from the exact one shown beside it (docs/billing.md, "Rounding").
+    assert "Spend $31.50 exact $31.50 Included usage $30.00 exact $30.00 Extra usage $1.50 exact $1.50" in past
     custom = _text(client.get(base + "?range=custom&from=2026-11-01&to=2026-11-15"))
     assert "Nov 1 – 15, 2026 · days in Europe/Berlin" in custom
     assert "Spend from Nov 1, 2026 to Nov 15, 2026" in custom

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django import template
 
-from apps.common.money import money_format, number_format, percent_format
+from apps.common.money import money_format, number_format, percent_format, rate_format, rounding_rule_text
 
 register = template.Library()
 
@@ -32,3 +32,15 @@ def percent(ratio) -> str:
 def whole_percent(value) -> str:
     """`{{ 37|whole_percent }}` for a percentage already in 0–100 → "37%" / "37 %" …; "—" when there is none."""
     return percent_format(None if value is None else Decimal(str(value)) / 100)
+
+
+@register.filter
+def exact_money(amount, currency: str = "USD") -> str:
+    """`{{ amount|exact_money }}` → the exact amount, never rounded ("$212.41234567"), in the reader's locale."""
+    return "" if amount is None else rate_format(amount, currency or "USD")
+
+
+@register.simple_tag
+def rounding_rule() -> str:
+    """`{% rounding_rule %}`: the one rounding rule in one sentence (apps.common.money), in the active language."""
+    return rounding_rule_text()
