@@ -11,6 +11,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from apps.admin_api.models import AdminApiKey, AdminScope
+from apps.common import outbound
 from apps.organizations.models import AuditEntry, PlanKind
 from apps.webhooks.models import WebhookEndpoint
 from apps.webhooks.services import endpoint_create, request_for, webhook_test_send
@@ -29,9 +30,12 @@ def org():
 
 
 @pytest.fixture
-def no_dns(settings):
-    """The hosts of these tests do not resolve: the name check is off, the HTTPS rule stays on."""
-    settings.WEBHOOKS_SSRF_GUARD = False
+def no_dns(settings, monkeypatch):
+    """The `*.example` hosts of these tests do not resolve here: they pass the outbound guard's check as public
+    names would (apps/common/outbound.py); every other host is checked for real. The HTTPS rule stays on."""
+    check = outbound.check_url_host
+    monkeypatch.setattr(outbound, "check_url_host",
+                        lambda host, port: None if host.endswith(".example") else check(host, port))
     settings.WEBHOOKS_REQUIRE_HTTPS = True
 
 
@@ -96,15 +100,16 @@ def test_the_list_pages_with_the_sdks_own_paginator(live_server, org, no_dns):
 
 
 def test_urls_follow_the_consoles_rules_with_the_ssrf_guard_on(live_server, org, settings):
-    settings.WEBHOOKS_SSRF_GUARD = True
+    settings.OUTBOUND_ALLOWED_NETWORKS = []  # nothing private allowed, not even the tests' loopback
     settings.WEBHOOKS_REQUIRE_HTTPS = True
     wh = hooks(live_server, org)
+    private = "url: This URL points to a private or local network address"
     refusals = {
         "http://hooks.acme.example/in": "url: Enter an HTTPS URL",
-        "https://127.0.0.1/in": "url:",
-        "https://10.0.0.5/in": "url:",
-        "https://169.254.169.254/latest/meta-data": "url:",
-        "https://[::1]/in": "url:",
+        "https://127.0.0.1/in": private,
+        "https://10.0.0.5/in": private,
+        "https://169.254.169.254/latest/meta-data": private,
+        "https://[::1]/in": private,
         "https://user:pw@hooks.acme.example/in": "url: Leave the user name and password out",
     }
     for url, message in refusals.items():

@@ -13,6 +13,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from apps.common import outbound
 from apps.invoicing.services import invoice_issue_for_period
 from apps.organizations.models import Membership, PlanKind, Role
 from apps.usage.models import CapScope
@@ -30,10 +31,12 @@ LONG_EMAIL = "a-rather-long-address.for-a-phone-screen@acme-team.example"
 
 
 @pytest.fixture
-def world(settings, provider):
+def world(settings, provider, monkeypatch):
     """A Team organization with a prepaid balance, members, spend, caps and a webhook endpoint, and a seat-based
     Enterprise organization with an invoice, both owned by the same person (so the switcher shows)."""
-    settings.WEBHOOKS_SSRF_GUARD = False
+    check = outbound.check_url_host  # the endpoint's `*.example` host does not resolve here: saved as public
+    monkeypatch.setattr(outbound, "check_url_host",
+                        lambda host, port: None if host.endswith(".example") else check(host, port))
     since = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
     team = OrganizationFactory(plan_kind=PlanKind.TEAM, slug="acme", name="Acme Team With A Long Name")
     owner = member(team, email="owner@acme.example", role=Role.PRIMARY_OWNER, since=since)
