@@ -1,5 +1,7 @@
 """/health/live and /health/ready answer a load balancer: JSON, each check's state and time, 503 on a failure."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from django.test import Client
 
@@ -9,6 +11,13 @@ from tests.conftest import celery_use_broker
 pytestmark = pytest.mark.django_db(transaction=True)
 
 READY_CHECKS = {"database", "redis", "celery_broker", "migrations", "storage"}
+
+
+def _get(path: str, **headers):
+    """GET through the test client on a thread of its own, as a server's request thread runs the async readiness
+    view: the browser tests leave Playwright's event loop on the main thread, where async_to_sync refuses to run."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(Client().get, path, **headers).result()
 
 
 def test_live_answers_without_touching_a_dependency(django_assert_num_queries):
@@ -21,7 +30,7 @@ def test_live_answers_without_touching_a_dependency(django_assert_num_queries):
 
 def test_ready_reports_every_check_with_its_state_and_time(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path)
-    response = Client().get("/health/ready", HTTP_ACCEPT="text/html")  # JSON whatever the Accept header says
+    response = _get("/health/ready", HTTP_ACCEPT="text/html")  # JSON whatever the Accept header says
     body = response.json()
     assert response.status_code == 200, body
     assert body["status"] == "ok"
@@ -37,7 +46,7 @@ def test_ready_is_503_naming_the_check_when_the_broker_is_down(settings, tmp_pat
     eager, url = app.conf.task_always_eager, app.conf.broker_url
     celery_use_broker("redis://127.0.0.1:1/0", eager=False)  # nothing listens on port 1
     try:
-        response = Client().get("/health/ready")
+        response = _get("/health/ready")
     finally:
         celery_use_broker(url, eager=eager)
     body = response.json()
@@ -51,7 +60,7 @@ def test_ready_is_503_naming_the_check_when_the_broker_is_down(settings, tmp_pat
 def test_ready_is_503_when_redis_does_not_answer(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path)
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
-    body = Client().get("/health/ready").json()
+    body = _get("/health/ready").json()
     assert body["status"] == "unavailable"
     assert body["checks"]["redis"]["state"] == "unavailable"
 
