@@ -1,3 +1,4 @@
+import contextlib
 import importlib
 import os
 import subprocess
@@ -222,6 +223,42 @@ def wait_for(predicate, *, timeout: float, interval: float = 0.2) -> bool:
             return True
         time.sleep(interval)
     return False
+
+
+@contextlib.contextmanager
+def celery_worker_running(tmp_path: Path, broker: str, *, hostname: str, args: tuple = (), env: dict | None = None,
+                          log_stdout: bool = False):
+    """A `celery -A billing_portal worker --pool=solo` subprocess on the test database and `broker` (flushed
+    first), with this process enqueuing to it; yields its log file (stderr, and stdout too with `log_stdout`).
+    On exit the worker is stopped (terminated, killed after 20 s) and this process's broker restored."""
+    import redis
+    from django.db import connection
+
+    from billing_portal.celery import app
+
+    redis.Redis.from_url(broker).flushdb()
+    path = tmp_path / "worker.log"
+    log = open(path, "w")  # noqa: SIM115 (closed after the worker stops)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "billing_portal", "worker", "--pool=solo", "--loglevel=INFO", *args,
+         f"--hostname={hostname}-{uuid.uuid4().hex[:8]}@%h"],
+        cwd=ROOT, env=worker_env(tmp_path, broker, **(env or {})),
+        stdout=log if log_stdout else subprocess.DEVNULL, stderr=subprocess.STDOUT if log_stdout else log,
+    )
+    eager, broker_url = app.conf.task_always_eager, app.conf.broker_url
+    celery_use_broker(broker, eager=False)
+    try:
+        yield path
+    finally:
+        celery_use_broker(broker_url, eager=eager)
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+        log.close()
+        connection.close()
 
 
 def worker_env(tmp_path: Path, broker: str, **extra) -> dict:

@@ -7,6 +7,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from apps.common.tasks import registered_task
+from apps.organizations.admin import ReadOnlyAdmin
 
 from .models import (
     DigestDelivery,
@@ -17,19 +18,6 @@ from .models import (
     PrepaidLedgerEntry,
 )
 from .selectors import organizations_with_pending_requests
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Money movements and claims are written by services only: staff read them here."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ExtraUsageSettings)

@@ -42,6 +42,10 @@ class MemberExtraUsage(models.Model):
     enabled = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        verbose_name = "member extra-usage switch"
+        verbose_name_plural = "member extra-usage switches"
+
 
 class LedgerKind(models.TextChoices):
     PURCHASE = "purchase", _("Purchase")

@@ -5,6 +5,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.accounts.admin import UserAdmin
 from apps.accounts.models import User
+from apps.organizations.admin import ReadOnlyAdmin
 
 from .models import OrganizationIdentity, ScimToken, SsoDomain
 from .services import two_factor_reset_by_staff
@@ -52,7 +53,7 @@ class ScimTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(SsoDomain)
-class SsoDomainAdmin(admin.ModelAdmin):
+class SsoDomainAdmin(ReadOnlyAdmin):
     """Domain claims, read-only: the primary owner claims, verifies (DNS TXT) and removes them on Security & SSO."""
 
     list_display = ("domain", "organization", "verified_at", "created_at")
@@ -60,11 +61,3 @@ class SsoDomainAdmin(admin.ModelAdmin):
     search_fields = ("domain", "organization__slug")
     readonly_fields = ("organization", "domain", "verification_token", "created_at", "verified_at")
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

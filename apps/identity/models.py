@@ -62,6 +62,8 @@ class SsoDomain(models.Model):
     verified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "domain claim"
+        verbose_name_plural = "domain claims"
         ordering = ("domain",)
         constraints = [
             models.UniqueConstraint(fields=["organization", "domain"], name="sso_domain_unique_per_org"),

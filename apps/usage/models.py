@@ -214,6 +214,8 @@ class MemberPeriodUsage(models.Model):
     extra_usage_started_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "member period counter"
+        verbose_name_plural = "member period counters"
         constraints = [
             # organization last: the index still serves look-ups by member, and with organization_id in every
             # key the table could be distributed by organization (Citus; docs/scaling.md).
@@ -240,6 +242,8 @@ class OrgUsageSlot(models.Model):
     event_count = models.BigIntegerField(default=0)
 
     class Meta:
+        verbose_name = "organization usage slot"
+        verbose_name_plural = "organization usage slots"
         constraints = [
             models.UniqueConstraint(fields=["organization", "period_start", "slot"], name="org_slot_unique")
         ]

@@ -1,24 +1,18 @@
 """The digest and an auto-reload run through a real Celery worker over the Redis broker."""
 
 import os
-import subprocess
-import sys
 import time
-import uuid
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import redis
-from django.db import connection
 from django.utils import timezone
 
 from apps.extra_usage.models import ChargeStatus, DigestDelivery, PrepaidCharge
 from apps.extra_usage.services.usage_requests import extra_usage_request_create
 from apps.extra_usage.tasks import auto_reload_task
 from apps.spending.tasks import digest_send_daily
-from billing_portal.celery import app
-from tests.conftest import celery_use_broker, wait_for, worker_env
+from tests.conftest import celery_worker_running, wait_for
 
 from .conftest import assert_ledger_invariant, ledger_kinds, spend
 from .test_prepaid import setup_team
@@ -32,28 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def worker(tmp_path):
     """A `celery -A billing_portal worker` on the test database and the Redis broker; this process enqueues to it."""
-    redis.Redis.from_url(BROKER).flushdb()
-    env = worker_env(tmp_path, BROKER)
-    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 (closed after the worker stops)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "billing_portal", "worker", "--pool=solo", "--loglevel=INFO",
-         f"--hostname=eu-test-{uuid.uuid4().hex[:8]}@%h"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
-    )
-    eager, broker_url = app.conf.task_always_eager, app.conf.broker_url
-    celery_use_broker(BROKER, eager=False)
-    try:
+    with celery_worker_running(tmp_path, BROKER, hostname="eu-test"):
         yield tmp_path
-    finally:
-        celery_use_broker(broker_url, eager=eager)
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-        log.close()
-        connection.close()
 
 
 def test_digest_and_auto_reload_run_once_on_a_real_worker(seat_org, team, worker):

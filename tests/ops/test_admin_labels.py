@@ -29,6 +29,11 @@ def test_the_admin_index_has_one_section_per_app_with_real_names(staff):
     assert "Extra usage" in sections and "Users and sign-in" in sections and "Webhooks" in sections
     assert not [name for name in sections if "_" in name]
     assert "Webhook deliveries" in html and "deliverys" not in html
+    for label in ("Member period counters", "Organization usage slots", "Member extra-usage switches",
+                  "Domain claims"):
+        assert label in html, label
+    for clumsy in ("period usages", "extra usages", "Sso domains"):
+        assert clumsy not in html, clumsy
 
 
 def test_money_columns_show_the_currency_and_cost_no_query_per_row(staff, django_assert_max_num_queries):

@@ -6,17 +6,13 @@ import json
 import logging
 import logging.config
 import os
-import subprocess
-import sys
 import uuid
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import redis
 import structlog
 from django.conf import settings
-from django.db import connection
 from django.test import Client, override_settings
 from django.utils import timezone
 
@@ -28,8 +24,7 @@ from apps.usage.models import CapScope
 from apps.usage.services import cap_set
 from apps.webhooks.models import EventType
 from apps.webhooks.services import endpoint_create
-from billing_portal.celery import app
-from tests.conftest import ApiClient, celery_use_broker, wait_for, worker_env
+from tests.conftest import ApiClient, celery_worker_running, wait_for
 from tests.factories import OrganizationFactory, api_key, member
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,28 +75,9 @@ def test_every_line_of_a_request_carries_its_request_id_and_the_response_echoes_
 
 @pytest.fixture
 def worker(tmp_path):
-    redis.Redis.from_url(BROKER).flushdb()
-    env = worker_env(tmp_path, BROKER, LOG_LEVEL="INFO", LOG_FORMAT="json")
-    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 (closed after the worker stops)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "billing_portal", "worker", "--pool=solo", "--loglevel=INFO",
-         "-Q", "followups,notices,default", f"--hostname=ops-test-{uuid.uuid4().hex[:8]}@%h"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    eager, broker_url = app.conf.task_always_eager, app.conf.broker_url
-    celery_use_broker(BROKER, eager=False)
-    try:
-        yield tmp_path / "worker.log"
-    finally:
-        celery_use_broker(broker_url, eager=eager)
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-        log.close()
-        connection.close()
+    with celery_worker_running(tmp_path, BROKER, hostname="ops-test", args=("-Q", "followups,notices,default"),
+                               env={"LOG_LEVEL": "INFO", "LOG_FORMAT": "json"}, log_stdout=True) as log_path:
+        yield log_path
 
 
 @pytest.mark.django_db(transaction=True)
@@ -141,7 +117,7 @@ def test_no_secret_key_or_token_reaches_the_logs(captured_logs, django_capture_o
     _, admin_key = admin_api_key_create(organization=org, name="ci", scopes=[AdminScope.READ_SPEND_LIMITS], now=now)
     _, invitation_token = invitation_create(organization=org, email="new@example.com", actor_membership=owner,
                                             now=now)
-    with override_settings(WEBHOOKS_SSRF_GUARD=False, WEBHOOKS_REQUIRE_HTTPS=False):
+    with override_settings(WEBHOOKS_REQUIRE_HTTPS=False):
         _, webhook_secret = endpoint_create(organization=org, url="http://127.0.0.1:9/hook",
                                             events=[EventType.values[0]], now=now)
     password = "Correct-Horse-Battery-9"
