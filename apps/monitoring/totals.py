@@ -60,11 +60,6 @@ def member_totals_for_days(*, organization: Organization, start: dt.date, end: d
     )
 
 
-def rounded_members_total(amounts) -> Decimal:
-    """The organization total of a list of member amounts (rule 3): the sum of each rounded once."""
-    return rounded_total(amounts)
-
-
 @dataclass(frozen=True)
 class BilledPeriod:
     """What a closed period's invoice billed (or, on Team, drew from the prepaid balance) for usage."""
